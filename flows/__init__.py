@@ -1,0 +1,1 @@
+"""Prefect flows: each is runnable as `python flows/<name>.py --help`."""

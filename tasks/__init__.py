@@ -1,0 +1,1 @@
+"""Plain, typed pipeline steps and their thin Prefect task wrappers."""
