@@ -6,6 +6,7 @@ Run it:  python flows/pipeline.py [--config config/digits.yaml] [--set model.C=0
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -228,10 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\npipeline {kind}: {error}", file=sys.stderr)
     if isinstance(error, GateFailed | QuantizationError):
         store = ModelStore(config.registry.root, config.registry.model_name)
-        try:
+        with contextlib.suppress(RegistryError):
             print(f"champion unchanged: {store.champion() or 'none'}", file=sys.stderr)
-        except RegistryError:
-            pass
     return 1
 
 

@@ -60,7 +60,9 @@ def dequantize_rows(quantized: np.ndarray, scales: np.ndarray) -> np.ndarray:
     return quantized.astype(np.float32) * scales.astype(np.float32)[:, None]
 
 
-def _input_statistics(estimator: Pipeline, X_reference: np.ndarray) -> tuple[np.ndarray, np.ndarray, BaseEstimator]:
+def _input_statistics(
+    estimator: Pipeline, X_reference: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, BaseEstimator]:
     """The standardisation the quantized model applies, and the final estimator after it."""
     steps = [step for _, step in estimator.steps] if isinstance(estimator, Pipeline) else [estimator]
     *preprocessing, final = steps
@@ -72,7 +74,7 @@ def _input_statistics(estimator: Pipeline, X_reference: np.ndarray) -> tuple[np.
         return np.asarray(mean, np.float64), np.asarray(scale, np.float64), final
     if preprocessing:
         names = ", ".join(type(s).__name__ for s in preprocessing)
-        raise QuantizationError(f"cannot quantize a pipeline with preprocessing steps other than StandardScaler: {names}")
+        raise QuantizationError(f"cannot quantize a pipeline with preprocessing other than StandardScaler: {names}")
     # No scaler in the model: standardise with the training data's statistics so that quantization error is
     # spread evenly over features rather than concentrated on those with small coefficients.
     X_reference = np.asarray(X_reference, dtype=np.float64)
@@ -80,7 +82,9 @@ def _input_statistics(estimator: Pipeline, X_reference: np.ndarray) -> tuple[np.
     return X_reference.mean(axis=0), np.where(std > 0, std, 1.0), final
 
 
-def extract_layers(estimator: Pipeline, X_reference: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[AffineLayer], dict[str, Any]]:
+def extract_layers(
+    estimator: Pipeline, X_reference: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, list[AffineLayer], dict[str, Any]]:
     """The float model as (input mean, input scale, affine layers in the standardised domain, metadata)."""
     mean, scale, final = _input_statistics(estimator, X_reference)
     if not hasattr(final, "coef_"):
