@@ -1,0 +1,101 @@
+"""The config model: shipped files load, defaults equal config/digits.yaml, every bad key is named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT
+
+from tasks.config import ConfigError, PipelineConfig, apply_overrides, load_config, parse_config
+
+CONFIG_DIR = REPO_ROOT / "config"
+
+
+def test_defaults_are_the_digits_config() -> None:
+    assert load_config(CONFIG_DIR / "digits.yaml") == PipelineConfig()
+
+
+@pytest.mark.parametrize(
+    ("name", "task", "primary"),
+    [("digits.yaml", "classification", "accuracy"), ("diabetes.yaml", "regression", "r2")],
+)
+def test_shipped_configs_load(name: str, task: str, primary: str) -> None:
+    config = load_config(CONFIG_DIR / name)
+    assert (config.task, config.primary_metric) == (task, primary)
+
+
+@pytest.mark.parametrize(
+    ("raw", "named"),
+    [
+        ({"model": {"Cx": 1.0}}, "unknown key 'model.Cx'; did you mean 'C'?"),
+        ({"modle": {}}, "unknown key 'modle'; did you mean 'model'?"),
+        ({"data": {"sourc": "digits"}}, "unknown key 'data.sourc'; did you mean 'source'?"),
+        ({"gate": {"champion_tolerence": 0.1}}, "unknown key 'gate.champion_tolerence'"),
+        ({"model": {"kind": "ridge", "C": 1.0}}, "unknown key 'model.C'"),
+    ],
+)
+def test_unknown_keys_are_named(raw: dict, named: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_config(raw, origin="my.yaml")
+    assert named in str(error.value)
+    assert str(error.value).startswith("my.yaml:")
+
+
+@pytest.mark.parametrize(
+    ("raw", "named"),
+    [
+        ({"model": {"C": -1}}, "'model.C'"),
+        ({"data": {"test_size": 1.5}}, "'data.test_size'"),
+        ({"model": {"solver": "adam"}}, "'model.solver'"),
+        ({"model": {"kind": "forest"}}, "'model'"),
+        ({"registry": {"model_name": "Has Spaces"}}, "'registry.model_name'"),
+        ({"gate": {"min_metrics": {"r2": 0.5}}}, "gate.min_metrics.r2"),
+    ],
+)
+def test_bad_values_are_named(raw: dict, named: str) -> None:
+    with pytest.raises(ConfigError, match="invalid configuration") as error:
+        parse_config(raw)
+    assert named in str(error.value)
+
+
+def test_every_problem_is_listed_at_once() -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_config({"model": {"Cx": 1, "max_iter": 0}, "data": {"seed": -1}})
+    message = str(error.value)
+    assert all(key in message for key in ("model.Cx", "model.max_iter", "data.seed"))
+
+
+def test_seed_config_json_maps_onto_the_model_section(tmp_path: Path) -> None:
+    # the seed projects' config.json: {"C": ..., "solver": ..., "max_iter": ...}
+    seed_file = tmp_path / "config.json"
+    seed_file.write_text(json.dumps({"model": {"C": 0.5, "solver": "saga", "max_iter": 200}}))
+    config = load_config(seed_file)
+    assert (config.model.kind, config.model.C, config.model.solver, config.model.max_iter) == (
+        "logistic_regression", 0.5, "saga", 200,
+    )
+
+
+def test_overrides_parse_yaml_scalars() -> None:
+    raw = apply_overrides({"model": {"C": 1.0}}, ["model.C=0.25", "registry.root=/tmp/x", "quantize.enabled=false"])
+    assert raw == {"model": {"C": 0.25}, "registry": {"root": "/tmp/x"}, "quantize": {"enabled": False}}
+
+
+@pytest.mark.parametrize("override", ["model.C", "=3", "model.C.x=1"])
+def test_malformed_overrides_are_rejected(override: str) -> None:
+    with pytest.raises(ConfigError, match="--set"):
+        apply_overrides({"model": {"C": 1.0}}, [override])
+
+
+def test_missing_file_and_bad_yaml_name_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="nope.yaml: config file not found"):
+        load_config(tmp_path / "nope.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("model: [unclosed\n")
+    with pytest.raises(ConfigError, match="broken.yaml: not valid YAML"):
+        load_config(broken)
+    listing = tmp_path / "list.yaml"
+    listing.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="top level must be a mapping"):
+        load_config(listing)

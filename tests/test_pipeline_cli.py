@@ -1,0 +1,56 @@
+"""`python flows/pipeline.py` as a user runs it: a real process, Prefect's ephemeral server, an empty store."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT, subprocess_env
+
+pytestmark = pytest.mark.e2e
+
+PIPELINE = REPO_ROOT / "flows" / "pipeline.py"
+
+
+def _pipeline(python: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [python, str(PIPELINE), *args], cwd=REPO_ROOT, env=subprocess_env(tmp_path),
+        capture_output=True, text=True, timeout=300,
+    )
+
+
+def test_default_run_then_rerun_hits_the_cache(python: str, tmp_path: Path) -> None:
+    store = tmp_path / "models"
+    first = _pipeline(python, tmp_path, "--set", f"registry.root={store}")
+    assert first.returncode == 0, first.stderr
+    accuracy = float(re.search(r"^float\s+accuracy=([0-9.]+)", first.stdout, re.M).group(1))
+    assert accuracy >= 0.96
+    assert "train=Completed" in first.stdout
+    assert "champion   yes, v1 is the champion" in first.stdout
+
+    second = _pipeline(python, tmp_path, "--set", f"registry.root={store}")
+    assert second.returncode == 0, second.stderr
+    assert "train=Cached" in second.stdout
+    champion = json.loads((store / "digits-logreg" / "champion.json").read_text())
+    assert champion["version"] == "v2"
+    first_model = (store / "digits-logreg" / "v1" / "model.joblib").read_bytes()
+    assert first_model == (store / "digits-logreg" / "v2" / "model.joblib").read_bytes()
+
+
+def test_typo_in_config_fails_at_once_naming_the_key(python: str, tmp_path: Path) -> None:
+    config = tmp_path / "typo.yaml"
+    config.write_text("model:\n  kind: logistic_regression\n  max_iters: 100\n")
+    result = _pipeline(python, tmp_path, "--config", str(config))
+    assert result.returncode == 2
+    assert "unknown key 'model.max_iters'; did you mean 'max_iter'?" in result.stderr
+    assert "Beginning flow run" not in result.stdout + result.stderr
+    assert not (tmp_path / "models").exists()
+
+
+def test_help_documents_the_options(python: str, tmp_path: Path) -> None:
+    result = _pipeline(python, tmp_path, "--help")
+    assert result.returncode == 0
+    assert "--config" in result.stdout and "--set KEY=VALUE" in result.stdout

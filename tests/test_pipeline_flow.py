@@ -1,0 +1,112 @@
+"""The training flow under one Prefect test harness: results, caching, model store, artifacts, gate failure."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, FlowRunFilter, FlowRunFilterId
+
+from flows.pipeline import RunSummary, training_pipeline
+from tasks.config import PipelineConfig, load_config, parse_config
+from tasks.registry import ModelStore, sha256_file
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+
+
+def _digits(store_root: Path, **model: object) -> PipelineConfig:
+    raw = {"registry": {"root": str(store_root)}, "model": {"kind": "logistic_regression", **model}}
+    return parse_config(raw)
+
+
+def _run(config: PipelineConfig) -> RunSummary:
+    state = training_pipeline(config, return_state=True)
+    assert state.is_completed(), state.message
+    return state.result()
+
+
+def _artifacts_of(flow_run_id: str, keys: list[str]) -> dict[str, object]:
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys)),
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+        )
+    return {a.key: a for a in artifacts}
+
+
+def test_first_run_trains_stores_and_promotes(tmp_path: Path) -> None:
+    summary = _run(_digits(tmp_path))
+
+    assert summary.metrics["accuracy"] >= 0.96
+    assert summary.int8_metrics["accuracy"] >= summary.metrics["accuracy"] - 0.005
+    assert summary.task_states == {
+        "load": "Completed", "validate": "Completed", "train": "Completed",
+        "test_gate": "Completed", "quantize": "Completed", "infer": "Completed",
+    }
+    store = ModelStore(tmp_path, "digits-logreg")
+    assert (summary.version, summary.became_champion, store.champion()) == ("v1", True, "v1")
+    folder = tmp_path / "digits-logreg" / "v1"
+    assert sorted(p.name for p in folder.iterdir()) == ["card.json", "model.int8.npz", "model.joblib"]
+    card = json.loads((folder / "card.json").read_text())
+    for name, entry in card["files"].items():
+        assert sha256_file(folder / name) == entry["sha256"]
+    assert card["status"] == "champion"
+    assert card["data"]["fingerprint"] and card["code_version"] and card["flow_run_id"]
+    assert card["config"]["model"]["C"] == 1.0
+
+    artifacts = _artifacts_of(card["flow_run_id"], ["digits-logreg-metrics", "digits-logreg-model-card",
+                                                    "digits-logreg-model-files"])
+    assert set(artifacts) == {"digits-logreg-metrics", "digits-logreg-model-card", "digits-logreg-model-files"}
+    assert "accuracy" in artifacts["digits-logreg-metrics"].data
+    assert "## Test-gate" in artifacts["digits-logreg-model-card"].data
+    assert folder.resolve().as_uri() in artifacts["digits-logreg-model-files"].data
+
+
+def test_rerun_is_cached_and_gives_identical_model_bytes(tmp_path: Path) -> None:
+    config = _digits(tmp_path, C=0.7)
+    first, second = _run(config), _run(config)
+    assert (first.task_states["train"], second.task_states["train"]) == ("Completed", "Cached")
+    for name in ("model.joblib", "model.int8.npz"):
+        v1 = (tmp_path / "digits-logreg" / "v1" / name).read_bytes()
+        v2 = (tmp_path / "digits-logreg" / "v2" / name).read_bytes()
+        assert v1 == v2, name
+
+
+def test_changed_hyperparameter_retrains(tmp_path: Path) -> None:
+    _run(_digits(tmp_path, C=0.9))
+    changed = _run(_digits(tmp_path, C=0.8))
+    assert changed.task_states["train"] == "Completed"
+    card = ModelStore(tmp_path, "digits-logreg").card("v2")
+    assert card["config"]["model"]["C"] == 0.8
+
+
+def test_diabetes_config_reaches_its_bound(tmp_path: Path) -> None:
+    config = load_config(CONFIG_DIR / "diabetes.yaml", [f"registry.root={tmp_path}"])
+    summary = _run(config)
+    assert summary.metrics["r2"] >= 0.40
+    assert abs(summary.int8_metrics["r2"] - summary.metrics["r2"]) <= 0.002
+
+
+def test_failed_gate_keeps_the_champion_and_stores_the_candidate_as_rejected(tmp_path: Path) -> None:
+    _run(_digits(tmp_path))
+    pointer = tmp_path / "digits-logreg" / "champion.json"
+    before = pointer.read_bytes()
+
+    weak = parse_config({
+        "registry": {"root": str(tmp_path)},
+        "model": {"kind": "logistic_regression", "C": 0.0001, "max_iter": 5},
+        "gate": {"min_metrics": {"accuracy": 0.95, "macro_f1": 0.95}},
+    })
+    state = training_pipeline(weak, return_state=True)
+
+    assert state.is_failed()
+    message = str(state.result(raise_on_failure=False))
+    assert "accuracy >= min" in message and "macro_f1 >= min" in message and "vs champion" in message
+    assert pointer.read_bytes() == before
+    rejected = ModelStore(tmp_path, "digits-logreg").card("v2")
+    assert rejected["status"] == "rejected"
+    assert not (tmp_path / "digits-logreg" / "v2" / "model.int8.npz").exists()
