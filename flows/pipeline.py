@@ -18,7 +18,7 @@ from prefect.runtime import flow_run
 
 from tasks.artifacts import publish_run_artifacts
 from tasks.caching import code_version
-from tasks.config import ConfigError, PipelineConfig, load_config
+from tasks.config import ConfigError, PipelineConfig, apply_overrides, load_config, parse_config
 from tasks.data import load
 from tasks.gate import GateFailed, GateReport, test_gate
 from tasks.infer import InferenceReport, infer
@@ -31,8 +31,6 @@ from tasks.registry import (
 )
 from tasks.train import TrainedModel, train
 from tasks.validate import PreparedData, validate
-
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "digits.yaml"
 
 
 @dataclass
@@ -205,24 +203,51 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Train, test-gate, quantize to int8 and batch-infer a scikit-learn model as a Prefect flow. "
         "Runs on Prefect's ephemeral local server unless PREFECT_API_URL points at a server.",
     )
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
-                        help="YAML or JSON pipeline config (default: config/digits.yaml)")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="YAML or JSON pipeline config (default: the built-in defaults, which are "
+                        "config/digits.yaml)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override one config value, e.g. --set model.C=0.5 --set registry.root=/tmp/models "
                         "(repeatable)")
+    parser.add_argument("--summary-md", type=Path, default=None, metavar="PATH",
+                        help="also append the run summary as markdown to PATH (e.g. \"$GITHUB_STEP_SUMMARY\")")
     return parser.parse_args(argv)
+
+
+def summary_markdown(summary: RunSummary) -> str:
+    """The run summary as a markdown section (for CI job summaries)."""
+    rows = "\n".join(
+        f"| {name} | {value:.4f} | "
+        + (f"{summary.int8_metrics[name]:.4f}" if name in summary.int8_metrics else "")
+        + " |"
+        for name, value in summary.metrics.items()
+    )
+    checks = "\n".join(f"- {check}" for check in summary.gate_checks)
+    champion = f"yes, {summary.version} is the champion" if summary.became_champion else "no"
+    return (
+        f"### {summary.model_name} {summary.version}\n\n| metric | float | int8 |\n|---|---|---|\n{rows}\n\n"
+        f"**Gate:** {'passed' if summary.gate_passed else 'FAILED'}\n\n{checks}\n\n"
+        f"**Champion:** {champion}  \n**Files:** `{summary.model_folder}`\n"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        config = load_config(args.config, args.overrides)
+        if args.config is None:
+            config = parse_config(apply_overrides({}, args.overrides), origin="defaults")
+        else:
+            config = load_config(args.config, args.overrides)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     state = training_pipeline(config, return_state=True)
     if state.is_completed():
-        print(format_summary(state.result()))
+        summary = state.result()
+        print(format_summary(summary))
+        if args.summary_md:
+            with args.summary_md.open("a", encoding="utf-8") as handle:
+                handle.write(summary_markdown(summary))
         return 0
     error = state.result(raise_on_failure=False)
     kind = "rejected" if isinstance(error, GateFailed | QuantizationError) else "failed"
