@@ -248,8 +248,10 @@ class ModelStore:
             with self.locked():
                 status, promoted = (PASSED, True) if promote else (REJECTED, False)
                 current = self.champion() if promote else None
+                rechecked_against = None
                 if promote and current is not None and current != gated_against and recheck is not None:
                     problems = recheck(current)
+                    rechecked_against = current
                     if problems:
                         status, promoted = REJECTED, False
                         reason = (f"the champion moved to {current} during this run and the candidate does not "
@@ -257,7 +259,8 @@ class ModelStore:
                 existing = self.versions()
                 version = f"v{version_number(existing[-1]) + 1 if existing else 1}"
                 full_card = {**card, "model_name": self.name, "files": file_entries, "version": version,
-                             "status": status, "reason": reason, "created_at": datetime.now(UTC).isoformat()}
+                             "status": status, "reason": reason, "rechecked_against": rechecked_against,
+                             "created_at": datetime.now(UTC).isoformat()}
                 write_atomic(staging / CARD_FILE, json_bytes(full_card))
                 # rename(2) onto an existing non-empty folder fails: even a writer that ignores the lock cannot
                 # take a number already claimed.
