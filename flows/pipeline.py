@@ -1,4 +1,4 @@
-"""The training pipeline: load -> validate -> train -> test-gate -> quantize -> infer, then register.
+"""The training pipeline: load -> validate -> train candidates -> test-gate -> quantize -> infer -> commit.
 
 Run it:  python flows/pipeline.py [--config config/digits.yaml] [--set model.C=0.5]
 """
@@ -13,23 +13,32 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, unmapped
 from prefect.runtime import flow_run
 
 from tasks.artifacts import publish_run_artifacts
 from tasks.caching import code_version
-from tasks.config import ConfigError, PipelineConfig, apply_overrides, load_config, parse_config
+from tasks.config import ConfigError, ModelConfig, PipelineConfig, apply_overrides, load_config, parse_config
 from tasks.data import load
-from tasks.gate import GateFailed, GateReport, test_gate
+from tasks.gate import Champion, Check, GateFailed, GateReport, champion_recheck, publish_verdict, test_gate
 from tasks.infer import InferenceReport, infer
 from tasks.quantize import QuantizationError, QuantizationResult, quantize
 from tasks.registry import (
+    CHAMPION_FILE,
     FLOAT_MODEL_FILE,
     INT8_MODEL_FILE,
     ModelStore,
     RegistryError,
 )
-from tasks.train import TrainedModel, train
+from tasks.train import (
+    CandidateResult,
+    TrainedModel,
+    candidate_rows,
+    publish_candidate_table,
+    select_best,
+    train,
+    train_candidate,
+)
 from tasks.validate import PreparedData, validate
 
 
@@ -37,7 +46,7 @@ from tasks.validate import PreparedData, validate
 class RunSummary:
     model_name: str
     version: str | None
-    status: str  # "champion" or "rejected"
+    status: str  # "passed" (promoted to champion) or "rejected"
     became_champion: bool
     champion_version: str | None
     metrics: dict[str, float]
@@ -45,6 +54,7 @@ class RunSummary:
     gate_passed: bool
     gate_checks: list[str]
     model_folder: str | None
+    candidates: list[str] = field(default_factory=list)
     task_states: dict[str, str] = field(default_factory=dict)
     task_seconds: dict[str, float] = field(default_factory=dict)
     reason: str = ""
@@ -65,34 +75,120 @@ class _TaskRecorder:
         return state
 
 
-def load_champion(store: ModelStore) -> tuple[str, Any] | None:
-    """The champion's version and float model (hash-verified), or None for the first model of a name."""
-    version = store.champion()
+@dataclass(frozen=True)
+class Selection:
+    """The outcome of the candidate comparison."""
+
+    index: int
+    spec: ModelConfig
+    result: CandidateResult
+    rows: list[dict[str, Any]]
+
+
+def select_candidate(data: PreparedData, config: PipelineConfig, tasks: _TaskRecorder) -> Selection:
+    """Train every candidate as a mapped task, publish the comparison table, return the best one.
+
+    A candidate that fails to train is a row in the table with its error; the run fails only if all do.
+    """
+    specs = list(config.model.candidates)
+    started = time.perf_counter()
+    futures = train_candidate.map(
+        data=unmapped(data), spec=specs, index=list(range(len(specs))),
+        selection=unmapped(config.model), data_config=unmapped(config.data),
+    )
+    results: list[CandidateResult | None] = []
+    states: list[str] = []
+    errors: list[str] = []
+    for index, future in enumerate(futures):
+        future.wait()
+        state = future.state
+        tasks.states[f"train_candidate-{index}"] = state.name
+        states.append(state.name)
+        if state.is_completed():
+            results.append(future.result())
+            errors.append("")
+        else:
+            results.append(None)
+            errors.append(str(future.result(raise_on_failure=False)))
+    elapsed = round(time.perf_counter() - started, 3)
+    for index in range(len(specs)):  # mapped tasks run side by side: each shows the wall time of the whole map
+        tasks.seconds[f"train_candidate-{index}"] = elapsed
+    selected = select_best(results) if any(r is not None for r in results) else None
+    rows = candidate_rows(specs, results, states, errors, selected, cross_validated=bool(config.model.cv_folds))
+    how = f"{config.model.cv_folds}-fold cross-validation" if config.model.cv_folds else (
+        f"a validation split of {config.model.validation_size:.0%} of the training rows")
+    publish_candidate_table(
+        config.registry.model_name, rows,
+        f"{config.registry.model_name}: {len(specs)} candidate(s) compared by {config.primary_metric} on {how}; "
+        + (f"candidate {selected} selected" if selected is not None else "none could be trained"),
+    )
+    if selected is None:
+        listed = "\n".join(f"  - candidate {i} ({spec.kind}): {error}" for i, (spec, error)
+                           in enumerate(zip(specs, errors, strict=True)))
+        raise RuntimeError(f"every candidate failed to train:\n{listed}")
+    return Selection(selected, specs[selected], results[selected], rows)  # type: ignore[arg-type]
+
+
+def final_model(selection: Selection, data: PreparedData, config: PipelineConfig, tasks: _TaskRecorder) -> TrainedModel:
+    """The model that goes to the gate.
+
+    By default (model.refit) the winning settings are refit on the whole training split: the validation rows
+    only chose the settings, the champion should learn from every training row, and a single-model config
+    then yields exactly the model (and bytes) it did before candidates existed. The test split stays unseen,
+    so the gate's numbers are still an honest estimate. With refit off, the model scored on the validation
+    split is used as is (cross-validation has no single fitted model, so it always refits).
+    """
+    if config.model.refit or selection.result.model is None:
+        return tasks.run(train, data, selection.spec, config.data).result()
+    return selection.result.model
+
+
+def load_champion(store: ModelStore, version: str | None = None) -> Champion | None:
+    """The champion (or the version named) loaded hash-verified; a load failure is kept as its reason.
+
+    None means there is no champion yet (the first model of a name).
+    """
+    try:
+        version = version or store.champion()
+    except RegistryError as exc:
+        return Champion(version=CHAMPION_FILE, error=str(exc))
     if version is None:
         return None
-    return version, store.load_float_model(version)
+    try:
+        return Champion(version, store.load_float_model(version))
+    except Exception as exc:  # IntegrityError, or a pickle this library version cannot read
+        return Champion(version, error=f"{type(exc).__name__}: {exc}")
 
 
 def build_card(
-    config: PipelineConfig, data: PreparedData, trained: TrainedModel, gate: GateReport,
-    quantization: QuantizationResult | None, inference: InferenceReport | None, status: str, reason: str,
+    config: PipelineConfig, data: PreparedData, selection: Selection, trained: TrainedModel,
+    gate: GateReport | None, quantization: QuantizationResult | None, inference: InferenceReport | None,
 ) -> dict[str, Any]:
-    """Everything recorded about a candidate: metrics, config, lineage."""
+    """Everything recorded about a candidate: metrics, checks, selection, config, lineage.
+
+    The registry adds the version, status, reason and file hashes when it stores the card.
+    """
     quant_report = asdict(quantization.report) if quantization else None
     int8_metrics = {}
     if quantization:
         int8_metrics = {quantization.report.metric_name: quantization.report.int8_metric}
     return {
-        "status": status,
-        "reason": reason,
         "task": config.task,
-        "metrics": gate.metrics,
+        "metrics": gate.metrics if gate else {},
         "int8_metrics": int8_metrics,
-        "champion_metrics": gate.champion_metrics,
+        "champion_metrics": gate.champion_metrics if gate else None,
         "gate": {
-            "passed": gate.passed,
-            "champion_version": gate.champion_version,
-            "checks": [asdict(c) for c in gate.checks],
+            "passed": bool(gate and gate.passed),
+            "champion_version": gate.champion_version if gate else None,
+            "checks": [asdict(c) for c in gate.checks] if gate else [],
+        },
+        "selection": {
+            "selected": selection.index,
+            "model": selection.spec.model_dump(mode="json"),
+            "validation_size": config.model.validation_size,
+            "cv_folds": config.model.cv_folds,
+            "refit": config.model.refit,
+            "candidates": selection.rows,
         },
         "quantization": quant_report,
         "inference": {k: v for k, v in asdict(inference).items() if k != "sample"} if inference else None,
@@ -111,69 +207,102 @@ def build_card(
     }
 
 
+def _failure(state: Any) -> BaseException:
+    error = state.result(raise_on_failure=False)
+    return error if isinstance(error, BaseException) else RuntimeError(f"task ended {state.name}: {error!r}")
+
+
 @flow(name="training-pipeline", log_prints=True)
 def training_pipeline(config: PipelineConfig = PipelineConfig()) -> RunSummary:  # noqa: B008
-    """Train, gate, quantize and smoke-test a model; promote it to champion only if every step passed."""
+    """Train candidates, gate the best, quantize and smoke-test it; promote it only if every step passed."""
     logger = get_run_logger()
-    store = ModelStore(config.registry.root, config.registry.model_name)
+    store = ModelStore(config.registry.root, config.registry.model_name, config.registry.lock_timeout_seconds)
     tasks = _TaskRecorder()
 
     dataset = tasks.run(load, config.data).result()
     data = tasks.run(validate, dataset, config.data, config.task).result()
-    trained: TrainedModel = tasks.run(train, data, config.model, config.data).result()
-    float_bytes = trained.model_bytes
+    selection = select_candidate(data, config, tasks)
+    trained = final_model(selection, data, config, tasks)
 
+    # From here on nothing is written to the store until the commit step below; any failure is recorded as a
+    # rejected version (kept for inspection) and the champion pointer does not move.
     champion = load_champion(store)
-    gate_state = tasks.run(test_gate, trained.estimator, data, config.gate, config.task,
-                           config.primary_metric, champion)
+    gate: GateReport | None = None
     quantization: QuantizationResult | None = None
     inference: InferenceReport | None = None
-    failure: Exception | None = None
+    failure: BaseException | None = None
+    gate_state = tasks.run(test_gate, trained.estimator, trained.model_bytes, data, config.gate,
+                           config.primary_metric, champion, config.data.seed, store.name)
     if gate_state.is_failed():
-        failure = gate_state.result(raise_on_failure=False)
-        if not isinstance(failure, GateFailed):
-            raise failure
-        gate = failure.report
+        failure = _failure(gate_state)
+        gate = failure.report if isinstance(failure, GateFailed) else None
     else:
         gate = gate_state.result()
+    if failure is None and config.quantize.enabled:
         quant_state = tasks.run(quantize, trained.estimator, data.X_train, data.X_test, data.y_test,
-                                data.feature_names, config.task, len(float_bytes), config.quantize)
+                                data.feature_names, config.task, len(trained.model_bytes), config.quantize)
         if quant_state.is_failed():
-            failure = quant_state.result(raise_on_failure=False)
-            if not isinstance(failure, QuantizationError):
-                raise failure
+            failure = _failure(quant_state)
         else:
             quantization = quant_state.result()
-            inference = tasks.run(infer, quantization.model, trained.estimator, data).result()
+            infer_state = tasks.run(infer, quantization.model, trained.estimator, data)
+            if infer_state.is_failed():
+                failure = _failure(infer_state)
+            else:
+                inference = infer_state.result()
+    elif failure is None:
+        logger.info("quantize.enabled is false: no int8 model, no int8 inference smoke test")
 
-    status = "rejected" if failure else "champion"
-    reason = str(failure) if failure else "passed the test-gate, quantization gate and inference smoke test"
-    card = build_card(config, data, trained, gate, quantization, inference, status, reason)
-    files = {FLOAT_MODEL_FILE: float_bytes}
+    # The commit step.
+    card = build_card(config, data, selection, trained, gate, quantization, inference)
+    files = {FLOAT_MODEL_FILE: trained.model_bytes}
     if quantization:
         files[INT8_MODEL_FILE] = quantization.npz_bytes
-    # The commit step: nothing is written to the store until every check above has run; only a candidate that
-    # passed all of them moves the champion pointer.
-    version = store.publish(files, card)
-    if not failure:
-        store.promote(version, reason=f"{reason}; flow run {flow_run.get_id()}")
-    folder = store.folder / version
-    publish_run_artifacts(store.card(version), folder)
-    logger.info("stored %s %s (%s) at %s", store.name, version, status, folder)
-    if failure:
+    if failure is None:
+        steps = "the test-gate" + (", quantization gate and inference smoke test" if config.quantize.enabled else "")
+        reason = f"passed {steps}; flow run {flow_run.get_id()}"
+    else:
+        reason = str(failure)
+    rechecked: list[Check] = []
+    rechecked_against: list[str] = []
+
+    def recheck(current: str) -> list[str]:
+        # called by the registry, under its lock, only if another run moved the champion since our gate
+        assert gate is not None
+        checks = champion_recheck(gate, data, config.gate, config.primary_metric,
+                                  lambda version: load_champion(store, version))(current)
+        rechecked.extend(checks)
+        rechecked_against.append(current)
+        return [str(c) for c in checks if not c.passed]
+
+    publication = store.publish(files, card, promote=failure is None,
+                                gated_against=champion.version if champion else None, recheck=recheck,
+                                reason=reason)
+    if failure is None and not publication.promoted:
+        assert gate is not None
+        gate = GateReport(gate.metrics, rechecked_against[-1], gate.champion_metrics, [*gate.checks, *rechecked])
+        publish_verdict(gate, store.name)
+        failure = GateFailed(gate)
+    folder = store.folder / publication.version
+    publish_run_artifacts(store.card(publication.version), folder)
+    logger.info("stored %s %s (%s) at %s", store.name, publication.version, publication.status, folder)
+    if failure is not None:
         raise failure
 
+    assert gate is not None
     return RunSummary(
         model_name=store.name,
-        version=version,
-        status=status,
-        became_champion=True,
-        champion_version=version,
+        version=publication.version,
+        status=publication.status,
+        became_champion=publication.promoted,
+        champion_version=store.champion(),
         metrics=gate.metrics,
         int8_metrics=card["int8_metrics"],
         gate_passed=gate.passed,
         gate_checks=[str(c) for c in gate.checks],
         model_folder=str(folder),
+        candidates=[f"#{r['candidate']} {r['kind']} {r['selection metric']}={r['score']}"
+                    + (" (selected)" if r["selected"] else "") for r in selection.rows],
         task_states=tasks.states,
         task_seconds=tasks.seconds,
         reason=reason,
@@ -187,6 +316,7 @@ def format_summary(summary: RunSummary) -> str:
                        for name, state in summary.task_states.items())
     lines = [
         f"model      {summary.model_name} {summary.version}",
+        f"candidates {'; '.join(summary.candidates)}",
         f"float      {metrics}",
         f"int8       {int8}",
         f"gate       {'PASSED' if summary.gate_passed else 'FAILED'}: " + "; ".join(summary.gate_checks),
@@ -252,10 +382,9 @@ def main(argv: list[str] | None = None) -> int:
     error = state.result(raise_on_failure=False)
     kind = "rejected" if isinstance(error, GateFailed | QuantizationError) else "failed"
     print(f"\npipeline {kind}: {error}", file=sys.stderr)
-    if isinstance(error, GateFailed | QuantizationError):
-        store = ModelStore(config.registry.root, config.registry.model_name)
-        with contextlib.suppress(RegistryError):
-            print(f"champion unchanged: {store.champion() or 'none'}", file=sys.stderr)
+    store = ModelStore(config.registry.root, config.registry.model_name)
+    with contextlib.suppress(RegistryError):
+        print(f"champion unchanged: {store.champion() or 'none'}", file=sys.stderr)
     return 1
 
 

@@ -4,14 +4,18 @@ Layout::
 
     <root>/<model-name>/
         champion.json          {"version": "v3", "promoted_at": ...}, replaced atomically
+        .lock                  the store's file lock (held while a version is claimed or the champion moves)
         v1/ v2/ v3/ ...        one folder per version, created complete by one rename
             model.joblib       the float scikit-learn Pipeline
-            model.int8.npz     the int8 model (numpy.load(allow_pickle=False))
-            card.json          metrics, config, data fingerprint, sha256 of every file, code version, run id
+            model.int8.npz     the int8 model (numpy.load(allow_pickle=False)); absent when quantization is off
+            card.json          status (passed/rejected), metrics, config, data fingerprint, sha256 of every
+                               file, code version, run id
 
 A version folder is staged under a hidden temporary name and renamed into place, so readers never see half a
-version; `rename` onto an existing version fails, so two writers cannot claim the same number. Files are
-verified against the sha256 in `card.json` before anything is unpickled.
+version; `rename` onto an existing version fails, so two writers cannot claim the same number. Claiming a
+number and moving the champion happen under a file lock, so a promotion can re-check the champion it is about
+to replace (another run may have promoted one since this run's gate) without a race. Files are verified
+against the sha256 in `card.json` before anything is unpickled.
 """
 
 from __future__ import annotations
@@ -26,12 +30,15 @@ import shutil
 import sys
 import tempfile
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import joblib
+from filelock import FileLock, Timeout
 
 from tasks.quantize import QuantizedModel
 
@@ -39,6 +46,9 @@ FLOAT_MODEL_FILE = "model.joblib"
 INT8_MODEL_FILE = "model.int8.npz"
 CARD_FILE = "card.json"
 CHAMPION_FILE = "champion.json"
+LOCK_FILE = ".lock"
+PASSED = "passed"
+REJECTED = "rejected"
 _VERSION_PATTERN = re.compile(r"^v(\d+)$")
 
 
@@ -95,13 +105,45 @@ class VersionInfo:
     card: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Publication:
+    """What `publish` did: the version it stored, its status, and whether it became the champion."""
+
+    version: str
+    status: str  # PASSED or REJECTED
+    promoted: bool
+    reason: str
+
+
+# Given the champion's version at promotion time, the reasons (empty: none) the candidate must not replace it.
+ChampionRecheck = Callable[[str], list[str]]
+
+
 class ModelStore:
     """One model name's versions and champion pointer under a root folder."""
 
-    def __init__(self, root: str | Path, name: str):
+    def __init__(self, root: str | Path, name: str, lock_timeout: float = 120.0):
         self.root = Path(root)
         self.name = name
         self.folder = self.root / name
+        self.lock_timeout = lock_timeout
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the store's lock (across processes); fail clearly if another holder keeps it too long."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(self.folder / LOCK_FILE, timeout=self.lock_timeout)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise RegistryError(
+                f"{self.folder / LOCK_FILE}: another process has held the model store lock for over "
+                f"{self.lock_timeout:g} s (registry.lock_timeout_seconds)"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
 
     # ---- reading ----------------------------------------------------------------------------------------
     def versions(self) -> list[str]:
@@ -160,6 +202,19 @@ class ModelStore:
             )
         return data
 
+    def verify(self, version: str) -> list[str]:
+        """Check every file listed in the card against its sha256; return the file names checked."""
+        names = sorted(self.card(version).get("files", {}))
+        if FLOAT_MODEL_FILE not in names:
+            raise IntegrityError(f"{self.version_path(version) / CARD_FILE}: lists no {FLOAT_MODEL_FILE}")
+        for filename in names:
+            self.verified_bytes(version, filename)
+        return names
+
+    def passing_versions(self) -> list[str]:
+        """Versions whose card says they passed every check, oldest first."""
+        return [v for v in self.versions() if self.card(v).get("status") == PASSED]
+
     def load_float_model(self, version: str) -> Any:
         data = self.verified_bytes(version, FLOAT_MODEL_FILE)
         return joblib.load(io.BytesIO(data))
@@ -169,44 +224,91 @@ class ModelStore:
         return QuantizedModel.from_bytes(data, origin=str(self.version_path(version) / INT8_MODEL_FILE))
 
     # ---- writing ----------------------------------------------------------------------------------------
-    def publish(self, files: dict[str, bytes], card: dict[str, Any]) -> str:
-        """Store a new version with its files and card; return its name (v1, v2, ...).
+    def publish(
+        self, files: dict[str, bytes], card: dict[str, Any], *, promote: bool = False,
+        gated_against: str | None = None, recheck: ChampionRecheck | None = None, reason: str = "",
+    ) -> Publication:
+        """Store a new version (v1, v2, ...) with its files and card, and promote it if asked.
 
-        The card gets `version`, `created_at` and the sha256 and size of every file.
+        The card gets `version`, `status`, `reason`, `created_at` and the sha256 and size of every file. With
+        `promote`, the candidate was gated against the champion `gated_against`; if another run has moved the
+        champion since, `recheck(current)` is run under the lock and any reason it gives stores the version as
+        rejected instead. Claiming the number, writing the card and moving the pointer all happen under the
+        store's lock, so concurrent runs see each other's promotions.
         """
         self.folder.mkdir(parents=True, exist_ok=True)
         staging = self.folder / f".staging-{uuid.uuid4().hex}"
         staging.mkdir()
         try:
+            # the big writes happen before taking the lock, so other runs wait only for the rename
             for filename, data in files.items():
                 (staging / filename).write_bytes(data)
+            _fsync_folder_files(staging)
             file_entries = {name: {"sha256": sha256_bytes(d), "bytes": len(d)} for name, d in files.items()}
-            full_card = {**card, "model_name": self.name, "files": file_entries,
-                         "created_at": datetime.now(UTC).isoformat()}
-            existing = self.versions()
-            number = version_number(existing[-1]) + 1 if existing else 1
-            while True:
-                version = f"v{number}"
-                (staging / CARD_FILE).write_bytes(json_bytes({**full_card, "version": version}))
-                _fsync_folder_files(staging)
-                try:
-                    # rename(2) fails if the target exists and is not empty: the version number is claimed
-                    # atomically, so concurrent writers cannot both take it.
-                    os.rename(staging, self.folder / version)
-                    return version
-                except OSError:
-                    if not (self.folder / version).exists():
-                        raise
-                    number += 1
+            with self.locked():
+                status, promoted = (PASSED, True) if promote else (REJECTED, False)
+                current = self.champion() if promote else None
+                rechecked_against = None
+                if promote and current is not None and current != gated_against and recheck is not None:
+                    problems = recheck(current)
+                    rechecked_against = current
+                    if problems:
+                        status, promoted = REJECTED, False
+                        reason = (f"the champion moved to {current} during this run and the candidate does not "
+                                  f"beat it: {'; '.join(problems)}")
+                existing = self.versions()
+                version = f"v{version_number(existing[-1]) + 1 if existing else 1}"
+                full_card = {**card, "model_name": self.name, "files": file_entries, "version": version,
+                             "status": status, "reason": reason, "rechecked_against": rechecked_against,
+                             "created_at": datetime.now(UTC).isoformat()}
+                write_atomic(staging / CARD_FILE, json_bytes(full_card))
+                # rename(2) onto an existing non-empty folder fails: even a writer that ignores the lock cannot
+                # take a number already claimed.
+                os.rename(staging, self.folder / version)
+                if promoted:
+                    self._write_pointer(version, reason)
+            return Publication(version, status, promoted, reason)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
 
-    def promote(self, version: str, reason: str = "") -> None:
-        """Point the champion at `version`, atomically."""
-        self.version_path(version)
+    def _write_pointer(self, version: str, reason: str) -> None:
         payload = {"version": version, "promoted_at": datetime.now(UTC).isoformat(), "reason": reason}
         write_atomic(self.folder / CHAMPION_FILE, json_bytes(payload))
+
+    def promote(self, version: str, reason: str = "", force: bool = False) -> None:
+        """Point the champion at `version` (files verified first); a rejected version only with `force`."""
+        with self.locked():
+            self.verify(version)
+            status = self.card(version).get("status")
+            if status != PASSED and not force:
+                raise RegistryError(
+                    f"{self.version_path(version)}: status is '{status}', not '{PASSED}'; it failed a check "
+                    "(see its card) - promote it anyway with --force"
+                )
+            self._write_pointer(version, reason)
+
+    def rollback(self, version: str | None = None) -> tuple[str, str]:
+        """Move the champion back to `version`, or to the newest passing version older than the champion.
+
+        Returns (previous champion, new champion).
+        """
+        with self.locked():
+            current = self.champion()
+            if version is None:
+                if current is None:
+                    raise RegistryError(f"{self.folder}: no champion to roll back from")
+                older = [v for v in self.passing_versions() if version_number(v) < version_number(current)]
+                if not older:
+                    raise RegistryError(f"{self.folder}: no passing version older than the champion {current}")
+                version = older[-1]
+            status = self.card(version).get("status")
+            if status != PASSED:
+                raise RegistryError(f"{self.version_path(version)}: status is '{status}'; roll back to a "
+                                    f"passing version ({', '.join(self.passing_versions()) or 'none'})")
+            self.verify(version)
+            self._write_pointer(version, f"rolled back from {current}")
+            return current or "none", version
 
 
 def _fsync_folder_files(folder: Path) -> None:
@@ -215,18 +317,28 @@ def _fsync_folder_files(folder: Path) -> None:
             os.fsync(handle.fileno())
 
 
-# ---- command line: python -m tasks.registry list|show|promote -------------------------------------------
+# ---- command line: python -m tasks.registry list|show|promote|rollback ------------------------------------------
+def _format_metrics(card: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v:.4f}" for k, v in (card.get("metrics") or {}).items())
+
+
 def _cli(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tasks.registry", description="Inspect the model store.")
+    parser = argparse.ArgumentParser(prog="python -m tasks.registry", description="Inspect and manage the model store.")
     parser.add_argument("--root", default="models", help="model store folder (default: %(default)s)")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("list", help="versions of a model, champion marked").add_argument("name")
-    show = commands.add_parser("show", help="a version's card (default: the champion)")
+    commands.add_parser("list", help="versions of a model, champion marked *").add_argument("name")
+    show = commands.add_parser("show", help="a version's card, files verified (default: the champion)")
     show.add_argument("name")
     show.add_argument("version", nargs="?")
-    promote = commands.add_parser("promote", help="make a version the champion (also to roll back)")
+    promote = commands.add_parser("promote", help="make a passing version the champion")
     promote.add_argument("name")
     promote.add_argument("version")
+    promote.add_argument("--force", action="store_true", help="allow a rejected version")
+    rollback = commands.add_parser(
+        "rollback", help="move the champion to the previous passing version (or the one named)"
+    )
+    rollback.add_argument("name")
+    rollback.add_argument("version", nargs="?")
     args = parser.parse_args(argv)
     store = ModelStore(args.root, args.name)
     try:
@@ -238,18 +350,24 @@ def _cli(argv: list[str] | None = None) -> int:
                 return 1
             for version in versions:
                 card = store.card(version)
-                metrics = ", ".join(f"{k}={v:.4f}" for k, v in card.get("metrics", {}).items())
                 marker = "*" if version == champion else " "
-                print(f"{marker} {version:>5}  {card.get('status', '?'):9} {card.get('created_at', '')}  {metrics}")
+                print(f"{marker} {version:>5}  {card.get('status', '?'):9} {card.get('created_at', '')}  "
+                      f"{_format_metrics(card)}")
         elif args.command == "show":
             version = args.version or store.champion()
             if version is None:
                 raise RegistryError(f"{store.folder}: no champion yet; name a version")
-            print(json.dumps(store.card(version), indent=2, sort_keys=True))
+            card = store.card(version)
+            checked = store.verify(version)
+            print(json.dumps(card, indent=2, sort_keys=True))
+            print(f"files verified (sha256): {', '.join(checked)}", file=sys.stderr)
         elif args.command == "promote":
-            store.verified_bytes(args.version, FLOAT_MODEL_FILE)
-            store.promote(args.version, reason="promoted by hand")
-            print(f"{args.name}: champion is now {args.version}")
+            previous = store.champion()
+            store.promote(args.version, reason=f"promoted by hand (was {previous or 'none'})", force=args.force)
+            print(f"{args.name}: champion is now {args.version} (was {previous or 'none'})")
+        elif args.command == "rollback":
+            previous, current = store.rollback(args.version)
+            print(f"{args.name}: champion rolled back from {previous} to {current}")
     except RegistryError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

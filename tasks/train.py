@@ -1,8 +1,14 @@
-"""Training: build the configured scikit-learn Pipeline and fit it on the training split."""
+"""Training: the model zoo, candidate selection on a validation split, and the final fit.
+
+Every model is a scikit-learn Pipeline: [imputer] -> [scaler] -> model, so preprocessing is fitted on training
+rows only and travels with the model file. Candidates are compared on rows carved from the training split (a
+hold-out validation split, or k folds); the test split is never seen here, it belongs to the test-gate.
+"""
 
 from __future__ import annotations
 
 import io
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -10,15 +16,23 @@ from typing import Any
 import joblib
 import numpy as np
 from prefect import task
+from prefect.artifacts import create_table_artifact
 from sklearn.base import BaseEstimator
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.metrics import accuracy_score, f1_score, mean_squared_error, r2_score
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC, LinearSVR
 
+from tasks.artifacts import artifact_key
 from tasks.caching import make_cache_key
-from tasks.config import DataConfig, ModelConfig, TaskKind
+from tasks.config import LOWER_IS_BETTER, DataConfig, ModelConfig, ModelSection, TaskKind
 from tasks.validate import PreparedData
+
+IMPUTE_STRATEGIES: frozenset[str] = frozenset({"mean", "median", "most_frequent"})
 
 
 @dataclass(frozen=True)
@@ -37,36 +51,70 @@ def serialize_estimator(estimator: Any) -> bytes:
     return buffer.getvalue()
 
 
-def build_estimator(config: ModelConfig, seed: int) -> Pipeline:
-    """The configured model inside a Pipeline with its preprocessing."""
-    model: BaseEstimator
+def imputation_strategy(data_config: DataConfig) -> str | None:
+    """The imputation the data section asks for, or None for no imputer.
+
+    Hook: the `impute` field of DataConfig belongs to the data-loading work (issue 3). Until it is there every
+    config gets None here, and the pipelines have no imputer; once it lands, its value reaches
+    `build_estimator` without further changes.
+    """
+    strategy = getattr(data_config, "impute", None)
+    return None if strategy in (None, "none") else str(strategy)
+
+
+def _final_estimator(config: ModelConfig, seed: int) -> BaseEstimator:
     match config.kind:
         case "logistic_regression":
-            model = LogisticRegression(
-                C=config.C, solver=config.solver, max_iter=config.max_iter, random_state=seed
-            )
+            return LogisticRegression(C=config.C, solver=config.solver, max_iter=config.max_iter, random_state=seed)
         case "linear_regression":
-            model = LinearRegression(fit_intercept=config.fit_intercept)
+            return LinearRegression(fit_intercept=config.fit_intercept)
         case "ridge":
-            model = Ridge(alpha=config.alpha, random_state=seed)
+            return Ridge(alpha=config.alpha, random_state=seed)
+        case "linear_svm":
+            return LinearSVC(C=config.C, loss=config.loss, max_iter=config.max_iter, random_state=seed)
+        case "linear_svr":
+            return LinearSVR(C=config.C, epsilon=config.epsilon, loss=config.loss, max_iter=config.max_iter,
+                             random_state=seed)
+        case "mlp_classifier" | "mlp_regressor":
+            mlp = MLPClassifier if config.kind == "mlp_classifier" else MLPRegressor
+            return mlp(
+                hidden_layer_sizes=tuple(config.hidden_layer_sizes), activation=config.activation,
+                solver=config.solver, alpha=config.alpha, learning_rate_init=config.learning_rate_init,
+                max_iter=config.max_iter, early_stopping=config.early_stopping, random_state=seed,
+            )
         case other:  # pragma: no cover - the config model rejects unknown kinds
             raise ValueError(f"model.kind '{other}' has no estimator")
-    steps: list[tuple[str, Any]] = [("scaler", StandardScaler())] if config.standardize else []
-    steps.append(("model", model))
+
+
+def build_estimator(config: ModelConfig, seed: int, impute: str | None = None) -> Pipeline:
+    """The configured model inside a Pipeline with its preprocessing: imputation (if asked), then scaling."""
+    steps: list[tuple[str, Any]] = []
+    if impute is not None:
+        if impute not in IMPUTE_STRATEGIES:
+            raise ValueError(f"data.impute '{impute}': expected one of {', '.join(sorted(IMPUTE_STRATEGIES))}")
+        steps.append(("imputer", SimpleImputer(strategy=impute)))
+    if config.standardize:
+        steps.append(("scaler", StandardScaler()))
+    steps.append(("model", _final_estimator(config, seed)))
     return Pipeline(steps)
 
 
-def train_model(data: PreparedData, config: ModelConfig, seed: int) -> TrainedModel:
-    """Fit the configured estimator on the training split only."""
-    estimator = build_estimator(config, seed)
+def fit_model(X: np.ndarray, y: np.ndarray, config: ModelConfig, seed: int, impute: str | None = None) -> TrainedModel:
+    """Build and fit one model on the rows given; time the fit and keep the model's bytes."""
+    estimator = build_estimator(config, seed, impute)
     started = time.perf_counter()
-    estimator.fit(data.X_train, data.y_train)
+    estimator.fit(X, y)
     return TrainedModel(
         estimator=estimator,
         model_bytes=serialize_estimator(estimator),
         fit_seconds=time.perf_counter() - started,
         model_config=config.model_dump(mode="json"),
     )
+
+
+def train_model(data: PreparedData, config: ModelConfig, seed: int, impute: str | None = None) -> TrainedModel:
+    """Fit the configured estimator on the whole training split (the test split is never used)."""
+    return fit_model(data.X_train, data.y_train, config, seed, impute)
 
 
 def evaluate(predict_fn: Any, X: np.ndarray, y: np.ndarray, task_kind: TaskKind) -> dict[str, float]:
@@ -83,6 +131,157 @@ def evaluate(predict_fn: Any, X: np.ndarray, y: np.ndarray, task_kind: TaskKind)
     }
 
 
+# ---- candidates -----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CandidateResult:
+    """How one candidate setting scored on rows carved from the training split."""
+
+    spec: dict[str, Any]
+    metric_name: str
+    metrics: dict[str, float]  # mean over folds (one "fold" for a hold-out validation split)
+    fold_scores: list[float]  # the selection metric per fold
+    fit_seconds: float  # total over folds
+    n_fit_rows: int
+    n_validation_rows: int
+    # The model fitted on training-minus-validation rows (hold-out only): it becomes the final model when
+    # `model.refit` is false.
+    model: TrainedModel | None
+
+    @property
+    def score(self) -> float:
+        return self.metrics[self.metric_name]
+
+    @property
+    def score_std(self) -> float:
+        return float(np.std(self.fold_scores))
+
+
+def validation_split(
+    X: np.ndarray, y: np.ndarray, task_kind: TaskKind, validation_size: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Carve (X_fit, X_val, y_fit, y_val) out of the training split; stratified for classification if possible."""
+    if task_kind == "classification":
+        try:
+            return tuple(train_test_split(X, y, test_size=validation_size, random_state=seed, stratify=y))
+        except ValueError:
+            # too few rows of some class to stratify (tiny data): a plain seeded split is still a fair comparison
+            pass
+    return tuple(train_test_split(X, y, test_size=validation_size, random_state=seed))
+
+
+def cv_folds(y: np.ndarray, task_kind: TaskKind, n_folds: int, seed: int) -> KFold | StratifiedKFold:
+    """Seeded, shuffled folds; stratified for classification when every class has a row in every fold."""
+    if n_folds > y.shape[0]:
+        raise ValueError(f"model.cv_folds {n_folds}: the training split has only {y.shape[0]} rows")
+    if task_kind == "classification" and np.unique(y, return_counts=True)[1].min() >= n_folds:
+        return StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    return KFold(n_splits=n_folds, shuffle=True, random_state=seed)
+
+
+def score_candidate(
+    X_train: np.ndarray, y_train: np.ndarray, task_kind: TaskKind, spec: ModelConfig, selection: ModelSection,
+    seed: int, impute: str | None = None,
+) -> CandidateResult:
+    """Score one candidate on a validation split (or by k-fold CV) of the training rows it is given."""
+    metric_name = "accuracy" if task_kind == "classification" else "r2"
+    if selection.cv_folds:
+        splitter = cv_folds(y_train, task_kind, selection.cv_folds, seed)
+        fold_metrics, seconds = [], 0.0
+        for fit_index, val_index in splitter.split(X_train, y_train):
+            fitted = fit_model(X_train[fit_index], y_train[fit_index], spec, seed, impute)
+            seconds += fitted.fit_seconds
+            fold_metrics.append(evaluate(fitted.estimator.predict, X_train[val_index], y_train[val_index],
+                                         task_kind))
+        n_validation = int(np.ceil(y_train.shape[0] / selection.cv_folds))
+        return CandidateResult(
+            spec=spec.model_dump(mode="json"), metric_name=metric_name,
+            metrics={k: float(np.mean([m[k] for m in fold_metrics])) for k in fold_metrics[0]},
+            fold_scores=[m[metric_name] for m in fold_metrics], fit_seconds=seconds,
+            n_fit_rows=y_train.shape[0] - n_validation, n_validation_rows=n_validation, model=None,
+        )
+    X_fit, X_val, y_fit, y_val = validation_split(X_train, y_train, task_kind, selection.validation_size, seed)
+    fitted = fit_model(X_fit, y_fit, spec, seed, impute)
+    metrics = evaluate(fitted.estimator.predict, X_val, y_val, task_kind)
+    return CandidateResult(
+        spec=spec.model_dump(mode="json"), metric_name=metric_name, metrics=metrics,
+        fold_scores=[metrics[metric_name]], fit_seconds=fitted.fit_seconds,
+        n_fit_rows=int(y_fit.shape[0]), n_validation_rows=int(y_val.shape[0]), model=fitted,
+    )
+
+
+def select_best(results: list[CandidateResult | None]) -> int:
+    """Index of the best scoring candidate (None = failed to train); ties go to the one listed first."""
+    scored = [(i, r) for i, r in enumerate(results) if r is not None]
+    if not scored:
+        raise ValueError("no candidate could be trained")
+    sign = -1.0 if scored[0][1].metric_name in LOWER_IS_BETTER else 1.0
+    return max(scored, key=lambda item: (sign * item[1].score, -item[0]))[0]
+
+
+def describe_spec(spec: dict[str, Any]) -> str:
+    """`C=0.1, solver=lbfgs, ...`: the hyperparameters of a candidate on one line."""
+    return ", ".join(f"{k}={json.dumps(v) if isinstance(v, list) else v}" for k, v in spec.items() if k != "kind")
+
+
+def candidate_rows(
+    specs: list[ModelConfig], results: list[CandidateResult | None], states: list[str], errors: list[str],
+    selected: int | None, cross_validated: bool,
+) -> list[dict[str, Any]]:
+    """The comparison table: one row per candidate with its validation metrics, fit time and state."""
+    rows = []
+    for index, (spec, result, state, error) in enumerate(zip(specs, results, states, errors, strict=True)):
+        row: dict[str, Any] = {
+            "candidate": index,
+            "kind": spec.kind,
+            "settings": describe_spec(spec.model_dump(mode="json")),
+            "selection metric": result.metric_name if result else None,
+            "score": round(result.score, 4) if result else None,
+            "score std (cv)": round(result.score_std, 4) if result and cross_validated else None,
+        }
+        for name, value in (result.metrics if result else {}).items():
+            row[f"validation {name}"] = round(value, 4)
+        row.update({
+            "fit seconds": round(result.fit_seconds, 3) if result else None,
+            "state": state,
+            "selected": "yes" if index == selected else "",
+            "error": error,
+        })
+        rows.append(row)
+    return rows
+
+
+def publish_candidate_table(model_name: str, rows: list[dict[str, Any]], description: str) -> None:
+    """The candidates table artifact (call inside a flow or task run)."""
+    # every row needs the same columns for the table to render, failed candidates have no metrics
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    create_table_artifact(
+        key=artifact_key(model_name, "candidates"),
+        table=[{c: row.get(c) for c in columns} for row in rows],
+        description=description,
+    )
+
+
+# ---- Prefect tasks ----------------------------------------------------------------------------------------------
+def _candidate_cache_key(context: Any, parameters: dict[str, Any]) -> str:
+    # Only what shapes this candidate's result: not its position in the list, not the other candidates, so
+    # adding a candidate to the config does not retrain the ones already there.
+    selection: ModelSection = parameters["selection"]
+    return make_cache_key(
+        "train_candidate", parameters["data"].fingerprint, parameters["spec"], parameters["data_config"],
+        {"validation_size": selection.validation_size, "cv_folds": selection.cv_folds},
+    )
+
+
+@task(name="train_candidate", cache_key_fn=_candidate_cache_key, persist_result=True,
+      task_run_name="train_candidate-{index}")
+def train_candidate(
+    data: PreparedData, spec: ModelConfig, index: int, selection: ModelSection, data_config: DataConfig
+) -> CandidateResult:
+    """Score one candidate on a validation split of the training rows; cached per candidate."""
+    return score_candidate(data.X_train, data.y_train, data.task, spec, selection, seed=data_config.seed,
+                           impute=imputation_strategy(data_config))
+
+
 def _train_cache_key(context: Any, parameters: dict[str, Any]) -> str:
     return make_cache_key(
         "train", parameters["data"].fingerprint, parameters["model_config"], parameters["data_config"]
@@ -91,5 +290,5 @@ def _train_cache_key(context: Any, parameters: dict[str, Any]) -> str:
 
 @task(name="train", cache_key_fn=_train_cache_key, persist_result=True)
 def train(data: PreparedData, model_config: ModelConfig, data_config: DataConfig) -> TrainedModel:
-    """Fit the model; cached on (data fingerprint, model + data config, code version), so reruns skip it."""
-    return train_model(data, model_config, seed=data_config.seed)
+    """Fit the model on the whole training split; cached on (data fingerprint, model + data config, code version)."""
+    return train_model(data, model_config, seed=data_config.seed, impute=imputation_strategy(data_config))

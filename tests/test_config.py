@@ -72,7 +72,8 @@ def test_seed_config_json_maps_onto_the_model_section(tmp_path: Path) -> None:
     seed_file = tmp_path / "config.json"
     seed_file.write_text(json.dumps({"model": {"C": 0.5, "solver": "saga", "max_iter": 200}}))
     config = load_config(seed_file)
-    assert (config.model.kind, config.model.C, config.model.solver, config.model.max_iter) == (
+    model = config.model.candidates[0]
+    assert (model.kind, model.C, model.solver, model.max_iter) == (
         "logistic_regression", 0.5, "saga", 200,
     )
 

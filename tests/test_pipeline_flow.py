@@ -44,7 +44,7 @@ def test_first_run_trains_stores_and_promotes(tmp_path: Path) -> None:
     assert summary.metrics["accuracy"] >= 0.96
     assert summary.int8_metrics["accuracy"] >= summary.metrics["accuracy"] - 0.005
     assert summary.task_states == {
-        "load": "Completed", "validate": "Completed", "train": "Completed",
+        "load": "Completed", "validate": "Completed", "train_candidate-0": "Completed", "train": "Completed",
         "test_gate": "Completed", "quantize": "Completed", "infer": "Completed",
     }
     store = ModelStore(tmp_path, "digits-logreg")
@@ -54,9 +54,9 @@ def test_first_run_trains_stores_and_promotes(tmp_path: Path) -> None:
     card = json.loads((folder / "card.json").read_text())
     for name, entry in card["files"].items():
         assert sha256_file(folder / name) == entry["sha256"]
-    assert card["status"] == "champion"
+    assert card["status"] == "passed"
     assert card["data"]["fingerprint"] and card["code_version"] and card["flow_run_id"]
-    assert card["config"]["model"]["C"] == 1.0
+    assert card["config"]["model"]["candidates"][0]["C"] == 1.0
 
     artifacts = _artifacts_of(card["flow_run_id"], ["digits-logreg-metrics", "digits-logreg-model-card",
                                                     "digits-logreg-model-files"])
@@ -81,7 +81,7 @@ def test_changed_hyperparameter_retrains(tmp_path: Path) -> None:
     changed = _run(_digits(tmp_path, C=0.8))
     assert changed.task_states["train"] == "Completed"
     card = ModelStore(tmp_path, "digits-logreg").card("v2")
-    assert card["config"]["model"]["C"] == 0.8
+    assert card["config"]["model"]["candidates"][0]["C"] == 0.8
 
 
 def test_diabetes_config_reaches_its_bound(tmp_path: Path) -> None:
