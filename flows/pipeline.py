@@ -16,7 +16,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from tasks.artifacts import publish_run_artifacts
+from tasks.artifacts import CandidateProgress, diagnose, publish_run_artifacts, run_context
 from tasks.caching import code_version
 from tasks.config import ConfigError, PipelineConfig, load_config
 from tasks.data import load
@@ -110,6 +110,7 @@ def build_card(
         "fit_seconds": round(trained.fit_seconds, 4),
         "code_version": code_version(),
         "flow_run_id": flow_run.get_id(),
+        "run": run_context(),
     }
 
 
@@ -122,7 +123,9 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> RunSummary: 
 
     dataset = tasks.run(load, config.data).result()
     data = tasks.run(validate, dataset, config.data, config.task).result()
+    progress = CandidateProgress(store.name, total=1)
     trained: TrainedModel = tasks.run(train, data, config.model, config.data).result()
+    progress.finished(config.model.kind)
     float_bytes = trained.model_bytes
 
     champion = load_champion(store)
@@ -151,7 +154,9 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> RunSummary: 
     status = "rejected" if failure else "champion"
     reason = str(failure) if failure else "passed the test-gate, quantization gate and inference smoke test"
     card = build_card(config, data, trained, gate, quantization, inference, status, reason)
-    files = {FLOAT_MODEL_FILE: float_bytes}
+    diagnostics = diagnose(config.task, data.y_test, trained.estimator.predict(data.X_test), store.name)
+    card["diagnostics"] = diagnostics.summary
+    files = {FLOAT_MODEL_FILE: float_bytes, **diagnostics.files}
     if quantization:
         files[INT8_MODEL_FILE] = quantization.npz_bytes
     # The commit step: nothing is written to the store until every check above has run; only a candidate that
