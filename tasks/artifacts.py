@@ -28,6 +28,7 @@ from tasks.plots import confusion_matrix_svg, residual_plot_svg, svg_data_uri
 
 CONFUSION_MATRIX_FILE = "confusion_matrix.svg"
 RESIDUALS_FILE = "residuals.svg"
+PER_CLASS_COLUMNS = ("class", "precision", "recall", "f1", "support")
 
 
 def artifact_key(model_name: str, kind: str) -> str:
@@ -69,10 +70,15 @@ def per_class_rows(y_true: np.ndarray, y_pred: np.ndarray) -> list[dict[str, Any
         y_true, y_pred, labels=labels, zero_division=0
     )
     return [
-        {"class": _plain(label), "precision": round(float(p), 4), "recall": round(float(r), 4),
-         "f1": round(float(f), 4), "support": int(n)}
+        dict(zip(PER_CLASS_COLUMNS, (_plain(label), round(float(p), 4), round(float(r), 4), round(float(f), 4),
+                                     int(n)), strict=True))
         for label, p, r, f, n in zip(labels, precision, recall, f1, support, strict=True)
     ]
+
+
+def per_class_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per-class rows in display column order (card.json stores them with sorted keys)."""
+    return [{column: row[column] for column in PER_CLASS_COLUMNS} for row in rows]
 
 
 @dataclass(frozen=True)
@@ -116,10 +122,24 @@ def diagnose(task: TaskKind, y_true: np.ndarray, y_pred: np.ndarray, title: str)
     )
 
 
+def started_by(auto_scheduled: bool, creator_type: str | None, creator_name: str | None) -> str:
+    """How a flow run came about, in words: its schedule, an automation (e.g. a drift event), or by hand."""
+    if auto_scheduled:
+        return "schedule"
+    if creator_type == "AUTOMATION":
+        return f"automation {creator_name or ''}".strip()
+    return "a manual run (UI, CLI or API)"
+
+
 def run_context() -> dict[str, Any]:
-    """Which Prefect run (and deployment, if any) produced a model: lineage for the card."""
+    """Which Prefect run (and deployment, if any) produced a model, and what started it: lineage for the card."""
+    from prefect.context import FlowRunContext
     from prefect.runtime import deployment, flow_run
     from prefect.utilities.urls import url_for
+
+    context = FlowRunContext.get()
+    run = context.flow_run if context else None
+    creator = run.created_by if run else None
 
     scheduled = flow_run.scheduled_start_time
     run_id = flow_run.id
@@ -131,6 +151,8 @@ def run_context() -> dict[str, Any]:
         "deployment": deployment.name,
         "deployment_id": deployment.id,
         "scheduled_start": scheduled.isoformat() if scheduled else None,
+        "started_by": started_by(bool(run and run.auto_scheduled), creator.type if creator else None,
+                                 creator.display_value if creator else None),
         "tags": sorted(flow_run.tags or []),
     }
 
@@ -178,7 +200,7 @@ def _diagnostics_markdown(card: dict[str, Any], folder: Path, plots: dict[str, b
         return ""
     text = "\n## Diagnostics (held-out split)\n\n"
     if "per_class" in diagnostics:
-        text += "Per class:\n\n" + _table(diagnostics["per_class"])
+        text += "Per class:\n\n" + _table(per_class_table(diagnostics["per_class"]))
     if "residuals" in diagnostics:
         text += "Residuals (true - predicted): " + ", ".join(
             f"{k} {v}" for k, v in diagnostics["residuals"].items()) + "\n"
@@ -199,9 +221,11 @@ def _lineage_markdown(card: dict[str, Any], folder: Path) -> str:
     run_line = f"- flow run `{run.get('flow_run_name') or '?'}` (`{card.get('flow_run_id')}`)"
     if run.get("flow_run_url"):
         run_line += f" — [open in Prefect]({run['flow_run_url']})"
-    started_by = (f"deployment `{run['deployment']}`" if run.get("deployment") else "a direct flow call")
-    if run.get("deployment") and run.get("scheduled_start"):
-        started_by += f", scheduled for {run['scheduled_start']}"
+    origin = (f"deployment `{run['deployment']}`" if run.get("deployment") else "a direct flow call")
+    if run.get("deployment") and run.get("started_by"):
+        origin += f" — {run['started_by']}"
+        if run["started_by"] == "schedule" and run.get("scheduled_start"):
+            origin += f" for {run['scheduled_start']}"
     files = "\n".join(f"  - `{name}` — {entry['bytes']:,} bytes, sha256 `{entry['sha256'][:16]}…`"
                       for name, entry in card.get("files", {}).items())
     return (
@@ -211,7 +235,7 @@ def _lineage_markdown(card: dict[str, Any], folder: Path) -> str:
         + f"- config: in full below (seed {card['config']['data']['seed']})\n"
         + f"- code version `{card['code_version']}` (sha256 of `tasks/` + `flows/` and the model libraries)\n"
         + run_line + "\n"
-        + f"- started by {started_by}\n"
+        + f"- started by {origin}\n"
         + f"- compared against champion: {compared}\n"
         + f"- files: `{folder}`\n"
         + (files + "\n" if files else "")
@@ -269,7 +293,7 @@ def publish_run_artifacts(card: dict[str, Any], folder: Path) -> None:
     )
     if "per_class" in diagnostics:
         create_table_artifact(
-            key=artifact_key(name, "per-class-metrics"), table=diagnostics["per_class"],
+            key=artifact_key(name, "per-class-metrics"), table=per_class_table(diagnostics["per_class"]),
             description=f"{label}: precision, recall, F1 and support per class (held-out split)",
         )
     for caption, filename in diagnostics.get("plots", {}).items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from tasks.artifacts import (
     per_class_rows,
     progress_description,
     read_plots,
+    started_by,
 )
 from tasks.plots import confusion_matrix_svg, residual_plot_svg, svg_data_uri
 
@@ -110,6 +112,18 @@ def test_svg_data_uri_round_trips() -> None:
 
 
 @pytest.mark.parametrize(
+    ("auto_scheduled", "creator_type", "creator_name", "expected"),
+    [
+        (True, None, None, "schedule"),
+        (False, "AUTOMATION", "retrain-on-drift", "automation retrain-on-drift"),
+        (False, None, None, "a manual run (UI, CLI or API)"),
+    ],
+)
+def test_started_by(auto_scheduled: bool, creator_type: str | None, creator_name: str | None, expected: str) -> None:
+    assert started_by(auto_scheduled, creator_type, creator_name) == expected
+
+
+@pytest.mark.parametrize(
     ("done", "total", "last", "expected"),
     [(0, 3, None, "0 of 3 candidate(s) trained"), (2, 3, "ridge", "2 of 3 candidate(s) trained; last: ridge")],
 )
@@ -132,10 +146,12 @@ def card_fixture(**extra: Any) -> dict[str, Any]:
 
 def test_model_card_embeds_plots_and_states_lineage(tmp_path: Path) -> None:
     result = diagnose("classification", np.array([0, 1]), np.array([0, 1]), "toy")
+    stored = json.loads(json.dumps(result.summary, sort_keys=True))  # as card.json keeps it
     card = card_fixture(
-        diagnostics=result.summary,
+        diagnostics=stored,
         run={"flow_run_name": "brave-fox", "flow_run_url": "http://ui/runs/flow-run/run-1",
-             "deployment": "digits-retrain", "scheduled_start": "2026-01-01T03:00:00+00:00"},
+             "deployment": "digits-retrain", "scheduled_start": "2026-01-01T03:00:00+00:00",
+             "started_by": "schedule"},
     )
 
     markdown = model_card_markdown(card, tmp_path, result.files)
@@ -146,7 +162,7 @@ def test_model_card_embeds_plots_and_states_lineage(tmp_path: Path) -> None:
     assert "fingerprint `" + "f" * 64 + "`" in markdown
     assert "compared against champion: v1 (accuracy 0.8800" in markdown
     assert "[open in Prefect](http://ui/runs/flow-run/run-1)" in markdown
-    assert "deployment `digits-retrain`, scheduled for 2026-01-01T03:00:00+00:00" in markdown
+    assert "deployment `digits-retrain` — schedule for 2026-01-01T03:00:00+00:00" in markdown
 
 
 def test_model_card_without_diagnostics_or_run_context_still_renders(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from uuid import UUID
 
 import pytest
 from prefect.client.orchestration import SyncPrefectClient, get_client
+from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 from prefect.client.schemas.objects import Artifact
 from prefect.deployments import run_deployment
@@ -89,6 +90,7 @@ def test_run_deployment_with_an_edited_hyperparameter_trains_with_it(
     card = next(c for c in cards if c["flow_run_id"] == str(flow_run.id))
     assert card["config"]["model"]["C"] == 0.25
     assert card["run"]["deployment"] == "digits-retrain"
+    assert card["run"]["started_by"] == "a manual run (UI, CLI or API)"
     artifacts = run_artifacts(client, flow_run.id)
     metrics = {row["metric"]: row for row in table(artifacts["digits-logreg-metrics"])}
     assert metrics["accuracy"]["float"] == pytest.approx(card["metrics"]["accuracy"], abs=1e-4)
@@ -120,25 +122,26 @@ def test_prefect_deploy_all_registers_the_same_deployments_and_a_process_worker_
     tmp_path: Path, start_prefect_server: Any
 ) -> None:
     model_store = tmp_path / "models"
-    with start_prefect_server(tmp_path) as server:
+    with start_prefect_server(tmp_path) as server, temporary_settings({PREFECT_API_URL: server.api_url}), \
+            get_client(sync_client=True) as client:
         env = {**server.env, "MLOPS_MODEL_STORE_ROOT": str(model_store)}
-        cli(["work-pool", "create", "training-pool", "--type", "process"], env)
+        # the pool is made with the client (as `prefect work-pool create training-pool --type process` would)
+        # to save a CLI start-up; deploying and the worker are the commands under test
+        client.create_work_pool(WorkPoolCreate(name="training-pool", type="process"))
         cli(["--no-prompt", "deploy", "--all", "--prefect-file", "deployments/prefect.yaml"], env)
 
-        with temporary_settings({PREFECT_API_URL: server.api_url}), get_client(sync_client=True) as client:
-            for spec in RETRAINING:
-                deployment = client.read_deployment_by_name(f"training-pipeline/{spec.name}")
-                assert deployment.work_pool_name == "training-pool"
-                assert [(s.schedule.cron, s.schedule.timezone) for s in deployment.schedules] == [
-                    (spec.cron, spec.timezone)
-                ]
-                assert deployment.parameters == pipeline_parameters(spec.config_file, str(model_store))
+        for spec in RETRAINING:
+            deployment = client.read_deployment_by_name(f"training-pipeline/{spec.name}")
+            assert deployment.work_pool_name == "training-pool"
+            assert [(s.schedule.cron, s.schedule.timezone) for s in deployment.schedules] == [
+                (spec.cron, spec.timezone)
+            ]
+            assert deployment.parameters == pipeline_parameters(spec.config_file, str(model_store))
 
-            result = cli(["deployment", "run", "training-pipeline/diabetes-retrain"], env)
-            flow_run_id = UUID(re.search(r"UUID: ([0-9a-f-]{36})", result.stdout).group(1))
-            cli(["worker", "start", "--pool", "training-pool", "--run-once"], env)
+        flow_run = run_deployment("training-pipeline/diabetes-retrain", timeout=0)
+        cli(["worker", "start", "--pool", "training-pool", "--run-once"], env)
 
-            flow_run = client.read_flow_run(flow_run_id)
-            assert flow_run.state is not None and flow_run.state.is_completed(), flow_run.state
-            assert "diabetes-linreg-model-card" in run_artifacts(client, flow_run_id)
-        assert ModelStore(model_store, "diabetes-linreg").champion() == "v1"
+        flow_run = client.read_flow_run(flow_run.id)
+        assert flow_run.state is not None and flow_run.state.is_completed(), flow_run.state
+        assert "diabetes-linreg-model-card" in run_artifacts(client, flow_run.id)
+    assert ModelStore(model_store, "diabetes-linreg").champion() == "v1"
