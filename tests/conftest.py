@@ -135,6 +135,7 @@ def running_prefect_server(folder: Path, *, ui: bool = False) -> Iterator[Prefec
         wait_until(lambda: _http_ok(f"{api_url}/health"), process, log, "prefect server")
         client_env = subprocess_env(folder / "client")
         client_env["PREFECT_API_URL"] = api_url
+        Path(client_env["PREFECT_HOME"]).mkdir(parents=True)
         yield PrefectServer(api_url, client_env, log)
 
 
