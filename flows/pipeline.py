@@ -16,7 +16,7 @@ from typing import Any
 from prefect import flow, get_run_logger, unmapped
 from prefect.runtime import flow_run
 
-from tasks.artifacts import publish_run_artifacts
+from tasks.artifacts import CandidateProgress, diagnose, publish_run_artifacts, run_context
 from tasks.caching import code_version
 from tasks.config import ConfigError, ModelConfig, PipelineConfig, apply_overrides, load_config, parse_config
 from tasks.data import load
@@ -91,6 +91,7 @@ def select_candidate(data: PreparedData, config: PipelineConfig, tasks: _TaskRec
     A candidate that fails to train is a row in the table with its error; the run fails only if all do.
     """
     specs = list(config.model.candidates)
+    progress = CandidateProgress(config.registry.model_name, total=len(specs))
     started = time.perf_counter()
     futures = train_candidate.map(
         data=unmapped(data), spec=specs, index=list(range(len(specs))),
@@ -104,6 +105,7 @@ def select_candidate(data: PreparedData, config: PipelineConfig, tasks: _TaskRec
         state = future.state
         tasks.states[f"train_candidate-{index}"] = state.name
         states.append(state.name)
+        progress.finished(f"candidate {index} ({specs[index].kind}): {state.name}")
         if state.is_completed():
             results.append(future.result())
             errors.append("")
@@ -204,6 +206,7 @@ def build_card(
         "fit_seconds": round(trained.fit_seconds, 4),
         "code_version": code_version(),
         "flow_run_id": flow_run.get_id(),
+        "run": run_context(),
     }
 
 
@@ -255,7 +258,9 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> RunSummary: 
 
     # The commit step.
     card = build_card(config, data, selection, trained, gate, quantization, inference)
-    files = {FLOAT_MODEL_FILE: trained.model_bytes}
+    diagnostics = diagnose(config.task, data.y_test, trained.estimator.predict(data.X_test), store.name)
+    card["diagnostics"] = diagnostics.summary
+    files = {FLOAT_MODEL_FILE: trained.model_bytes, **diagnostics.files}
     if quantization:
         files[INT8_MODEL_FILE] = quantization.npz_bytes
     if failure is None:

@@ -1,17 +1,34 @@
-"""Prefect artifacts for a run: metrics table, markdown model card, link to the model folder.
+"""Prefect artifacts for a run: metrics, per-class metrics, diagnostic plots, model card, training progress.
 
-Building the content is plain and tested; `publish_*` functions are the only place artifacts are created.
-Keys are stable per model name so the Prefect UI shows each artifact's history across runs.
+Building the content is plain and tested; `publish_*` functions and `CandidateProgress` are the only places
+artifacts are created. Keys are stable per model name so the Prefect UI shows each artifact's history across runs.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
-from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+import numpy as np
+from prefect.artifacts import (
+    create_link_artifact,
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+from tasks.config import TaskKind
+from tasks.plots import confusion_matrix_svg, residual_plot_svg, svg_data_uri
+
+CONFUSION_MATRIX_FILE = "confusion_matrix.svg"
+RESIDUALS_FILE = "residuals.svg"
+PER_CLASS_COLUMNS = ("class", "precision", "recall", "f1", "support")
 
 
 def artifact_key(model_name: str, kind: str) -> str:
@@ -42,6 +59,132 @@ def metrics_rows(card: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def per_class_rows(y_true: np.ndarray, y_pred: np.ndarray) -> list[dict[str, Any]]:
+    """Precision, recall, F1 and support per class (classes seen in either array), rounded for display."""
+    labels = np.unique(np.concatenate([np.asarray(y_true), np.asarray(y_pred)]))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0
+    )
+    return [
+        dict(zip(PER_CLASS_COLUMNS, (_plain(label), round(float(p), 4), round(float(r), 4), round(float(f), 4),
+                                     int(n)), strict=True))
+        for label, p, r, f, n in zip(labels, precision, recall, f1, support, strict=True)
+    ]
+
+
+def per_class_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per-class rows in display column order (card.json stores them with sorted keys)."""
+    return [{column: row[column] for column in PER_CLASS_COLUMNS} for row in rows]
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """What a candidate gets wrong, on the held-out split: numbers for the card, plots for the model folder."""
+
+    summary: dict[str, Any]  # JSON-ready; stored as card["diagnostics"]
+    files: dict[str, bytes]  # file name -> bytes, stored beside the model
+
+
+def diagnose(task: TaskKind, y_true: np.ndarray, y_pred: np.ndarray, title: str) -> Diagnostics:
+    """Per-class metrics and a confusion matrix (classification) or residual statistics and plot (regression)."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true has shape {y_true.shape} but y_pred has {y_pred.shape}")
+    if task == "classification":
+        labels = np.unique(np.concatenate([y_true, y_pred]))
+        counts = confusion_matrix(y_true, y_pred, labels=labels)
+        svg = confusion_matrix_svg(counts, [_plain(v) for v in labels], f"{title}: confusion matrix")
+        return Diagnostics(
+            summary={
+                "per_class": per_class_rows(y_true, y_pred),
+                "confusion_matrix": {"labels": [_plain(v) for v in labels], "counts": counts.tolist()},
+                "plots": {"confusion matrix": CONFUSION_MATRIX_FILE},
+            },
+            files={CONFUSION_MATRIX_FILE: svg.encode()},
+        )
+    residuals = y_true.astype(np.float64) - y_pred.astype(np.float64)
+    svg = residual_plot_svg(y_true, y_pred, f"{title}: residuals")
+    return Diagnostics(
+        summary={
+            "residuals": {
+                "mean": round(float(residuals.mean()), 4),
+                "std": round(float(residuals.std()), 4),
+                "mae": round(float(np.abs(residuals).mean()), 4),
+                "max_abs": round(float(np.abs(residuals).max()), 4),
+            },
+            "plots": {"residuals": RESIDUALS_FILE},
+        },
+        files={RESIDUALS_FILE: svg.encode()},
+    )
+
+
+def started_by(auto_scheduled: bool, creator_type: str | None, creator_name: str | None) -> str:
+    """How a flow run came about, in words: its schedule, an automation (e.g. a drift event), or by hand."""
+    if auto_scheduled:
+        return "schedule"
+    if creator_type == "AUTOMATION":
+        return f"automation {creator_name or ''}".strip()
+    return "a manual run (UI, CLI or API)"
+
+
+def run_context() -> dict[str, Any]:
+    """Which Prefect run (and deployment, if any) produced a model, and what started it: lineage for the card."""
+    from prefect.context import FlowRunContext
+    from prefect.runtime import deployment, flow_run
+    from prefect.utilities.urls import url_for
+
+    context = FlowRunContext.get()
+    run = context.flow_run if context else None
+    creator = run.created_by if run else None
+
+    scheduled = flow_run.scheduled_start_time
+    run_id = flow_run.id
+    return {
+        "flow_run_id": run_id,
+        "flow_run_name": flow_run.name,
+        # url_for knows the UI's routes (prefect.runtime's ui_url points at a path the UI does not serve)
+        "flow_run_url": url_for("flow-run", obj_id=run_id) if run_id else None,
+        "deployment": deployment.name,
+        "deployment_id": deployment.id,
+        "scheduled_start": scheduled.isoformat() if scheduled else None,
+        "started_by": started_by(bool(run and run.auto_scheduled), creator.type if creator else None,
+                                 creator.display_value if creator else None),
+        "tags": sorted(flow_run.tags or []),
+    }
+
+
+def progress_description(done: int, total: int, last: str | None) -> str:
+    text = f"{done} of {total} candidate(s) trained"
+    return f"{text}; last: {last}" if last else text
+
+
+class CandidateProgress:
+    """A progress artifact that fills as candidates finish training (call inside a flow or task run)."""
+
+    def __init__(self, model_name: str, total: int):
+        if total < 1:
+            raise ValueError(f"{model_name}: need at least one candidate to track, got {total}")
+        self.total = total
+        self.done = 0
+        self.artifact_id: UUID = create_progress_artifact(
+            progress=0.0, key=artifact_key(model_name, "training-progress"),
+            description=f"{model_name}: " + progress_description(0, total, None),
+        )
+        self.model_name = model_name
+
+    def finished(self, candidate: str) -> None:
+        """Record one more trained candidate."""
+        self.done = min(self.done + 1, self.total)
+        update_progress_artifact(
+            self.artifact_id, progress=100.0 * self.done / self.total,
+            description=f"{self.model_name}: " + progress_description(self.done, self.total, candidate),
+        )
+
+
 def _table(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "_none_\n"
@@ -51,8 +194,59 @@ def _table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def model_card_markdown(card: dict[str, Any], folder: Path) -> str:
-    """A human-readable model card with metrics, gate verdict, quantization and lineage."""
+def _diagnostics_markdown(card: dict[str, Any], folder: Path, plots: dict[str, bytes]) -> str:
+    diagnostics = card.get("diagnostics") or {}
+    if not diagnostics:
+        return ""
+    text = "\n## Diagnostics (held-out split)\n\n"
+    if "per_class" in diagnostics:
+        text += "Per class:\n\n" + _table(per_class_table(diagnostics["per_class"]))
+    if "residuals" in diagnostics:
+        text += "Residuals (true - predicted): " + ", ".join(
+            f"{k} {v}" for k, v in diagnostics["residuals"].items()) + "\n"
+    for caption, filename in diagnostics.get("plots", {}).items():
+        text += f"\n**{caption.capitalize()}** — file `{folder / filename}`\n\n"
+        if filename in plots:
+            text += f"![{caption}]({svg_data_uri(plots[filename])})\n"
+    return text
+
+
+def _lineage_markdown(card: dict[str, Any], folder: Path) -> str:
+    run = card.get("run") or {}
+    data = card["data"]
+    champion = card["gate"].get("champion_version")
+    champion_metrics = card.get("champion_metrics") or {}
+    compared = (f"{champion} ({', '.join(f'{k} {v:.4f}' for k, v in champion_metrics.items())}, "
+                "scored on the same held-out rows)") if champion else "none (first model of this name)"
+    run_line = f"- flow run `{run.get('flow_run_name') or '?'}` (`{card.get('flow_run_id')}`)"
+    if run.get("flow_run_url"):
+        run_line += f" — [open in Prefect]({run['flow_run_url']})"
+    origin = (f"deployment `{run['deployment']}`" if run.get("deployment") else "a direct flow call")
+    if run.get("deployment") and run.get("started_by"):
+        origin += f" — {run['started_by']}"
+        if run["started_by"] == "schedule" and run.get("scheduled_start"):
+            origin += f" for {run['scheduled_start']}"
+    files = "\n".join(f"  - `{name}` — {entry['bytes']:,} bytes, sha256 `{entry['sha256'][:16]}…`"
+                      for name, entry in card.get("files", {}).items())
+    return (
+        "\n## Lineage\n\n"
+        + f"- data: `{data['source']}`, {data['n_train']} train / {data['n_test']} test rows, "
+          f"fingerprint `{data['fingerprint']}`\n"
+        + f"- config: in full below (seed {card['config']['data']['seed']})\n"
+        + f"- code version `{card['code_version']}` (sha256 of `tasks/` + `flows/` and the model libraries)\n"
+        + run_line + "\n"
+        + f"- started by {origin}\n"
+        + f"- compared against champion: {compared}\n"
+        + f"- files: `{folder}`\n"
+        + (files + "\n" if files else "")
+    )
+
+
+def model_card_markdown(card: dict[str, Any], folder: Path, plots: dict[str, bytes] | None = None) -> str:
+    """A human-readable model card: metrics, gate verdict, quantization, diagnostics (with plots), lineage.
+
+    `plots` (file name -> bytes, usually read from the model folder) are embedded as images.
+    """
     status = card["status"]
     header = f"# {card['model_name']} {card.get('version', '')} — {status}\n\n"
     verdict = "\n".join(f"- {'✅' if c['passed'] else '❌'} {c['name']}: {c['measured']:.4f} {c['operator']} "
@@ -64,8 +258,6 @@ def model_card_markdown(card: dict[str, Any], folder: Path) -> str:
         f"{quant['metric_name']} {quant['float_metric']:.4f} -> {quant['int8_metric']:.4f}; "
         f"prediction agreement {quant['agreement']:.2%}\n" if quant else "not quantized\n"
     )
-    files = "\n".join(f"- `{name}` — {entry['bytes']:,} bytes, sha256 `{entry['sha256'][:16]}…`"
-                      for name, entry in card.get("files", {}).items())
     return (
         header
         + (f"**Why:** {card['reason']}\n\n" if card.get("reason") else "")
@@ -73,29 +265,50 @@ def model_card_markdown(card: dict[str, Any], folder: Path) -> str:
         + "\n## Test-gate\n\n" + verdict + "\n"
         + f"\nCompared against champion: {card['gate'].get('champion_version') or 'none (first model)'}\n"
         + "\n## Quantization\n\n" + quant_text
-        + "\n## Lineage\n\n"
-        + f"- data: `{card['data']['source']}`, {card['data']['n_train']} train / {card['data']['n_test']} "
-          f"test rows, fingerprint `{card['data']['fingerprint'][:16]}…`\n"
-        + f"- code version `{card['code_version']}`, flow run `{card.get('flow_run_id')}`\n"
-        + f"- model folder: `{folder}`\n"
-        + (files + "\n" if files else "")
+        + _diagnostics_markdown(card, folder, plots or {})
+        + _lineage_markdown(card, folder)
         + "\n## Config\n\n```json\n" + json.dumps(card["config"], indent=2) + "\n```\n"
     )
+
+
+def read_plots(card: dict[str, Any], folder: Path) -> dict[str, bytes]:
+    """The card's plot files from the model folder (missing ones are skipped: the card still renders)."""
+    plots = {}
+    for filename in (card.get("diagnostics") or {}).get("plots", {}).values():
+        path = folder / filename
+        if path.is_file():
+            plots[filename] = path.read_bytes()
+    return plots
 
 
 def publish_run_artifacts(card: dict[str, Any], folder: Path) -> None:
     """Create the run's artifacts (must be called inside a flow or task run)."""
     name = card["model_name"]
+    label = f"{name} {card.get('version', '')}"
+    plots = read_plots(card, folder)
+    diagnostics = card.get("diagnostics") or {}
     create_table_artifact(
         key=artifact_key(name, "metrics"), table=metrics_rows(card),
-        description=f"{name} {card.get('version', '')}: held-out metrics, float vs int8 vs champion",
+        description=f"{label}: held-out metrics, float vs int8 vs champion",
     )
+    if "per_class" in diagnostics:
+        create_table_artifact(
+            key=artifact_key(name, "per-class-metrics"), table=per_class_table(diagnostics["per_class"]),
+            description=f"{label}: precision, recall, F1 and support per class (held-out split)",
+        )
+    for caption, filename in diagnostics.get("plots", {}).items():
+        if filename in plots:
+            create_markdown_artifact(
+                key=artifact_key(name, caption), markdown=f"![{caption}]({svg_data_uri(plots[filename])})\n\n"
+                f"File: `{folder / filename}`\n",
+                description=f"{label}: {caption} (held-out split)",
+            )
     create_markdown_artifact(
-        key=artifact_key(name, "model-card"), markdown=model_card_markdown(card, folder),
-        description=f"{name} {card.get('version', '')} model card ({card['status']})",
+        key=artifact_key(name, "model-card"), markdown=model_card_markdown(card, folder, plots),
+        description=f"{label} model card ({card['status']})",
     )
     create_link_artifact(
         key=artifact_key(name, "model-files"), link=folder.resolve().as_uri(),
-        link_text=f"{name} {card.get('version', '')} ({card['status']})",
+        link_text=f"{label} ({card['status']})",
         description="Folder of the stored model version",
     )

@@ -1,11 +1,20 @@
-"""Shared fixtures: one Prefect test harness per session, isolated result storage, tiny data sets."""
+"""Shared fixtures: one Prefect test harness per session, isolated result storage, a real Prefect server."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import socket
+import subprocess
 import sys
-from collections.abc import Iterator
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from subprocess import Popen
 
 import pytest
 
@@ -48,3 +57,126 @@ def subprocess_env(tmp_path: Path) -> dict[str, str]:
 @pytest.fixture
 def python() -> str:
     return sys.executable
+
+
+# ---- a real Prefect server and the served deployments (end-to-end service tests) --------------------------------
+# Reusable: any e2e test that needs the service asks for `served_deployments` (or `prefect_server` alone); one server
+# and one `python deployments/serve.py` are started per session, and every process group is killed at teardown.
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+
+@contextlib.contextmanager
+def background_process(args: list[str], env: dict[str, str], log: Path, cwd: Path = REPO_ROOT) -> Iterator[Popen]:
+    """Run a command in its own process group; kill the whole group (children included) on exit."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as output:
+        process = Popen(args, env=env, cwd=cwd, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield process
+    finally:
+        for sig, grace in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, sig)
+            try:
+                process.wait(timeout=grace)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        with contextlib.suppress(ProcessLookupError):  # children that outlived their parent
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def wait_until(ready: Callable[[], bool], process: Popen, log: Path, what: str, timeout: float = 60) -> None:
+    """Poll `ready` until it is true; fail with the process's log if the process exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"{what}: process exited with {process.returncode}; log {log}:\n{_tail(log)}")
+        with contextlib.suppress(OSError):
+            if ready():
+                return
+        time.sleep(0.25)
+    pytest.fail(f"{what}: not ready after {timeout:.0f} s; log {log}:\n{_tail(log)}")
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except urllib.error.HTTPError:
+        return False
+
+
+@dataclass(frozen=True)
+class PrefectServer:
+    api_url: str
+    env: dict[str, str]  # for subprocesses that talk to this server (own PREFECT_HOME, PREFECT_API_URL set)
+    log: Path
+
+
+@contextlib.contextmanager
+def running_prefect_server(folder: Path, *, ui: bool = False) -> Iterator[PrefectServer]:
+    """`prefect server start` on 127.0.0.1 and a free port, with its own PREFECT_HOME (SQLite) under `folder`."""
+    port = free_port()
+    server_env = subprocess_env(folder / "server")
+    # Host and port as settings, not only as --host/--port: the UI reads its API address from the settings and
+    # would otherwise call 127.0.0.1:4200.
+    server_env.update(PREFECT_SERVER_API_HOST="127.0.0.1", PREFECT_SERVER_API_PORT=str(port),
+                      PREFECT_SERVER_UI_ENABLED=str(ui).lower())
+    Path(server_env["PREFECT_HOME"]).mkdir(parents=True)  # the server does not create the folder of its database
+    api_url = f"http://127.0.0.1:{port}/api"
+    log = folder / "server.log"
+    prefect = str(Path(sys.executable).with_name("prefect"))
+    with background_process([prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                            server_env, log) as process:
+        wait_until(lambda: _http_ok(f"{api_url}/health"), process, log, "prefect server")
+        client_env = subprocess_env(folder / "client")
+        client_env["PREFECT_API_URL"] = api_url
+        Path(client_env["PREFECT_HOME"]).mkdir(parents=True)
+        yield PrefectServer(api_url, client_env, log)
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
+    with running_prefect_server(tmp_path_factory.mktemp("prefect-server")) as server:
+        yield server
+
+
+@pytest.fixture
+def start_prefect_server() -> Callable[..., contextlib.AbstractContextManager[PrefectServer]]:
+    """`running_prefect_server` for tests that need a server of their own (`with start_prefect_server(tmp):`)."""
+    return running_prefect_server
+
+
+@dataclass(frozen=True)
+class ServedDeployments:
+    server: PrefectServer
+    model_store: Path  # MLOPS_MODEL_STORE_ROOT of the served deployments
+    log: Path
+
+
+@pytest.fixture(scope="session")
+def served_deployments(prefect_server: PrefectServer, tmp_path_factory: pytest.TempPathFactory
+                       ) -> Iterator[ServedDeployments]:
+    """`python deployments/serve.py` against `prefect_server`, with the model store in a temp folder."""
+    from deployments import catalog
+
+    folder = tmp_path_factory.mktemp("serve")
+    env = subprocess_env(folder)
+    env.update(PREFECT_API_URL=prefect_server.api_url, PREFECT_RUNNER_POLL_FREQUENCY="1",
+               **{catalog.MODEL_STORE_ENV: str(folder / "models")})
+    names = [f"{d.flow_name}/{d.name}" for d in catalog.served_deployments()]
+    log = folder / "serve.log"
+    with background_process([sys.executable, "deployments/serve.py"], env, log) as process:
+        wait_until(lambda: all(_http_ok(f"{prefect_server.api_url}/deployments/name/{name}") for name in names),
+                   process, log, "deployments/serve.py")
+        yield ServedDeployments(prefect_server, folder / "models", log)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tasks.artifacts import artifact_key, metrics_rows, model_card_markdown
+from tasks.config import PipelineConfig
 
 
 @pytest.mark.parametrize(
@@ -25,8 +26,7 @@ def _card() -> dict:
     return {
         "model_name": "digits-logreg", "version": "v3", "status": "champion", "reason": "passed",
         "metrics": {"accuracy": 0.97222, "macro_f1": 0.9719}, "int8_metrics": {"accuracy": 0.975},
-        "champion_metrics": {"accuracy": 0.96}, "config": {"gate": {"min_metrics": {"accuracy": 0.95},
-                                                                      "max_metrics": {}}},
+        "champion_metrics": {"accuracy": 0.96}, "config": PipelineConfig().model_dump(mode="json"),
         "gate": {"champion_version": "v2", "checks": [
             {"name": "accuracy >= min", "measured": 0.9722, "bound": 0.95, "operator": ">=", "passed": True}]},
         "quantization": {"int8_bytes": 2000, "float_bytes": 8000, "metric_name": "accuracy",
@@ -40,7 +40,7 @@ def _card() -> dict:
 def test_metrics_rows_put_float_int8_champion_and_bound_side_by_side() -> None:
     assert metrics_rows(_card()) == [
         {"metric": "accuracy", "float": 0.9722, "int8": 0.975, "champion": 0.96, "gate bound": ">= 0.95"},
-        {"metric": "macro_f1", "float": 0.9719, "int8": None, "champion": None, "gate bound": ""},
+        {"metric": "macro_f1", "float": 0.9719, "int8": None, "champion": None, "gate bound": ">= 0.95"},
     ]
 
 
@@ -50,5 +50,6 @@ def test_model_card_has_gate_quantization_and_lineage() -> None:
     assert "✅ accuracy >= min: 0.9722 >= 0.9500" in markdown
     assert "Compared against champion: v2" in markdown
     assert "(4.0x smaller)" in markdown
-    assert "code version `0123456789ab`, flow run `run-1`" in markdown
+    assert "code version `0123456789ab`" in markdown and "(`run-1`)" in markdown
+    assert "compared against champion: v2 (accuracy 0.9600" in markdown
     assert "`/m/digits-logreg/v3`" in markdown

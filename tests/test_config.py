@@ -100,3 +100,24 @@ def test_missing_file_and_bad_yaml_name_the_file(tmp_path: Path) -> None:
     listing.write_text("- a\n- b\n")
     with pytest.raises(ConfigError, match="top level must be a mapping"):
         load_config(listing)
+
+
+@pytest.mark.parametrize(
+    ("raw", "override", "edited"),
+    [
+        ({"model": {"candidates": [{"C": 1.0}]}}, "model.C=0.5", {"model": {"candidates": [{"C": 0.5}]}}),
+        ({"model": {"candidates": [{"C": 1.0}, {"C": 2.0}]}}, "model.candidates.1.C=3",
+         {"model": {"candidates": [{"C": 1.0}, {"C": 3}]}}),
+        ({"model": {"candidates": [{"C": 1.0}]}}, "model.refit=false",
+         {"model": {"candidates": [{"C": 1.0}], "refit": False}}),
+    ],
+)
+def test_overrides_reach_into_candidates(raw: dict, override: str, edited: dict) -> None:
+    assert apply_overrides(raw, [override]) == edited
+
+
+def test_override_of_a_shared_key_with_several_candidates_asks_which() -> None:
+    with pytest.raises(ConfigError, match="model has 2 candidates; name one, e.g. model.candidates.0.C"):
+        apply_overrides({"model": {"candidates": [{"C": 1.0}, {"C": 2.0}]}}, ["model.C=0.5"])
+    with pytest.raises(ConfigError, match="'5' is not an index of a 2-item list"):
+        apply_overrides({"model": {"candidates": [{"C": 1.0}, {"C": 2.0}]}}, ["model.candidates.5.C=0.5"])

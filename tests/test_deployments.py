@@ -1,0 +1,130 @@
+"""The deployment definitions without a server: parameters, schedules, and prefect.yaml in step with serve.py."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+import yaml
+from prefect.flows import load_flow_from_entrypoint
+from prefect.utilities.importtools import import_object
+from prefect.utilities.templating import apply_values
+
+from deployments.catalog import (
+    MODEL_STORE_ENV,
+    PROJECT_ROOT,
+    RETRAINING,
+    edited_parameters,
+    pipeline_parameters,
+    retraining_deployment,
+    served_deployments,
+)
+from flows.pipeline import training_pipeline
+from tasks.config import ConfigError, PipelineConfig, load_config
+
+PREFECT_YAML = PROJECT_ROOT / "deployments" / "prefect.yaml"
+SPECS = {spec.name: spec for spec in RETRAINING}
+
+
+@pytest.fixture
+def declared() -> dict[str, dict[str, Any]]:
+    """The deployments in prefect.yaml, by name."""
+    document = yaml.safe_load(PREFECT_YAML.read_text(encoding="utf-8"))
+    return {d["name"]: d for d in document["deployments"]}
+
+
+def test_every_shipped_config_has_a_retraining_deployment() -> None:
+    shipped = {str(p.relative_to(PROJECT_ROOT)) for p in (PROJECT_ROOT / "config").glob("*.yaml")}
+    assert {spec.config_file for spec in RETRAINING} == shipped
+
+
+@pytest.mark.parametrize("config_file", ["config/digits.yaml", "config/diabetes.yaml"])
+def test_pipeline_parameters_are_the_config_file(config_file: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(MODEL_STORE_ENV, raising=False)
+    parameters = pipeline_parameters(config_file)
+    assert parameters == {"config": load_config(PROJECT_ROOT / config_file).model_dump(mode="json")}
+
+
+@pytest.mark.parametrize(
+    ("env_root", "argument", "expected"),
+    [
+        (None, None, "models"),
+        ("/srv/models", None, "/srv/models"),
+        ("/srv/models", "/tmp/other", "/tmp/other"),
+    ],
+)
+def test_model_store_root_comes_from_argument_then_environment_then_config(
+    env_root: str | None, argument: str | None, expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if env_root is None:
+        monkeypatch.delenv(MODEL_STORE_ENV, raising=False)
+    else:
+        monkeypatch.setenv(MODEL_STORE_ENV, env_root)
+    assert pipeline_parameters("config/digits.yaml", argument)["config"]["registry"]["root"] == expected
+
+
+def test_edited_parameters_change_one_value_and_keep_the_rest() -> None:
+    parameters = pipeline_parameters("config/diabetes.yaml", "/tmp/store")
+    before = copy.deepcopy(parameters)
+
+    edited = edited_parameters(parameters, ["model.fit_intercept=false"])
+
+    assert parameters == before  # the input is not modified
+    assert edited["config"]["model"]["candidates"][0]["fit_intercept"] is False
+    edited["config"]["model"]["candidates"][0]["fit_intercept"] = True
+    assert edited == before
+
+
+def test_edited_parameters_reject_an_unknown_key_by_name() -> None:
+    with pytest.raises(ConfigError, match=r"unknown key 'model\.candidates\[0\]\.CC'; did you mean 'C'"):
+        edited_parameters(pipeline_parameters("config/digits.yaml"), ["model.CC=0.5"])
+
+
+def test_served_retraining_deployment_has_schedule_parameters_and_typed_form() -> None:
+    spec = SPECS["digits-retrain"]
+    deployment = retraining_deployment(spec)
+
+    assert deployment.name == "digits-retrain"
+    assert deployment.flow_name == training_pipeline.name
+    [schedule] = deployment.schedules
+    assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 3 * * *", "UTC")
+    assert PipelineConfig.model_validate(deployment.parameters["config"]) == load_config(
+        PROJECT_ROOT / spec.config_file, [f"registry.root={deployment.parameters['config']['registry']['root']}"]
+    )
+    # One typed parameter: the UI renders the pydantic model as a form.
+    schema = deployment._parameter_openapi_schema.model_dump()
+    assert list(schema["properties"]) == ["config"]
+    assert schema["definitions"]["PipelineConfig"]["additionalProperties"] is False
+
+
+def test_prefect_yaml_declares_the_served_deployments(declared: dict[str, dict[str, Any]]) -> None:
+    assert set(declared) == {d.name for d in served_deployments()}
+
+
+@pytest.mark.parametrize("name", [spec.name for spec in RETRAINING])
+def test_prefect_yaml_deployment_matches_its_served_twin(
+    name: str, declared: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(MODEL_STORE_ENV, raising=False)
+    spec, entry = SPECS[name], declared[name]
+
+    flow = load_flow_from_entrypoint(str(PROJECT_ROOT / entry["entrypoint"]))
+    assert flow.name == training_pipeline.name
+    assert [(s["cron"], s["timezone"], s["active"]) for s in entry["schedules"]] == [
+        (spec.cron, spec.timezone, True)
+    ]
+    assert entry["work_pool"]["name"] == "training-pool"
+    assert entry["description"] == spec.description and entry["tags"] == list(spec.tags)
+
+    # Run the build step the way `prefect deploy` does and template the parameters with its output.
+    [step] = entry["build"]
+    [(function_name, inputs)] = step.items()
+    inputs = dict(inputs)
+    step_id = inputs.pop("id")
+    assert inputs["config_file"] == spec.config_file
+    output = import_object(function_name)(**inputs)
+    parameters = apply_values(entry["parameters"], {step_id: output})
+    assert parameters == pipeline_parameters(spec.config_file)
+    PipelineConfig.model_validate(parameters["config"])
+
