@@ -103,6 +103,10 @@ class QuantizeConfig(Section):
     max_metric_drop: float = Field(
         0.005, ge=0.0, description="Largest allowed loss of the primary metric, int8 vs float."
     )
+    calibration_rows: int = Field(
+        10_000, ge=1, description="Training rows (evenly spaced) on which each layer's bias is corrected for the "
+        "mean shift int8 rounding leaves in its outputs.",
+    )
 
 
 class RegistryConfig(Section):
