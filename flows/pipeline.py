@@ -16,13 +16,13 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from tasks.artifacts import publish_run_artifacts
+from tasks.artifacts import publish_quantization_artifacts, publish_run_artifacts
 from tasks.caching import code_version
 from tasks.config import ConfigError, PipelineConfig, load_config
 from tasks.data import load
 from tasks.gate import GateFailed, GateReport, test_gate
 from tasks.infer import InferenceReport, infer
-from tasks.quantize import QuantizationError, QuantizationResult, quantize
+from tasks.quantize import QuantizationError, QuantizationGateFailed, QuantizationResult, quantize
 from tasks.registry import (
     FLOAT_MODEL_FILE,
     INT8_MODEL_FILE,
@@ -161,6 +161,9 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> RunSummary: 
         store.promote(version, reason=f"{reason}; flow run {flow_run.get_id()}")
     folder = store.folder / version
     publish_run_artifacts(store.card(version), folder)
+    quant_report = failure.report if isinstance(failure, QuantizationGateFailed) else (
+        quantization.report if quantization else None)
+    publish_quantization_artifacts(store.name, version, quant_report, inference, config.task)
     logger.info("stored %s %s (%s) at %s", store.name, version, status, folder)
     if failure:
         raise failure

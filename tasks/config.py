@@ -104,8 +104,8 @@ class QuantizeConfig(Section):
         0.005, ge=0.0, description="Largest allowed loss of the primary metric, int8 vs float."
     )
     calibration_rows: int = Field(
-        10_000, ge=1, description="Training rows (evenly spaced) on which each layer's bias is corrected for the "
-        "mean shift int8 rounding leaves in its outputs.",
+        10_000, ge=1, description="Training rows (evenly spaced) that int8 rounding is tuned on: output-aware "
+        "rounding (GPTQ) and each layer's bias correction.",
     )
 
 
