@@ -55,8 +55,8 @@ HIDDEN_ACTIVATIONS = frozenset({"identity", "relu", "tanh", "logistic"})
 OUTPUTS = frozenset({"identity", "logistic", "softmax", "decision"})
 
 # Above this |mean / scale| of some feature, float32 would lose the signal to cancellation once the standardisation
-# is folded into the weights, so the first layer is computed in float64 instead.
-_FLOAT32_MAX_OFFSET = 1e4
+# is folded into the weights, so the means are stored and the first layer computed in float64 instead.
+_FLOAT32_MAX_OFFSET = 100.0
 _DAMPING = 0.01
 
 
@@ -165,7 +165,8 @@ def quantize_layers(layers: list[AffineLayer], calibration: np.ndarray, hidden_a
     stored: list[StoredLayer] = []
     float_in = quant_in = np.asarray(calibration, dtype=np.float64)
     for index, layer in enumerate(layers):
-        quantized, row_scale = quantize_rows(layer.weight, quant_in.T @ quant_in / max(quant_in.shape[0], 1))
+        centred = quant_in - quant_in.mean(axis=0)
+        quantized, row_scale = quantize_rows(layer.weight, centred.T @ centred / max(quant_in.shape[0], 1))
         dequantized = dequantize_rows(quantized, row_scale).astype(np.float64)
         float_out = float_in @ layer.weight.T + layer.bias
         quant_out = quant_in @ dequantized.T + layer.bias
@@ -267,6 +268,10 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return shifted
 
 
+def _needs_float64(mean: np.ndarray, scale: np.ndarray) -> bool:
+    return bool(np.any(np.abs(mean) / scale > _FLOAT32_MAX_OFFSET))
+
+
 def _copy_all(values: np.ndarray, out: np.ndarray) -> None:
     out[:] = values
 
@@ -354,7 +359,8 @@ class QuantizedModel(BaseEstimator):
         feature_names = list(self.feature_names) if self.feature_names is not None else None
         if feature_names is not None and len(feature_names) != X.shape[1]:
             raise ModelInputError(f"feature_names has {len(feature_names)} names for {X.shape[1]} features")
-        self._set_state(extracted.input_mean.astype(np.float32), extracted.input_scale.astype(np.float32), stored,
+        precision = np.float64 if _needs_float64(extracted.input_mean, extracted.input_scale) else np.float32
+        self._set_state(extracted.input_mean.astype(precision), extracted.input_scale.astype(precision), stored,
                         {**extracted.meta, "feature_names": feature_names})
         return self
 
@@ -381,8 +387,7 @@ class QuantizedModel(BaseEstimator):
         mean, scale = self.input_mean_.astype(np.float64), self.input_scale_.astype(np.float64)
         weights[0] = weights[0] / scale[None, :]
         biases[0] = biases[0] - weights[0] @ mean
-        large_offset = bool(np.any(np.abs(mean) / scale > _FLOAT32_MAX_OFFSET))
-        self._first_dtype = np.float64 if large_offset else np.float32
+        self._first_dtype = np.float64 if _needs_float64(mean, scale) else np.float32
         # Transposed and contiguous, so x @ Wᵀ is a plain row-major GEMM. The first layer's bias rides in the GEMM
         # as an extra weight row against a column of ones in the input buffer, saving a pass over the output.
         self._first_weight_t = np.vstack([weights[0].T, biases[0][None, :]]).astype(self._first_dtype)
@@ -515,14 +520,15 @@ class QuantizedModel(BaseEstimator):
     def to_bytes(self) -> bytes:
         """The `.npz` file: plain arrays and a JSON header; byte-identical for identical models.
 
-        Arrays: `header` (UTF-8 JSON as uint8), `input_standardisation` (float32, rows mean and scale), and per
+        Arrays: `header` (UTF-8 JSON as uint8), `input_standardisation` (rows mean and scale; float32, or float64
+        when some feature's mean is over 100 of its standard deviations from zero), and per
         layer `layer{i}_weight` (int8, or float32 for the unquantized twin; n_out x n_in, standardised-input domain)
         with `layer{i}_scale_bias` (float32, rows: per-output-row weight scale, bias). Vectors share an array
         because every zip entry costs ~200 bytes, more than a small model's weights.
         """
         arrays: dict[str, np.ndarray] = {
             "header": np.frombuffer(json.dumps(self.header(), sort_keys=True).encode(), dtype=np.uint8),
-            "input_standardisation": np.stack([self.input_mean_, self.input_scale_]).astype(np.float32),
+            "input_standardisation": np.stack([self.input_mean_, self.input_scale_]),
         }
         for i, layer in enumerate(self.layers_):
             row_scale = layer.row_scale if layer.row_scale is not None else np.ones_like(layer.bias)
@@ -591,7 +597,9 @@ def _checked_contents(
         return value
 
     n_features = header["n_features"]
-    input_mean, input_scale = array("input_standardisation", np.float32, 2, n_features)
+    standardisation = arrays.get("input_standardisation")
+    precision = np.float64 if standardisation is not None and standardisation.dtype == np.float64 else np.float32
+    input_mean, input_scale = array("input_standardisation", precision, 2, n_features)
     if not np.all(input_scale > 0):
         raise fail("array 'input_standardisation': the scale row must be > 0")
     weight_dtype = np.int8 if header["weight_dtype"] == "int8" else np.float32
