@@ -463,9 +463,12 @@ class QuantizedModel(BaseEstimator):
         n_rows, chunk = X.shape[0], max(int(self.batch_rows), 1)
         out = np.empty((n_rows,) if width is None else (n_rows, width), dtype=dtype)
         input_buffer = np.ones((min(chunk, n_rows), X.shape[1] + 1), dtype=self._first_dtype)
-        for start in range(0, n_rows, chunk):
-            stop = min(start + chunk, n_rows)
-            write(self._forward(X[start:stop], start, input_buffer), out[start:stop])
+        # NaN / inf in the input is reported by _forward as a ModelInputError naming rows and columns; numpy's
+        # RuntimeWarning on the way there would only add noise.
+        with np.errstate(invalid="ignore", over="ignore"):
+            for start in range(0, n_rows, chunk):
+                stop = min(start + chunk, n_rows)
+                write(self._forward(X[start:stop], start, input_buffer), out[start:stop])
         return out
 
     def _n_outputs(self) -> int:
