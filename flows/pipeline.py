@@ -16,13 +16,19 @@ from typing import Any
 from prefect import flow, get_run_logger, unmapped
 from prefect.runtime import flow_run
 
-from tasks.artifacts import CandidateProgress, diagnose, publish_run_artifacts, run_context
+from tasks.artifacts import (
+    CandidateProgress,
+    diagnose,
+    publish_quantization_artifacts,
+    publish_run_artifacts,
+    run_context,
+)
 from tasks.caching import code_version
 from tasks.config import ConfigError, ModelConfig, PipelineConfig, apply_overrides, load_config, parse_config
 from tasks.data import load
 from tasks.gate import Champion, Check, GateFailed, GateReport, champion_recheck, publish_verdict, test_gate
 from tasks.infer import InferenceReport, infer
-from tasks.quantize import QuantizationError, QuantizationResult, quantize
+from tasks.quantize import QuantizationError, QuantizationGateFailed, QuantizationResult, quantize
 from tasks.registry import (
     CHAMPION_FILE,
     FLOAT_MODEL_FILE,
@@ -258,6 +264,10 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> RunSummary: 
 
     # The commit step.
     card = build_card(config, data, selection, trained, gate, quantization, inference)
+    quant_report = failure.report if isinstance(failure, QuantizationGateFailed) else (
+        quantization.report if quantization else None)
+    if quant_report is not None and card["quantization"] is None:  # the quantization gate failed: say by how much
+        card["quantization"] = asdict(quant_report)
     diagnostics = diagnose(config.task, data.y_test, trained.estimator.predict(data.X_test), store.name)
     card["diagnostics"] = diagnostics.summary
     files = {FLOAT_MODEL_FILE: trained.model_bytes, **diagnostics.files}
@@ -290,6 +300,7 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> RunSummary: 
         failure = GateFailed(gate)
     folder = store.folder / publication.version
     publish_run_artifacts(store.card(publication.version), folder)
+    publish_quantization_artifacts(store.name, publication.version, quant_report, inference, config.task)
     logger.info("stored %s %s (%s) at %s", store.name, publication.version, publication.status, folder)
     if failure is not None:
         raise failure

@@ -10,7 +10,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import numpy as np
@@ -29,6 +29,10 @@ from tasks.plots import confusion_matrix_svg, residual_plot_svg, svg_data_uri
 CONFUSION_MATRIX_FILE = "confusion_matrix.svg"
 RESIDUALS_FILE = "residuals.svg"
 PER_CLASS_COLUMNS = ("class", "precision", "recall", "f1", "support")
+
+if TYPE_CHECKING:
+    from tasks.infer import InferenceReport
+    from tasks.quantize import QuantizationReport
 
 
 def artifact_key(model_name: str, kind: str) -> str:
@@ -312,3 +316,57 @@ def publish_run_artifacts(card: dict[str, Any], folder: Path) -> None:
         link_text=f"{label} ({card['status']})",
         description="Folder of the stored model version",
     )
+
+
+def quantization_rows(report: QuantizationReport) -> list[dict[str, Any]]:
+    """Float vs int8 on the held-out split, one quantity per row: file bytes, metric, agreement, max |Δ output|."""
+    verdict = "passed" if report.passed else "FAILED"
+    return [
+        {"quantity": "file bytes", "float": report.float_bytes, "int8": report.int8_bytes,
+         "note": f"{report.float_bytes / max(report.int8_bytes, 1):.1f}x smaller"},
+        {"quantity": f"{report.metric_name} ({report.n_test_rows} held-out rows)",
+         "float": round(report.float_metric, 4), "int8": round(report.int8_metric, 4),
+         "note": f"drop {report.metric_drop:.4f}, allowed {report.max_metric_drop}: {verdict}"},
+        {"quantity": "prediction agreement", "float": None, "int8": f"{report.agreement:.2%}",
+         "note": "same class" if report.metric_name == "accuracy" else "within 1% of the target's std"},
+        {"quantity": f"max |Δ output| ({report.output_compared})", "float": None,
+         "int8": float(f"{report.max_abs_output_delta:.4g}"), "note": "largest int8 - float difference, any row"},
+    ]
+
+
+def _rounded(value: Any) -> Any:
+    return round(value, 4) if isinstance(value, float) else value
+
+
+def sample_prediction_rows(inference: InferenceReport, task_kind: str) -> list[dict[str, Any]]:
+    """The first held-out rows: true value, float prediction, int8 prediction, and whether they agree."""
+    rows = []
+    for entry in inference.sample:
+        row = {key: _rounded(entry[key]) for key in ("row", "true", "float", "int8")}
+        if task_kind == "classification":
+            row["int8 = float"] = "yes" if entry["int8"] == entry["float"] else "no"
+        else:
+            row["|int8 - float|"] = float(f"{abs(entry['int8'] - entry['float']):.3g}")
+        rows.append(row)
+    return rows
+
+
+def publish_quantization_artifacts(
+    model_name: str, version: str, report: QuantizationReport | None, inference: InferenceReport | None,
+    task_kind: str,
+) -> None:
+    """The float-vs-int8 table and the sample-predictions table (inside a flow or task run); absent parts skip."""
+    if report is not None:
+        create_table_artifact(
+            key=artifact_key(model_name, "quantization"), table=quantization_rows(report),
+            description=f"{model_name} {version}: float vs int8 on the held-out split (quantization gate "
+                        f"{'passed' if report.passed else 'failed'})",
+        )
+    if inference is not None:
+        create_table_artifact(
+            key=artifact_key(model_name, "sample-predictions"),
+            table=sample_prediction_rows(inference, task_kind),
+            description=f"{model_name} {version}: first held-out rows, float vs int8 "
+                        f"({inference.agreement_with_float:.2%} of {inference.n_rows} rows agree, "
+                        f"{inference.rows_per_second:,.0f} rows/s)",
+        )

@@ -263,6 +263,10 @@ class QuantizeConfig(Section):
     max_metric_drop: float = Field(
         0.005, ge=0.0, description="Largest allowed loss of the primary metric, int8 vs float."
     )
+    calibration_rows: int = Field(
+        10_000, ge=1, description="Training rows (evenly spaced) that int8 rounding is tuned on: output-aware "
+        "rounding (GPTQ) and each layer's bias correction.",
+    )
 
 
 class RegistryConfig(Section):
