@@ -1,6 +1,6 @@
 """The training pipeline: load -> validate -> train -> test-gate -> quantize -> infer, then register.
 
-Run it:  python flows/pipeline.py [--config config/digits.yaml] [--set model.C=0.5]
+Run it:  python flows/pipeline.py [--config config/digits.yaml] [--set model.C=0.5] [--data URI --target COLUMN]
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from tasks.artifacts import publish_run_artifacts
+from tasks.artifacts import artifact_key, publish_run_artifacts
 from tasks.caching import code_version
-from tasks.config import ConfigError, PipelineConfig, load_config
-from tasks.data import load
+from tasks.config import ConfigError, PipelineConfig, load_config, with_data_source
+from tasks.contract import CONTRACT_FILE
+from tasks.data import load_task
 from tasks.gate import GateFailed, GateReport, test_gate
 from tasks.infer import InferenceReport, infer
 from tasks.quantize import QuantizationError, QuantizationResult, quantize
@@ -120,8 +121,11 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> RunSummary: 
     store = ModelStore(config.registry.root, config.registry.model_name)
     tasks = _TaskRecorder()
 
-    dataset = tasks.run(load, config.data).result()
-    data = tasks.run(validate, dataset, config.data, config.task).result()
+    # Data in (issue 3): retries/backoff from the data config; the data-quality table is published by `validate`,
+    # which fails the run on any contract violation before anything is trained or stored.
+    dataset = tasks.run(load_task(config.data), config.data).result()
+    data = tasks.run(validate, dataset, config.data, config.task,
+                     artifact_key(config.registry.model_name, "data-quality")).result()
     trained: TrainedModel = tasks.run(train, data, config.model, config.data).result()
     float_bytes = trained.model_bytes
 
@@ -152,6 +156,12 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> RunSummary: 
     reason = str(failure) if failure else "passed the test-gate, quantization gate and inference smoke test"
     card = build_card(config, data, trained, gate, quantization, inference, status, reason)
     files = {FLOAT_MODEL_FILE: float_bytes}
+    # Data in (issue 3): the contract the model's input must meet, and the sha256 of exactly the data read.
+    if data.contract is not None:
+        files[CONTRACT_FILE] = data.contract.to_json_bytes()
+        card["data"].update(contract=CONTRACT_FILE)
+    card["data"].update(sha256=data.data_fingerprint,
+                        warnings=[str(f) for f in data.findings if f.severity == "warning"])
     if quantization:
         files[INT8_MODEL_FILE] = quantization.npz_bytes
     # The commit step: nothing is written to the store until every check above has run; only a candidate that
@@ -210,13 +220,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override one config value, e.g. --set model.C=0.5 --set registry.root=/tmp/models "
                         "(repeatable)")
+    parser.add_argument("--data", metavar="URI",
+                        help="data source, overrides data.source: a built-in set (digits, iris, ...), a .csv, .tsv, "
+                        ".parquet or .npz path, or a URL (file://, http(s)://, s3:// with s3fs)")
+    parser.add_argument("--target", metavar="COLUMN", help="target column of a table, overrides data.target")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        config = load_config(args.config, args.overrides)
+        config = with_data_source(load_config(args.config, args.overrides), args.data, args.target)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
