@@ -390,17 +390,34 @@ def _feature_series(series: Any) -> tuple[Any, Any]:
 
 
 def frame_to_columns(frame: Any, names: list[str], target_index: int | None, origin: str, *,
-                     csv_lines: bool, row_offset: int = 0, keep_target: bool = True) -> ParsedColumns:
-    """Split a polars frame (columns in `names` order) into float64 features and the target."""
+                     csv_lines: bool, row_offset: int = 0) -> ParsedColumns:
+    """Split a polars frame (columns in `names` order) into a column-major float64 matrix and the target.
+
+    Columns are moved out of the frame one at a time, so the frame shrinks while the matrix fills: the peak is about
+    one copy of the data, not two. The frame is empty afterwards.
+    """
     import polars as pl
 
-    feature_series = []
+    height = frame.height
+    frame_columns = list(frame.columns)
+    feature_indices = [i for i in range(len(names)) if i != target_index]
     findings: list[Finding] = []
     non_numeric: list[str] = []
-    feature_names = [n for i, n in enumerate(names) if i != target_index]
-    for index, column in enumerate(frame.get_columns()):
-        if index == target_index:
-            continue
+    y = None
+    missing_target_rows = None
+    if target_index is not None:
+        target = frame.drop_in_place(frame_columns[target_index])
+        if target.dtype == pl.String:
+            target = pl.select(pl.when(target.str.strip_chars().is_in(("", *NULL_MARKERS))).then(None)
+                               .otherwise(target)).to_series()
+        missing = target.is_null()
+        if missing.any():
+            missing_target_rows = np.flatnonzero(missing.to_numpy())
+        y = _numeric_or_labels(target)
+        del target
+    X = np.empty((height, len(feature_indices)), dtype=np.float64, order="F")
+    for position, index in enumerate(feature_indices):
+        column = frame.drop_in_place(frame_columns[index])
         converted, bad = _feature_series(column)
         if bad is not None and bad.any():
             name = names[index]
@@ -411,24 +428,9 @@ def frame_to_columns(frame: Any, names: list[str], target_index: int | None, ori
                 "error", "non-numeric values", [name], int(rows.size),
                 f"{origin}: every feature must be a number; e.g. "
                 f"{example_rows(rows, row_offset=row_offset, csv_lines=csv_lines, values=values)}"))
-        feature_series.append(converted.alias(f"f{index}"))
-    if feature_series:
-        X = pl.DataFrame(feature_series).to_numpy(order="fortran")
-        if X.dtype != np.float64:
-            X = X.astype(np.float64)
-    else:
-        X = np.empty((frame.height, 0), dtype=np.float64)
-    y = None
-    missing_target_rows = None
-    if target_index is not None and keep_target:
-        target = frame.get_columns()[target_index]
-        if target.dtype == pl.String:
-            target = pl.select(pl.when(target.str.strip_chars().is_in(("", *NULL_MARKERS))).then(None)
-                               .otherwise(target)).to_series()
-        missing = target.is_null()
-        if missing.any():
-            missing_target_rows = np.flatnonzero(missing.to_numpy())
-        y = _numeric_or_labels(target)
+        X[:, position] = converted.to_numpy()  # nulls become NaN
+        del column, converted
+    feature_names = [names[i] for i in feature_indices]
     return ParsedColumns(X, y, feature_names, findings, tuple(non_numeric), missing_target_rows)
 
 

