@@ -75,6 +75,12 @@ class DataConfig(Section):
     test_size: float = Field(0.2, gt=0.0, lt=1.0, description="Fraction held out for the test-gate.")
     seed: int = Field(42, ge=0, description="Seed for the split and every estimator with randomness.")
 
+    @field_validator("delimiter", mode="before")
+    @classmethod
+    def _spelled_out_tab(cls, value: Any) -> Any:
+        # `--set data.delimiter=\t` arrives as backslash + t; YAML files may say "tab".
+        return "\t" if value in ("\\t", "tab", "TAB") else value
+
 
 def with_data_source(config: PipelineConfig, source: str | None, target: str | None) -> PipelineConfig:
     """The config with `data.source` / `data.target` replaced (the CLI's --data and --target), re-validated."""

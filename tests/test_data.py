@@ -391,3 +391,14 @@ def test_download_streams_to_disk(tmp_path):
     assert (sha256, size) == (hashlib.sha256(body).hexdigest(), len(body))
     assert (tmp_path / "blob").read_bytes() == body
 
+
+
+@pytest.mark.parametrize("spelled", ["\\t", "tab"])
+def test_tab_delimiter_can_be_spelled_out(tmp_path, spelled):
+    from tasks.config import apply_overrides, parse_config
+
+    config = parse_config(apply_overrides({}, [f"data.delimiter={spelled}"]))
+    assert config.data.delimiter == "\t"
+    path = write(tmp_path / "t.txt", "a\tlabel\n1\t0\n2\t1\n")
+    dataset = load_dataset(config.data.model_copy(update={"source": str(path), "target": "label"}))
+    assert dataset.X[:, 0].tolist() == [1.0, 2.0]
