@@ -255,6 +255,20 @@ def _fill_missing(X: np.ndarray, values: np.ndarray) -> None:
             column[bad] = values[j]
 
 
+def _test_split_range_findings(X_test: np.ndarray, contract: DataContract, origin: str) -> list[Finding]:
+    """One warning summing up held-out values outside the training split's min/max (a hint, never an error)."""
+    outside = check_ranges(X_test, contract, origin, beyond_tolerance="warning")
+    if not outside:
+        return []
+    per_column: Counter[str] = Counter()
+    for finding in outside:
+        per_column[finding.columns[0]] += finding.count
+    shown = ", ".join(f"{name}: {count}" for name, count in per_column.most_common(5))
+    return [Finding("warning", "test split outside training range", sorted(per_column), sum(per_column.values()),
+                    f"{origin}: held-out values beyond the training split's min/max in {len(per_column)} "
+                    f"column(s) ({shown}{', ...' if len(per_column) > 5 else ''})")]
+
+
 def prepare(dataset: Dataset, config: DataConfig, task_kind: TaskKind) -> PreparedData:
     """Check the contract, raise on errors, hold out the test split (stratified for classification), impute if
     configured, and learn the contract of the training split."""
@@ -281,8 +295,7 @@ def prepare(dataset: Dataset, config: DataConfig, task_kind: TaskKind) -> Prepar
         max_abs_value=config.max_abs_value, source=dataset.source, fingerprint=dataset.fingerprint,
         missing_counts=missing_counts.tolist(),
     )
-    # The held-out rows against the training split's ranges: informative only at training time.
-    findings += check_ranges(X_test, contract, f"{dataset.source} (test split)", beyond_tolerance="warning")
+    findings += _test_split_range_findings(X_test, contract, dataset.source)
     return PreparedData(
         X_train=X_train,
         X_test=X_test,

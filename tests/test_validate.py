@@ -191,3 +191,16 @@ def test_quality_rows_list_errors_first_or_say_all_passed():
     X, y = healthy()
     (row,) = quality_rows([], make_dataset(X, y))
     assert row["rule"] == "all rules passed" and row["detail"] == "40 rows x 3 features"
+
+
+def test_held_out_values_outside_the_training_range_are_summed_up_in_one_warning():
+    from tasks.contract import learn_contract
+    from tasks.validate import _test_split_range_findings
+
+    contract = learn_contract(np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([0, 1]), ["p", "q"],
+                              task="classification", target="y")
+    (finding,) = _test_split_range_findings(np.array([[2.0, 0.5], [-5.0, 1.05], [0.5, 0.5]]), contract, "t.csv")
+    assert (finding.severity, finding.rule) == ("warning", "test split outside training range")
+    assert finding.columns == ["p", "q"] and finding.count == 3
+    assert "p: 2, q: 1" in finding.detail
+    assert _test_split_range_findings(np.array([[0.5, 0.5]]), contract, "t.csv") == []
