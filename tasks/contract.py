@@ -23,6 +23,7 @@ from tasks.data import (
     DataLoadError,
     LocalCopy,
     SourceSpec,
+    drop_trailing_blank_rows,
     frame_to_columns,
     local_copy,
     read_csv_header,
@@ -363,6 +364,9 @@ def iter_inference_chunks(
         row_offset = 0
         target_index = len(contract.features) if has_target else None
         for frame in _selected_frames(copy, spec, columns, wanted, chunk_rows, uri):
+            height = frame.height
+            if csv_lines:
+                frame = drop_trailing_blank_rows(frame)
             parsed = frame_to_columns(frame, wanted, target_index, uri, csv_lines=csv_lines, row_offset=row_offset)
             findings = list(column_findings) if row_offset == 0 else []
             if parsed.missing_target_rows is not None:
@@ -376,7 +380,7 @@ def iter_inference_chunks(
             if strict:
                 raise_on_errors(findings, uri)
             yield InferenceChunk(row_offset, parsed.X, parsed.y, findings)
-            row_offset += frame.height
+            row_offset += height
 
 
 def read_for_inference(

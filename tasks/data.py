@@ -468,8 +468,22 @@ def read_csv_columns(path: Path, delimiter: str, target: str | None, origin: str
         raise DataLoadError(f"{origin}: not a readable CSV file ({_polars_error_summary(exc)})") from None
     except pl.exceptions.PolarsError as exc:
         raise DataLoadError(f"{origin}: not a readable CSV file ({_polars_error_summary(exc)})") from None
-    parsed = frame_to_columns(frame, names, target_index, origin, csv_lines=True)
+    parsed = frame_to_columns(drop_trailing_blank_rows(frame), names, target_index, origin, csv_lines=True)
     return names, parsed
+
+
+def drop_trailing_blank_rows(frame: Any) -> Any:
+    """Blank lines at the end of a CSV (an editor's habit) are not rows; blank lines inside stay, so that line
+    numbers in messages keep matching the file, and are reported as missing values."""
+    import polars as pl
+
+    if frame.height == 0 or frame.width == 0:
+        return frame
+    blank = frame.select(pl.all_horizontal(pl.all().is_null())).to_series()
+    if not blank[-1]:
+        return frame
+    filled = np.flatnonzero(~blank.to_numpy())
+    return frame.head(int(filled[-1]) + 1 if filled.size else 0)
 
 
 def read_parquet_columns(path: Path, target: str | None, origin: str) -> tuple[list[str], ParsedColumns]:

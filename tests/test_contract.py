@@ -228,3 +228,10 @@ def test_regression_contract_rejects_a_text_target(tmp_path):
     path.write_text("x,price\n1,cheap\n2,dear\n")
     with pytest.raises(DataValidationError, match="non-numeric target"):
         read_for_inference(str(path), contract)
+
+
+def test_trailing_blank_lines_of_a_file_to_score_are_ignored(tmp_path, good_frame, contract):
+    path = tmp_path / "s.csv"
+    path.write_text(in_training_range(good_frame, contract).drop("label").write_csv() + "\n\n")
+    X, _, findings = read_for_inference(str(path), contract)
+    assert X.shape == (40, 3) and findings == []

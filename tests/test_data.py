@@ -402,3 +402,20 @@ def test_tab_delimiter_can_be_spelled_out(tmp_path, spelled):
     path = write(tmp_path / "t.txt", "a\tlabel\n1\t0\n2\t1\n")
     dataset = load_dataset(config.data.model_copy(update={"source": str(path), "target": "label"}))
     assert dataset.X[:, 0].tolist() == [1.0, 2.0]
+
+
+def test_blank_lines_at_the_end_are_not_rows_but_blank_lines_inside_are_reported(tmp_path):
+    trailing = load_dataset(DataConfig(source=str(write(tmp_path / "t.csv", "a,y\n1,0\n2,1\n\n\n"))))
+    assert trailing.X[:, 0].tolist() == [1.0, 2.0] and trailing.findings == []
+    inside = load_dataset(DataConfig(source=str(write(tmp_path / "i.csv", "a,y\n1,0\n\n2,1\n"))))
+    assert inside.n_rows == 3
+    (finding,) = inside.findings
+    assert finding.rule == "missing target values" and "line 3" in finding.detail
+
+
+def test_crlf_line_ends_byte_order_mark_and_quoted_header(tmp_path):
+    path = tmp_path / "w.csv"
+    path.write_bytes(b'\xef\xbb\xbf"x,1",y\r\n1,0\r\n2,1\r\n')
+    dataset = load_dataset(DataConfig(source=str(path), target="y"))
+    assert dataset.feature_names == ["x,1"]
+    assert dataset.X[:, 0].tolist() == [1.0, 2.0] and dataset.y.tolist() == [0, 1]
