@@ -405,9 +405,9 @@ def test_tab_delimiter_can_be_spelled_out(tmp_path, spelled):
 
 
 def test_blank_lines_at_the_end_are_not_rows_but_blank_lines_inside_are_reported(tmp_path):
-    trailing = load_dataset(DataConfig(source=str(write(tmp_path / "t.csv", "a,y\n1,0\n2,1\n\n\n"))))
-    assert trailing.X[:, 0].tolist() == [1.0, 2.0] and trailing.findings == []
-    inside = load_dataset(DataConfig(source=str(write(tmp_path / "i.csv", "a,y\n1,0\n\n2,1\n"))))
+    trailing = load_dataset(DataConfig(source=str(write(tmp_path / "t.csv", "a,y\n1,0\n2,1\n\n\n")), target="y"))
+    assert trailing.X[:, 0].tolist() == [1.0, 2.0] and trailing.y.tolist() == [0, 1] and trailing.findings == []
+    inside = load_dataset(DataConfig(source=str(write(tmp_path / "i.csv", "a,y\n1,0\n\n2,1\n")), target="y"))
     assert inside.n_rows == 3
     (finding,) = inside.findings
     assert finding.rule == "missing target values" and "line 3" in finding.detail
