@@ -1,6 +1,6 @@
 """The training pipeline: load -> validate -> train candidates -> test-gate -> quantize -> infer -> commit.
 
-Run it:  python flows/pipeline.py [--config config/digits.yaml] [--set model.C=0.5]
+Run it:  python flows/pipeline.py [--config config/digits.yaml] [--set model.C=0.5] [--data URI --target COLUMN]
 """
 
 from __future__ import annotations
@@ -18,14 +18,24 @@ from prefect.runtime import flow_run
 
 from tasks.artifacts import (
     CandidateProgress,
+    artifact_key,
     diagnose,
     publish_quantization_artifacts,
     publish_run_artifacts,
     run_context,
 )
 from tasks.caching import code_version
-from tasks.config import ConfigError, ModelConfig, PipelineConfig, apply_overrides, load_config, parse_config
-from tasks.data import load
+from tasks.config import (
+    ConfigError,
+    ModelConfig,
+    PipelineConfig,
+    apply_overrides,
+    load_config,
+    parse_config,
+    with_data_source,
+)
+from tasks.contract import CONTRACT_FILE
+from tasks.data import load_task
 from tasks.gate import Champion, Check, GateFailed, GateReport, champion_recheck, publish_verdict, test_gate
 from tasks.infer import InferenceReport, infer
 from tasks.quantize import QuantizationError, QuantizationGateFailed, QuantizationResult, quantize
@@ -228,8 +238,11 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> RunSummary: 
     store = ModelStore(config.registry.root, config.registry.model_name, config.registry.lock_timeout_seconds)
     tasks = _TaskRecorder()
 
-    dataset = tasks.run(load, config.data).result()
-    data = tasks.run(validate, dataset, config.data, config.task).result()
+    # Retries and backoff come from the data config; `validate` publishes the data-quality table and fails the run
+    # on any contract violation before anything is trained or stored.
+    dataset = tasks.run(load_task(config.data), config.data).result()
+    data = tasks.run(validate, dataset, config.data, config.task,
+                     artifact_key(config.registry.model_name, "data-quality")).result()
     selection = select_candidate(data, config, tasks)
     trained = final_model(selection, data, config, tasks)
 
@@ -271,6 +284,12 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> RunSummary: 
     diagnostics = diagnose(config.task, data.y_test, trained.estimator.predict(data.X_test), store.name)
     card["diagnostics"] = diagnostics.summary
     files = {FLOAT_MODEL_FILE: trained.model_bytes, **diagnostics.files}
+    # the contract the model's input must meet, and the sha256 of exactly the data read
+    if data.contract is not None:
+        files[CONTRACT_FILE] = data.contract.to_json_bytes()
+        card["data"].update(contract=CONTRACT_FILE)
+    card["data"].update(sha256=data.data_fingerprint,
+                        warnings=[str(f) for f in data.findings if f.severity == "warning"])
     if quantization:
         files[INT8_MODEL_FILE] = quantization.npz_bytes
     if failure is None:
@@ -357,6 +376,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "(repeatable)")
     parser.add_argument("--summary-md", type=Path, default=None, metavar="PATH",
                         help="also append the run summary as markdown to PATH (e.g. \"$GITHUB_STEP_SUMMARY\")")
+    parser.add_argument("--data", metavar="URI",
+                        help="data source, overrides data.source: a built-in set (digits, iris, ...), a .csv, .tsv, "
+                        ".parquet or .npz path, or a URL (file://, http(s)://, s3:// with s3fs)")
+    parser.add_argument("--target", metavar="COLUMN", help="target column of a table, overrides data.target")
     return parser.parse_args(argv)
 
 
@@ -384,6 +407,7 @@ def main(argv: list[str] | None = None) -> int:
             config = parse_config(apply_overrides({}, args.overrides), origin="defaults")
         else:
             config = load_config(args.config, args.overrides)
+        config = with_data_source(config, args.data, args.target)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 TaskKind = Literal["classification", "regression"]
 MetricName = Literal["accuracy", "macro_f1", "r2", "rmse"]
@@ -31,16 +31,65 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+ImputeStrategy = Literal["none", "mean", "median", "most_frequent"]
+DataFormat = Literal["auto", "csv", "parquet", "npz"]
+
+
 class DataConfig(Section):
-    """Where the data comes from and how it is split."""
+    """Where the data comes from, how it is read, the rules it must meet, and how it is split."""
 
     source: str = Field(
         "digits",
-        description="A built-in scikit-learn data set (digits, diabetes) or, later, a file path / URL.",
+        min_length=1,
+        description="A built-in scikit-learn set (digits, diabetes, iris, wine, breast_cancer, california_housing), "
+        "a local path, or a URL (file://, http(s)://, s3:// with s3fs, any fsspec protocol) to a .csv, .tsv, "
+        ".parquet or .npz file.",
     )
-    target: str | None = Field(None, description="Target column name for tabular files; built-ins know theirs.")
+    target: str | None = Field(
+        None, description="Target column of a table (a column named 'target' is used when unset); built-ins and "
+        ".npz files (array 'y') know theirs."
+    )
+    format: DataFormat = Field("auto", description="File format; 'auto' goes by the file suffix.")
+    delimiter: str = Field(
+        ",", min_length=1, max_length=1, description="CSV field delimiter ('\\t' is implied for .tsv files)."
+    )
+    impute: ImputeStrategy = Field(
+        "none",
+        description="How missing (NaN, empty, inf) feature values are filled, with statistics of the training "
+        "split only; 'none' makes any missing value an error.",
+    )
+    min_rows_per_class: int = Field(2, ge=1, description="Classification: fewest rows any class may have.")
+    max_abs_value: float = Field(
+        1e12, gt=0.0, description="Feature values larger than this in magnitude are rejected (they overflow "
+        "scaling and quantization)."
+    )
+    range_tolerance: float = Field(
+        0.1, ge=0.0, description="Inference: values beyond the training min/max by more than this fraction of the "
+        "training range are errors; within it, warnings."
+    )
+    timeout_seconds: float = Field(30.0, gt=0.0, description="Network timeout for one read of a URL.")
+    retries: int = Field(4, ge=0, le=10, description="Retries of a transient load failure (5xx, timeouts, ...).")
+    retry_delay_seconds: float = Field(
+        1.0, ge=0.0, description="First retry delay; it doubles each retry (with jitter)."
+    )
     test_size: float = Field(0.2, gt=0.0, lt=1.0, description="Fraction held out for the test-gate.")
     seed: int = Field(42, ge=0, description="Seed for the split and every estimator with randomness.")
+
+    @field_validator("delimiter", mode="before")
+    @classmethod
+    def _spelled_out_tab(cls, value: Any) -> Any:
+        # `--set data.delimiter=\t` arrives as backslash + t; YAML files may say "tab".
+        return "\t" if value in ("\\t", "tab", "TAB") else value
+
+
+def with_data_source(config: PipelineConfig, source: str | None, target: str | None) -> PipelineConfig:
+    """The config with `data.source` / `data.target` replaced (the CLI's --data and --target), re-validated."""
+    updates = {key: value for key, value in (("source", source), ("target", target)) if value is not None}
+    if not updates:
+        return config
+    raw = config.model_dump(mode="json")
+    raw["data"].update(updates)
+    return parse_config(raw, origin="--data/--target")
 
 
 class LogisticRegressionConfig(Section):

@@ -1,8 +1,9 @@
 """Training: the model zoo, candidate selection on a validation split, and the final fit.
 
-Every model is a scikit-learn Pipeline: [imputer] -> [scaler] -> model, so preprocessing is fitted on training
-rows only and travels with the model file. Candidates are compared on rows carved from the training split (a
-hold-out validation split, or k folds); the test split is never seen here, it belongs to the test-gate.
+Every model is a scikit-learn Pipeline: [scaler] -> model, so preprocessing is fitted on training rows only and
+travels with the model file (imputation, when configured, happens in `validate` with training-split statistics).
+Candidates are compared on rows carved from the training split (a hold-out validation split, or k folds); the test
+split is never seen here, it belongs to the test-gate.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import numpy as np
 from prefect import task
 from prefect.artifacts import create_table_artifact
 from sklearn.base import BaseEstimator
-from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.metrics import accuracy_score, f1_score, mean_squared_error, r2_score
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
@@ -31,8 +31,6 @@ from tasks.artifacts import artifact_key
 from tasks.caching import make_cache_key
 from tasks.config import LOWER_IS_BETTER, DataConfig, ModelConfig, ModelSection, TaskKind
 from tasks.validate import PreparedData
-
-IMPUTE_STRATEGIES: frozenset[str] = frozenset({"mean", "median", "most_frequent"})
 
 
 @dataclass(frozen=True)
@@ -49,17 +47,6 @@ def serialize_estimator(estimator: Any) -> bytes:
     buffer = io.BytesIO()
     joblib.dump(estimator, buffer)
     return buffer.getvalue()
-
-
-def imputation_strategy(data_config: DataConfig) -> str | None:
-    """The imputation the data section asks for, or None for no imputer.
-
-    Hook: the `impute` field of DataConfig belongs to the data-loading work (issue 3). Until it is there every
-    config gets None here, and the pipelines have no imputer; once it lands, its value reaches
-    `build_estimator` without further changes.
-    """
-    strategy = getattr(data_config, "impute", None)
-    return None if strategy in (None, "none") else str(strategy)
 
 
 def _final_estimator(config: ModelConfig, seed: int) -> BaseEstimator:
@@ -86,22 +73,22 @@ def _final_estimator(config: ModelConfig, seed: int) -> BaseEstimator:
             raise ValueError(f"model.kind '{other}' has no estimator")
 
 
-def build_estimator(config: ModelConfig, seed: int, impute: str | None = None) -> Pipeline:
-    """The configured model inside a Pipeline with its preprocessing: imputation (if asked), then scaling."""
+def build_estimator(config: ModelConfig, seed: int) -> Pipeline:
+    """The configured model inside a Pipeline with its preprocessing (scaling).
+
+    Missing values never reach it: `validate` imputes them (when `data.impute` asks) with training-split
+    statistics that the contract stores and applies at inference, so the int8 model sees the same inputs.
+    """
     steps: list[tuple[str, Any]] = []
-    if impute is not None:
-        if impute not in IMPUTE_STRATEGIES:
-            raise ValueError(f"data.impute '{impute}': expected one of {', '.join(sorted(IMPUTE_STRATEGIES))}")
-        steps.append(("imputer", SimpleImputer(strategy=impute)))
     if config.standardize:
         steps.append(("scaler", StandardScaler()))
     steps.append(("model", _final_estimator(config, seed)))
     return Pipeline(steps)
 
 
-def fit_model(X: np.ndarray, y: np.ndarray, config: ModelConfig, seed: int, impute: str | None = None) -> TrainedModel:
+def fit_model(X: np.ndarray, y: np.ndarray, config: ModelConfig, seed: int) -> TrainedModel:
     """Build and fit one model on the rows given; time the fit and keep the model's bytes."""
-    estimator = build_estimator(config, seed, impute)
+    estimator = build_estimator(config, seed)
     started = time.perf_counter()
     estimator.fit(X, y)
     return TrainedModel(
@@ -112,9 +99,9 @@ def fit_model(X: np.ndarray, y: np.ndarray, config: ModelConfig, seed: int, impu
     )
 
 
-def train_model(data: PreparedData, config: ModelConfig, seed: int, impute: str | None = None) -> TrainedModel:
+def train_model(data: PreparedData, config: ModelConfig, seed: int) -> TrainedModel:
     """Fit the configured estimator on the whole training split (the test split is never used)."""
-    return fit_model(data.X_train, data.y_train, config, seed, impute)
+    return fit_model(data.X_train, data.y_train, config, seed)
 
 
 def evaluate(predict_fn: Any, X: np.ndarray, y: np.ndarray, task_kind: TaskKind) -> dict[str, float]:
@@ -180,7 +167,7 @@ def cv_folds(y: np.ndarray, task_kind: TaskKind, n_folds: int, seed: int) -> KFo
 
 def score_candidate(
     X_train: np.ndarray, y_train: np.ndarray, task_kind: TaskKind, spec: ModelConfig, selection: ModelSection,
-    seed: int, impute: str | None = None,
+    seed: int,
 ) -> CandidateResult:
     """Score one candidate on a validation split (or by k-fold CV) of the training rows it is given."""
     metric_name = "accuracy" if task_kind == "classification" else "r2"
@@ -188,7 +175,7 @@ def score_candidate(
         splitter = cv_folds(y_train, task_kind, selection.cv_folds, seed)
         fold_metrics, seconds = [], 0.0
         for fit_index, val_index in splitter.split(X_train, y_train):
-            fitted = fit_model(X_train[fit_index], y_train[fit_index], spec, seed, impute)
+            fitted = fit_model(X_train[fit_index], y_train[fit_index], spec, seed)
             seconds += fitted.fit_seconds
             fold_metrics.append(evaluate(fitted.estimator.predict, X_train[val_index], y_train[val_index],
                                          task_kind))
@@ -200,7 +187,7 @@ def score_candidate(
             n_fit_rows=y_train.shape[0] - n_validation, n_validation_rows=n_validation, model=None,
         )
     X_fit, X_val, y_fit, y_val = validation_split(X_train, y_train, task_kind, selection.validation_size, seed)
-    fitted = fit_model(X_fit, y_fit, spec, seed, impute)
+    fitted = fit_model(X_fit, y_fit, spec, seed)
     metrics = evaluate(fitted.estimator.predict, X_val, y_val, task_kind)
     return CandidateResult(
         spec=spec.model_dump(mode="json"), metric_name=metric_name, metrics=metrics,
@@ -267,7 +254,7 @@ def _candidate_cache_key(context: Any, parameters: dict[str, Any]) -> str:
     # adding a candidate to the config does not retrain the ones already there.
     selection: ModelSection = parameters["selection"]
     return make_cache_key(
-        "train_candidate", parameters["data"].fingerprint, parameters["spec"], parameters["data_config"],
+        "train_candidate", parameters["data"].fingerprint, parameters["spec"],
         {"validation_size": selection.validation_size, "cv_folds": selection.cv_folds},
     )
 
@@ -278,17 +265,16 @@ def train_candidate(
     data: PreparedData, spec: ModelConfig, index: int, selection: ModelSection, data_config: DataConfig
 ) -> CandidateResult:
     """Score one candidate on a validation split of the training rows; cached per candidate."""
-    return score_candidate(data.X_train, data.y_train, data.task, spec, selection, seed=data_config.seed,
-                           impute=imputation_strategy(data_config))
+    return score_candidate(data.X_train, data.y_train, data.task, spec, selection, seed=data_config.seed)
 
 
 def _train_cache_key(context: Any, parameters: dict[str, Any]) -> str:
-    return make_cache_key(
-        "train", parameters["data"].fingerprint, parameters["model_config"], parameters["data_config"]
-    )
+    # The split fingerprint already covers the data, target, features, test_size, seed and imputation; the rest of
+    # the data section (retries, timeouts, how the path is spelled) must not force a retrain.
+    return make_cache_key("train", parameters["data"].fingerprint, parameters["model_config"])
 
 
 @task(name="train", cache_key_fn=_train_cache_key, persist_result=True)
 def train(data: PreparedData, model_config: ModelConfig, data_config: DataConfig) -> TrainedModel:
-    """Fit the model on the whole training split; cached on (data fingerprint, model + data config, code version)."""
-    return train_model(data, model_config, seed=data_config.seed, impute=imputation_strategy(data_config))
+    """Fit the model on the whole training split; cached on (split fingerprint, model config, code version)."""
+    return train_model(data, model_config, seed=data_config.seed)

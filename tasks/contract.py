@@ -1,0 +1,408 @@
+"""The data contract: what the training data looked like, saved with the model (`contract.json`) and enforced on
+the data a model is later asked to score.
+
+It records feature names and order, dtypes, min/max/mean/std per feature, the target and its class set, and the
+imputation learned on the training split. `read_for_inference` / `iter_inference_chunks` read a features-only (or
+labelled) table, check it against a contract and return the feature matrix in the contract's column order with every
+finding: missing or unexpected columns, non-numeric cells, missing values, new class labels, values outside the
+training range (within `range_tolerance` of the range: a warning; beyond it: an error).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+
+from tasks.config import TaskKind
+from tasks.data import (
+    DataLoadError,
+    LocalCopy,
+    SourceSpec,
+    drop_trailing_blank_rows,
+    frame_to_columns,
+    local_copy,
+    read_csv_header,
+    read_npz_arrays,
+    resolve_source,
+)
+from tasks.findings import DataValidationError, Finding, example_rows, raise_on_errors
+
+CONTRACT_FILE = "contract.json"
+CONTRACT_SCHEMA_VERSION = 1
+DEFAULT_CHUNK_ROWS = 100_000
+TargetKind = Literal["integer", "float", "string"]
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    name: str
+    dtype: str  # the dtype the model sees: always float64 after reading
+    integer: bool  # every training value was a whole number
+    min: float
+    max: float
+    mean: float
+    std: float
+    missing: int  # missing (NaN/inf) values in the training split before imputation
+
+
+@dataclass(frozen=True)
+class DataContract:
+    features: list[FeatureSpec]
+    task: TaskKind
+    target: str | None
+    target_kind: TargetKind
+    classes: list[Any] | None
+    impute_strategy: str = "none"
+    impute_values: list[float] | None = None
+    range_tolerance: float = 0.1
+    max_abs_value: float = 1e12
+    source: str = ""
+    fingerprint: str = ""
+    n_rows: int = 0
+    schema_version: int = CONTRACT_SCHEMA_VERSION
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json_bytes(self) -> bytes:
+        return (json.dumps(self.to_dict(), indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], origin: str = "<contract>") -> DataContract:
+        try:
+            if raw.get("schema_version") != CONTRACT_SCHEMA_VERSION:
+                raise ValueError(f"schema_version {raw.get('schema_version')!r}, expected {CONTRACT_SCHEMA_VERSION}")
+            features = [FeatureSpec(**spec) for spec in raw["features"]]
+            return cls(**{**raw, "features": features})
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{origin}: not a valid data contract ({exc})") from None
+
+    @classmethod
+    def from_json(cls, data: bytes | str, origin: str = "<contract>") -> DataContract:
+        try:
+            raw = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{origin}: not valid JSON ({exc})") from None
+        if not isinstance(raw, dict):
+            raise ValueError(f"{origin}: a data contract is a JSON object")
+        return cls.from_dict(raw, origin)
+
+    @classmethod
+    def load(cls, path: str | Path) -> DataContract:
+        path = Path(path)
+        return cls.from_json(path.read_bytes(), origin=str(path))
+
+
+def _json_value(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def target_kind_of(y: np.ndarray) -> TargetKind:
+    if np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_:
+        return "integer"
+    if np.issubdtype(y.dtype, np.floating):
+        return "float"
+    return "string"
+
+
+def learn_contract(
+    X_train: np.ndarray, y: np.ndarray, feature_names: Sequence[str], *, task: TaskKind, target: str | None,
+    impute_strategy: str = "none", impute_values: Sequence[float] | None = None, range_tolerance: float = 0.1,
+    max_abs_value: float = 1e12, source: str = "", fingerprint: str = "", missing_counts: Sequence[int] | None = None,
+) -> DataContract:
+    """The contract of a training split (statistics ignore missing values; the class set comes from all of y)."""
+    features = []
+    for j, name in enumerate(feature_names):
+        column = X_train[:, j]
+        finite = column[np.isfinite(column)]
+        if finite.size == 0:  # only possible with imputation of an all-missing column, which validation rejects
+            finite = np.zeros(1)
+        features.append(FeatureSpec(
+            name=str(name), dtype="float64", integer=bool(np.array_equal(finite, np.round(finite))),
+            min=float(finite.min()), max=float(finite.max()), mean=float(finite.mean()), std=float(finite.std()),
+            missing=int(missing_counts[j]) if missing_counts is not None else int(column.size - finite.size),
+        ))
+    classes = None
+    if task == "classification":
+        classes = [_json_value(c) for c in np.unique(y)]
+    return DataContract(
+        features=features, task=task, target=target, target_kind=target_kind_of(y), classes=classes,
+        impute_strategy=impute_strategy,
+        impute_values=[float(v) for v in impute_values] if impute_values is not None else None,
+        range_tolerance=range_tolerance, max_abs_value=max_abs_value, source=source, fingerprint=fingerprint,
+        n_rows=int(X_train.shape[0]),
+    )
+
+
+# ---- checks against a contract ---------------------------------------------------------------------------------
+def check_columns(columns: Sequence[str], contract: DataContract, origin: str) -> list[Finding]:
+    """Missing features (error), duplicated names (error), unexpected columns and a different order (warnings)."""
+    findings: list[Finding] = []
+    present = set(columns)
+    duplicated = sorted({c for c in columns if list(columns).count(c) > 1})
+    if duplicated:
+        findings.append(Finding("error", "duplicated column names", duplicated, len(duplicated),
+                                f"{origin}: a column name may appear once; header: {_preview(columns)}"))
+    missing = [name for name in contract.feature_names if name not in present]
+    if missing:
+        findings.append(Finding("error", "missing columns", missing, len(missing),
+                                f"{origin}: the model needs {len(contract.features)} feature columns; "
+                                f"{len(columns)} columns found: {_preview(columns)}"))
+    known = {*contract.feature_names, contract.target}
+    unexpected = [c for c in columns if c not in known]
+    if unexpected:
+        findings.append(Finding("warning", "unexpected columns", unexpected, len(unexpected),
+                                f"{origin}: not in the contract; ignored"))
+    order = [c for c in columns if c in set(contract.feature_names)]
+    if not missing and order != contract.feature_names:
+        findings.append(Finding("warning", "column order", [], len(order),
+                                f"{origin}: feature columns are in a different order than in training; reordered"))
+    return findings
+
+
+def _preview(names: Sequence[str], limit: int = 8) -> str:
+    shown = ", ".join(repr(n) for n in list(names)[:limit])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
+
+def check_ranges(X: np.ndarray, contract: DataContract, origin: str, *, row_offset: int = 0,
+                 csv_lines: bool = False, beyond_tolerance: Literal["error", "warning"] = "error") -> list[Finding]:
+    """Values outside the training min/max: within `range_tolerance` x range a warning, beyond it `beyond_tolerance`."""
+    findings: list[Finding] = []
+    mild: list[tuple[str, np.ndarray, np.ndarray]] = []
+    severe: list[tuple[str, np.ndarray, np.ndarray]] = []
+    for j, spec in enumerate(contract.features):
+        column = X[:, j]
+        span = spec.max - spec.min if spec.max > spec.min else max(abs(spec.max), 1.0)  # a constant feature
+        slack = contract.range_tolerance * span
+        with np.errstate(invalid="ignore"):
+            outside = (column < spec.min) | (column > spec.max)
+            beyond = (column < spec.min - slack) | (column > spec.max + slack)
+        if beyond.any():
+            rows = np.flatnonzero(beyond)
+            severe.append((spec.name, rows, column[rows[:5]]))
+        only_mild = outside & ~beyond
+        if only_mild.any():
+            rows = np.flatnonzero(only_mild)
+            mild.append((spec.name, rows, column[rows[:5]]))
+    for severity, rule, hits in ((beyond_tolerance, "out of range", severe), ("warning", "mildly out of range", mild)):
+        for name, rows, values in hits:
+            spec = contract.features[contract.feature_names.index(name)]
+            examples = example_rows(rows, row_offset=row_offset, csv_lines=csv_lines, values=[float(v) for v in values])
+            findings.append(Finding(
+                severity, rule, [name], int(rows.size),
+                f"{origin}: training range [{spec.min:g}, {spec.max:g}], tolerance {contract.range_tolerance:g} x "
+                f"range; e.g. {examples}"))
+    return findings
+
+
+def apply_missing_policy(X: np.ndarray, contract: DataContract, origin: str, *, row_offset: int = 0,
+                         csv_lines: bool = False, skip: Sequence[str] = ()) -> list[Finding]:
+    """NaN/inf cells: filled in place with the training split's values when the contract imputes, else errors."""
+    findings: list[Finding] = []
+    imputing = contract.impute_strategy != "none" and contract.impute_values is not None
+    for j, name in enumerate(contract.feature_names):
+        if name in skip:
+            continue
+        column = X[:, j]
+        bad = ~np.isfinite(column)
+        if not bad.any():
+            continue
+        rows = np.flatnonzero(bad)
+        examples = example_rows(rows, row_offset=row_offset, csv_lines=csv_lines)
+        if imputing:
+            findings.append(Finding("warning", "missing values imputed", [name], int(rows.size),
+                                    f"{origin}: filled with {contract.impute_strategy} {contract.impute_values[j]:g} "
+                                    f"from training; e.g. {examples}"))
+            column[bad] = contract.impute_values[j]
+        else:
+            findings.append(Finding("error", "missing or infinite values", [name], int(rows.size),
+                                    f"{origin}: the model was trained without imputation; e.g. {examples}"))
+    return findings
+
+
+def check_labels(y: np.ndarray, contract: DataContract, origin: str, *, row_offset: int = 0,
+                 csv_lines: bool = False, unlabelled_rows: np.ndarray | None = None) -> list[Finding]:
+    """A labelled file: class labels never seen in training (classification) or a non-numeric target.
+
+    `unlabelled_rows` (empty target cells) are skipped.
+    """
+    if unlabelled_rows is not None and unlabelled_rows.size:
+        keep = np.ones(y.shape[0], dtype=bool)
+        keep[unlabelled_rows] = False
+        if target_kind_of(y) == "string":
+            y = np.where(keep, y, str(contract.classes[0]) if contract.classes else "")
+        elif contract.task == "classification" and contract.classes:
+            y = np.where(keep, y, contract.classes[0])
+    target = [contract.target or "target"]
+    if contract.task == "regression":
+        if target_kind_of(y) == "string":
+            return [Finding("error", "non-numeric target", target, int(y.size),
+                            f"{origin}: a regression target must be numeric; e.g. {y[:3].tolist()}")]
+        return []
+    classes = np.asarray(contract.classes if contract.classes is not None else [])
+    if contract.target_kind == "string" or target_kind_of(y) == "string":
+        known, labels = classes.astype(str), y.astype(str)
+    else:
+        known, labels = classes.astype(np.float64), y.astype(np.float64)
+    new = ~np.isin(labels, known)
+    if not new.any():
+        return []
+    rows = np.flatnonzero(new)
+    unseen = sorted({_json_value(v) for v in y[new].tolist()}, key=str)
+    return [Finding("error", "new class labels", target, int(rows.size),
+                    f"{origin}: labels {unseen[:5]} not among the training classes {contract.classes}; e.g. "
+                    f"{example_rows(rows, row_offset=row_offset, csv_lines=csv_lines)}")]
+
+
+# ---- reading for inference -------------------------------------------------------------------------------------
+class InferenceBatch(NamedTuple):
+    X: np.ndarray  # float64, columns in the contract's order
+    y: np.ndarray | None  # labels/targets when the file has the target column
+    findings: list[Finding]
+
+
+class InferenceChunk(NamedTuple):
+    row_offset: int  # rows of the file before this chunk
+    X: np.ndarray
+    y: np.ndarray | None
+    findings: list[Finding]
+
+
+def _selected_frames(copy: LocalCopy, spec: SourceSpec, columns: list[str], wanted: list[str],
+                     chunk_rows: int | None, origin: str) -> Iterator[Any]:
+    """Polars frames holding only the `wanted` columns (all read as text for CSV, converted later)."""
+    import polars as pl
+
+    indices = [columns.index(name) for name in wanted]
+    try:
+        if spec.format == "csv":
+            schema = {f"c{i}": pl.String for i in range(len(columns))}
+            lazy = pl.scan_csv(copy.path, has_header=False, skip_rows=1, separator=spec.delimiter, schema=schema,
+                               raise_if_empty=False).select([f"c{i}" for i in indices])
+        else:
+            lazy = pl.scan_parquet(copy.path).select(wanted)
+        if chunk_rows is None:
+            yield lazy.collect()
+        else:
+            yield from lazy.collect_batches(chunk_size=chunk_rows)
+    except pl.exceptions.PolarsError as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        kind = "CSV" if spec.format == "csv" else "Parquet"
+        raise DataLoadError(f"{origin}: not a readable {kind} file ({message})") from None
+
+
+def _file_columns(copy: LocalCopy, spec: SourceSpec, origin: str) -> list[str]:
+    if spec.format == "csv":
+        return read_csv_header(copy.path, spec.delimiter, origin)
+    import polars as pl
+
+    try:
+        return list(pl.read_parquet_schema(copy.path))
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise DataLoadError(f"{origin}: not a readable Parquet file (truncated or corrupt?): {exc}") from None
+
+
+def _check_chunk(X: np.ndarray, y: np.ndarray | None, contract: DataContract, origin: str, *, row_offset: int,
+                 csv_lines: bool, load_findings: list[Finding], non_numeric: Sequence[str],
+                 unlabelled_rows: np.ndarray | None = None) -> list[Finding]:
+    findings = list(load_findings)
+    findings += apply_missing_policy(X, contract, origin, row_offset=row_offset, csv_lines=csv_lines,
+                                     skip=non_numeric)
+    findings += check_ranges(X, contract, origin, row_offset=row_offset, csv_lines=csv_lines)
+    if y is not None:
+        findings += check_labels(y, contract, origin, row_offset=row_offset, csv_lines=csv_lines,
+                                 unlabelled_rows=unlabelled_rows)
+    return findings
+
+
+def iter_inference_chunks(
+    uri: str, contract: DataContract, *, chunk_rows: int | None = DEFAULT_CHUNK_ROWS, delimiter: str = ",",
+    fmt: str = "auto", timeout: float = 30.0, strict: bool = True,
+) -> Iterator[InferenceChunk]:
+    """Read a table for scoring in chunks of `chunk_rows` rows (None: one chunk), each checked against `contract`.
+
+    The header is checked before any row is read (missing columns always raise DataValidationError). With `strict`,
+    a chunk with an error raises DataValidationError naming the file lines/rows; warnings ride along in `findings`.
+    Remote files are downloaded once (http(s) and fsspec URLs) and deleted when the iterator finishes.
+    """
+    spec = resolve_source(uri, fmt, delimiter)
+    if spec.kind == "builtin":
+        raise DataLoadError(f"{uri}: built-in data sets are for training; score a file or URL")
+    csv_lines = spec.format == "csv"
+    with local_copy(spec, timeout, hash_local=False) as copy:
+        if spec.format == "npz":
+            X_all, y_all, columns = read_npz_arrays(copy.path, uri)
+        else:
+            columns = _file_columns(copy, spec, uri)
+        column_findings = check_columns(columns, contract, uri)
+        raise_on_errors(column_findings, uri)
+        has_target = contract.target is not None and contract.target in columns
+        wanted = contract.feature_names + ([contract.target] if has_target else [])  # type: ignore[list-item]
+        if spec.format == "npz":
+            order = [columns.index(name) for name in contract.feature_names]
+            step = chunk_rows or max(X_all.shape[0], 1)
+            for start in range(0, max(X_all.shape[0], 1), step):
+                X = np.asarray(X_all[start:start + step][:, order], dtype=np.float64)
+                y = y_all[start:start + step] if y_all is not None else None
+                findings = column_findings + _check_chunk(X, y, contract, uri, row_offset=start, csv_lines=False,
+                                                          load_findings=[], non_numeric=())
+                if strict:
+                    raise_on_errors(findings, uri)
+                yield InferenceChunk(start, X, y, findings)
+            return
+        row_offset = 0
+        target_index = len(contract.features) if has_target else None
+        for frame in _selected_frames(copy, spec, columns, wanted, chunk_rows, uri):
+            height = frame.height
+            if csv_lines:
+                frame = drop_trailing_blank_rows(frame)
+            parsed = frame_to_columns(frame, wanted, target_index, uri, csv_lines=csv_lines, row_offset=row_offset)
+            findings = list(column_findings) if row_offset == 0 else []
+            if parsed.missing_target_rows is not None:
+                rows = parsed.missing_target_rows
+                findings.append(Finding("warning", "missing target values", [contract.target or "target"],
+                                        int(rows.size), f"{uri}: unlabelled rows; e.g. "
+                                        f"{example_rows(rows, row_offset=row_offset, csv_lines=csv_lines)}"))
+            findings += _check_chunk(parsed.X, parsed.y, contract, uri, row_offset=row_offset, csv_lines=csv_lines,
+                                     load_findings=parsed.findings, non_numeric=parsed.non_numeric_columns,
+                                     unlabelled_rows=parsed.missing_target_rows)
+            if strict:
+                raise_on_errors(findings, uri)
+            yield InferenceChunk(row_offset, parsed.X, parsed.y, findings)
+            row_offset += height
+
+
+def read_for_inference(
+    uri: str, contract: DataContract, *, delimiter: str = ",", fmt: str = "auto", timeout: float = 30.0,
+    strict: bool = True,
+) -> InferenceBatch:
+    """Read a whole features-only (or labelled) table for scoring: (X in contract order, y or None, findings).
+
+    With `strict` (the default) any error raises DataValidationError listing every violation; for files too big
+    for memory use `iter_inference_chunks`.
+    """
+    chunks = list(iter_inference_chunks(uri, contract, chunk_rows=None, delimiter=delimiter, fmt=fmt,
+                                        timeout=timeout, strict=strict))
+    if len(chunks) == 1:
+        return InferenceBatch(chunks[0].X, chunks[0].y, chunks[0].findings)
+    X = np.concatenate([c.X for c in chunks]) if chunks else np.empty((0, len(contract.features)))
+    ys = [c.y for c in chunks]
+    y = np.concatenate(ys) if ys and all(v is not None for v in ys) else None
+    return InferenceBatch(X, y, [f for c in chunks for f in c.findings])
+
+
+__all__ = [
+    "CONTRACT_FILE", "DataContract", "DataValidationError", "FeatureSpec", "InferenceBatch", "InferenceChunk",
+    "check_columns", "check_labels", "check_ranges", "iter_inference_chunks", "learn_contract", "read_for_inference",
+]

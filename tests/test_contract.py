@@ -1,0 +1,237 @@
+"""The stored data contract and its enforcement on data to be scored (read_for_inference, iter_inference_chunks)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from test_data import CORPUS, FlakyServer
+
+from tasks.config import DataConfig
+from tasks.contract import (
+    DataContract,
+    check_columns,
+    check_ranges,
+    iter_inference_chunks,
+    learn_contract,
+    read_for_inference,
+)
+from tasks.data import DataLoadError, load_dataset
+from tasks.findings import DataValidationError
+from tasks.validate import prepare
+
+
+@pytest.fixture(scope="module")
+def good_frame() -> pl.DataFrame:
+    return pl.read_csv(CORPUS / "good.csv")
+
+
+@pytest.fixture(scope="module")
+def contract() -> DataContract:
+    config = DataConfig(source=str(CORPUS / "good.csv"), target="label")
+    return prepare(load_dataset(config), config, "classification").contract
+
+
+def write_csv(path: Path, frame: pl.DataFrame) -> str:
+    frame.write_csv(path)
+    return str(path)
+
+
+def in_training_range(frame: pl.DataFrame, contract: DataContract) -> pl.DataFrame:
+    """Clip the features into the contract's ranges so only the deliberate problems show."""
+    return frame.with_columns([pl.col(f.name).clip(f.min, f.max) for f in contract.features])
+
+
+def test_contract_records_names_order_stats_and_classes_and_round_trips_through_json(contract):
+    assert contract.feature_names == ["a", "b", "c"]
+    assert contract.target == "label" and contract.target_kind == "integer" and contract.classes == [0, 1]
+    assert contract.task == "classification"
+    for spec in contract.features:
+        assert spec.dtype == "float64" and spec.min <= spec.mean <= spec.max and spec.std > 0
+    restored = DataContract.from_json(contract.to_json_bytes())
+    assert restored == contract
+    assert json.loads(contract.to_json_bytes())["schema_version"] == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("not json", "not valid JSON"), ("[]", "a data contract is a JSON object"),
+     ('{"schema_version": 99}', "schema_version 99"), ('{"schema_version": 1}', "not a valid data contract")],
+)
+def test_broken_contract_files_fail_clearly(text, message):
+    with pytest.raises(ValueError, match=message):
+        DataContract.from_json(text, origin="v3/contract.json")
+
+
+def test_learn_contract_for_string_labels_and_regression():
+    X = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    labels = learn_contract(X, np.array(["b", "a", "b"]), ["p", "q"], task="classification", target="kind")
+    assert labels.classes == ["a", "b"] and labels.target_kind == "string"
+    values = learn_contract(X, np.array([0.5, 1.5, 2.5]), ["p", "q"], task="regression", target="price")
+    assert values.classes is None and values.target_kind == "float"
+    assert values.features[1].integer and (values.features[1].min, values.features[1].max) == (2.0, 6.0)
+
+
+def test_check_columns(contract):
+    findings = check_columns(["c", "a", "b", "note"], contract, "x.csv")
+    assert {(f.severity, f.rule) for f in findings} == {("warning", "unexpected columns"), ("warning", "column order")}
+    findings = check_columns(["a", "a", "label"], contract, "x.csv")
+    assert {(f.severity, f.rule, tuple(f.columns)) for f in findings} == {
+        ("error", "duplicated column names", ("a",)), ("error", "missing columns", ("b", "c"))}
+    assert "the model needs 3 feature columns; 3 columns found" in findings[1].detail
+
+
+def test_features_only_file_in_another_order_comes_back_in_contract_order(tmp_path, good_frame, contract):
+    frame = in_training_range(good_frame, contract)
+    uri = write_csv(tmp_path / "score.csv", frame.select("c", "a", "b"))
+    X, y, findings = read_for_inference(uri, contract)
+    np.testing.assert_array_equal(X, frame.select("a", "b", "c").to_numpy())
+    assert y is None
+    assert {f.rule for f in findings} == {"column order"}
+    assert all(f.severity == "warning" for f in findings)
+
+
+def test_labelled_file_returns_y_and_extra_columns_are_a_warning(tmp_path, good_frame, contract):
+    frame = in_training_range(good_frame, contract).with_columns(pl.lit("x").alias("note"))
+    X, y, findings = read_for_inference(write_csv(tmp_path / "s.csv", frame), contract)
+    assert y.tolist() == good_frame["label"].to_list()
+    assert X.shape == (40, 3)
+    assert [(f.rule, f.columns) for f in findings] == [("unexpected columns", ["note"])]
+
+
+def test_missing_column_fails_before_reading_rows(tmp_path, good_frame, contract):
+    uri = write_csv(tmp_path / "s.csv", good_frame.drop("b"))
+    with pytest.raises(DataValidationError, match=r"missing columns \[column b\]") as caught:
+        read_for_inference(uri, contract)
+    assert uri in str(caught.value)
+
+
+def test_new_class_labels_are_reported_with_lines(tmp_path, good_frame, contract):
+    frame = in_training_range(good_frame, contract).with_columns(
+        pl.when(pl.int_range(pl.len()).is_in([4, 9])).then(7).otherwise(pl.col("label")).alias("label"))
+    with pytest.raises(DataValidationError) as caught:
+        read_for_inference(write_csv(tmp_path / "s.csv", frame), contract)
+    (finding,) = caught.value.findings
+    assert finding.rule == "new class labels" and finding.count == 2
+    assert "labels [7] not among the training classes [0, 1]" in finding.detail
+    assert "line 6, line 11" in finding.detail
+
+
+def test_out_of_range_values_are_warnings_within_tolerance_and_errors_beyond(tmp_path, good_frame, contract):
+    spec = contract.features[2]  # c
+    span = spec.max - spec.min
+    frame = in_training_range(good_frame, contract).with_columns(
+        pl.when(pl.int_range(pl.len()) == 0).then(spec.max + 0.05 * span)
+        .when(pl.int_range(pl.len()) == 1).then(spec.min - 0.5 * span)
+        .otherwise(pl.col("c")).alias("c"))
+    uri = write_csv(tmp_path / "s.csv", frame)
+    with pytest.raises(DataValidationError) as caught:
+        read_for_inference(uri, contract)
+    by_rule = {f.rule: f for f in caught.value.findings}
+    assert by_rule["out of range"].severity == "error" and "line 3" in by_rule["out of range"].detail
+    assert by_rule["mildly out of range"].severity == "warning" and "line 2" in by_rule["mildly out of range"].detail
+    assert "out of range" in str(caught.value) and "mildly" not in str(caught.value)  # the message lists errors
+
+    X, _, findings = read_for_inference(uri, contract, strict=False)
+    assert X[1, 2] == pytest.approx(spec.min - 0.5 * span)
+    assert {f.rule for f in findings} == {"out of range", "mildly out of range"}
+
+
+def test_check_ranges_on_a_constant_training_feature():
+    contract = learn_contract(np.array([[5.0], [5.0]]), np.array([0, 1]), ["k"], task="classification",
+                              target="y", range_tolerance=0.1)
+    findings = check_ranges(np.array([[5.0], [5.2], [9.0]]), contract, "x.csv")
+    assert {(f.rule, f.count) for f in findings} == {("mildly out of range", 1), ("out of range", 1)}
+
+
+def test_missing_values_are_errors_unless_the_contract_imputes(tmp_path, good_frame, contract):
+    frame = in_training_range(good_frame, contract).with_columns(
+        pl.when(pl.int_range(pl.len()) == 3).then(None).otherwise(pl.col("a")).alias("a"))
+    uri = write_csv(tmp_path / "s.csv", frame)
+    with pytest.raises(DataValidationError, match=r"missing or infinite values \[column a\].*line 5"):
+        read_for_inference(uri, contract)
+
+    imputing = DataContract.from_dict({**contract.to_dict(), "impute_strategy": "mean",
+                                       "impute_values": [0.25, 0.5, 0.75]})
+    X, _, findings = read_for_inference(uri, imputing)
+    assert X[3, 0] == 0.25
+    assert [(f.severity, f.rule) for f in findings] == [("warning", "missing values imputed")]
+
+
+def test_non_numeric_cells_are_errors_naming_line_and_value(tmp_path, good_frame, contract):
+    text = in_training_range(good_frame, contract).write_csv().splitlines()
+    cells = text[7].split(",")
+    cells[1] = "twelve"
+    text[7] = ",".join(cells)
+    path = tmp_path / "s.csv"
+    path.write_text("\n".join(text) + "\n")
+    with pytest.raises(DataValidationError, match=r"non-numeric values \[column b\].*line 8: 'twelve'"):
+        read_for_inference(str(path), contract)
+
+
+def test_chunks_cover_the_file_in_order_and_name_lines_across_chunks(tmp_path, good_frame, contract):
+    frame = in_training_range(good_frame, contract)
+    uri = write_csv(tmp_path / "s.csv", frame)
+    chunks = list(iter_inference_chunks(uri, contract, chunk_rows=7))
+    assert [c.row_offset for c in chunks] == [0, 7, 14, 21, 28, 35]
+    np.testing.assert_array_equal(np.concatenate([c.X for c in chunks]), read_for_inference(uri, contract).X)
+    assert np.concatenate([c.y for c in chunks]).tolist() == frame["label"].to_list()
+
+    broken = frame.with_columns(pl.when(pl.int_range(pl.len()) == 30).then(None).otherwise(pl.col("b")).alias("b"))
+    uri = write_csv(tmp_path / "broken.csv", broken)
+    seen = []
+    with pytest.raises(DataValidationError, match=r"line 32"):
+        for chunk in iter_inference_chunks(uri, contract, chunk_rows=7):
+            seen.append(chunk.row_offset)
+    assert seen == [0, 7, 14, 21]  # the chunks before the bad row were handed out
+
+
+def test_parquet_and_npz_inputs(tmp_path, good_frame, contract):
+    frame = in_training_range(good_frame, contract)
+    parquet = tmp_path / "s.parquet"
+    frame.select("b", "c", "a").write_parquet(parquet)
+    expected = frame.select("a", "b", "c").to_numpy()
+    X, y, _ = read_for_inference(str(parquet), contract)
+    np.testing.assert_array_equal(X, expected)
+    assert [c.X.shape[0] for c in iter_inference_chunks(str(parquet), contract, chunk_rows=16)] == [16, 16, 8]
+
+    npz = tmp_path / "s.npz"
+    np.savez(npz, X=expected[:, [2, 0, 1]], feature_names=np.array(["c", "a", "b"]))
+    X, y, _ = read_for_inference(str(npz), contract)
+    np.testing.assert_array_equal(X, expected)
+    assert y is None
+
+
+def test_inference_from_a_url(good_frame, contract):
+    body = in_training_range(good_frame, contract).drop("label").write_csv().encode()
+    with FlakyServer(body) as server:
+        X, y, findings = read_for_inference(server.url("score.csv"), contract)
+    assert X.shape == (40, 3) and y is None and findings == []
+
+
+def test_unreadable_inputs_fail_as_load_errors(tmp_path, contract):
+    with pytest.raises(DataLoadError, match="not a readable Parquet file"):
+        read_for_inference(str(CORPUS / "truncated.parquet"), contract)
+    with pytest.raises(DataLoadError, match="file not found"):
+        read_for_inference(str(tmp_path / "none.csv"), contract)
+    with pytest.raises(DataLoadError, match="built-in data sets are for training"):
+        read_for_inference("iris", contract)
+
+
+def test_regression_contract_rejects_a_text_target(tmp_path):
+    X = np.array([[1.0], [2.0], [3.0]])
+    contract = learn_contract(X, np.array([1.5, 2.5, 3.5]), ["x"], task="regression", target="price")
+    path = tmp_path / "s.csv"
+    path.write_text("x,price\n1,cheap\n2,dear\n")
+    with pytest.raises(DataValidationError, match="non-numeric target"):
+        read_for_inference(str(path), contract)
+
+
+def test_trailing_blank_lines_of_a_file_to_score_are_ignored(tmp_path, good_frame, contract):
+    path = tmp_path / "s.csv"
+    path.write_text(in_training_range(good_frame, contract).drop("label").write_csv() + "\n\n")
+    X, _, findings = read_for_inference(str(path), contract)
+    assert X.shape == (40, 3) and findings == []
