@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from prefect.deployments.runner import RunnerDeployment
+from prefect.events import DeploymentEventTrigger
 from prefect.schedules import Cron
 
+from flows.batch_infer import DRIFT_EVENT, batch_inference, model_resource_id
 from flows.pipeline import training_pipeline
-from tasks.config import apply_overrides, load_config, parse_config
+from tasks.config import InferenceConfig, apply_overrides, load_config, parse_config
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MODEL_STORE_ENV = "MLOPS_MODEL_STORE_ROOT"
@@ -38,6 +40,9 @@ class RetrainingDeployment:
     cron: str = RETRAIN_CRON
     timezone: str = RETRAIN_TIMEZONE
     tags: tuple[str, ...] = ("retraining",)
+    # Retrain when batch inference reports drift for this config's model. One deployment per model name has it,
+    # so a drift event starts one retrain, not one per config that shares the name.
+    retrain_on_drift: bool = True
 
 
 RETRAINING: tuple[RetrainingDeployment, ...] = (
@@ -56,6 +61,7 @@ RETRAINING: tuple[RetrainingDeployment, ...] = (
         config_file="config/digits-candidates.yaml",
         description="Retrain the digits candidates (config/digits-candidates.yaml) daily and promote the best one "
         "only if every gate passes.",
+        retrain_on_drift=False,  # same model name as digits-retrain, which answers drift events for it
     ),
     RetrainingDeployment(
         name="digits-mlp-retrain",
@@ -93,18 +99,52 @@ def edited_parameters(parameters: dict[str, Any], overrides: list[str]) -> dict[
     return edited
 
 
+def drift_trigger(model_name: str) -> DeploymentEventTrigger:
+    """Start a run of the deployment when batch inference reports drift for `model_name`."""
+    return DeploymentEventTrigger(
+        name=f"retrain {model_name} on drift",
+        description=f"batch inference found the incoming features of {model_name} drifted from its training data",
+        expect={DRIFT_EVENT},
+        match={"prefect.resource.id": model_resource_id(model_name)},
+    )
+
+
 def retraining_deployment(spec: RetrainingDeployment, **options: Any) -> RunnerDeployment:
-    """The served form of one retraining deployment; `options` go to `Flow.to_deployment` (e.g. triggers)."""
+    """The served form of one retraining deployment; `options` go to `Flow.to_deployment`."""
+    parameters = pipeline_parameters(spec.config_file)
+    triggers = [drift_trigger(parameters["config"]["registry"]["model_name"])] if spec.retrain_on_drift else []
     return training_pipeline.to_deployment(
         name=spec.name,
         description=spec.description,
         schedules=[Cron(spec.cron, timezone=spec.timezone)],
-        parameters=pipeline_parameters(spec.config_file),
+        parameters=parameters,
         tags=list(spec.tags),
+        triggers=triggers,
         **options,
+    )
+
+
+BATCH_INFERENCE_NAME = "batch-infer"
+
+
+def batch_inference_parameters(model_store_root: str | None = None) -> dict[str, Any]:
+    """Defaults of the batch-inference deployment; a run names its own data, output and model."""
+    root = model_store_root if model_store_root is not None else os.environ.get(MODEL_STORE_ENV)
+    config = InferenceConfig(**({"models_root": root} if root else {}))
+    return {"config": config.model_dump(mode="json")}
+
+
+def batch_inference_deployment() -> RunnerDeployment:
+    """On demand (no schedule): score a file with a champion's int8 model and measure drift."""
+    return batch_inference.to_deployment(
+        name=BATCH_INFERENCE_NAME,
+        description="Score a data file with a model's champion int8 model; drift in the features emits "
+        f"`{DRIFT_EVENT}`, which starts that model's retraining deployment.",
+        parameters=batch_inference_parameters(),
+        tags=["inference"],
     )
 
 
 def served_deployments() -> list[RunnerDeployment]:
     """Every deployment `deployments/serve.py` serves."""
-    return [retraining_deployment(spec) for spec in RETRAINING]
+    return [*(retraining_deployment(spec) for spec in RETRAINING), batch_inference_deployment()]

@@ -36,6 +36,7 @@ from tasks.config import (
 )
 from tasks.contract import CONTRACT_FILE
 from tasks.data import load_task
+from tasks.drift import DRIFT_REFERENCE_FILE, learn_reference
 from tasks.gate import Champion, Check, GateFailed, GateReport, champion_recheck, publish_verdict, test_gate
 from tasks.infer import InferenceReport, infer
 from tasks.quantize import QuantizationError, QuantizationGateFailed, QuantizationResult, quantize
@@ -45,6 +46,7 @@ from tasks.registry import (
     INT8_MODEL_FILE,
     ModelStore,
     RegistryError,
+    json_bytes,
 )
 from tasks.train import (
     CandidateResult,
@@ -290,6 +292,8 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> RunSummary: 
         card["data"].update(contract=CONTRACT_FILE)
     card["data"].update(sha256=data.data_fingerprint,
                         warnings=[str(f) for f in data.findings if f.severity == "warning"])
+    # what batch inference compares incoming data with to measure drift (a summary: no training rows are kept)
+    files[DRIFT_REFERENCE_FILE] = json_bytes(learn_reference(data.X_train, data.feature_names))
     if quantization:
         files[INT8_MODEL_FILE] = quantization.npz_bytes
     if failure is None:

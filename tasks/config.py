@@ -512,3 +512,32 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Pipelin
     if overrides:
         raw = apply_overrides(raw, overrides)
     return parse_config(raw, origin=str(path))
+
+
+class DriftConfig(Section):
+    """When incoming data counts as drifted from the training data (see tasks/drift.py)."""
+
+    psi_threshold: float = Field(0.25, gt=0.0, description="A feature drifts when its PSI exceeds this ...")
+    ks_alpha: float = Field(0.01, gt=0.0, lt=1.0, description="... and the KS test's p-value is below this.")
+    min_drifted_share: float = Field(
+        0.1, gt=0.0, le=1.0, description="The batch drifts when at least this share of features drifts."
+    )
+    sample_rows: int = Field(20_000, ge=100, description="Rows kept for the KS test (bin counts use every row).")
+    emit_event: bool = Field(True, description="Emit `model.drift.detected` (retraining deployments trigger on it).")
+
+
+class InferenceConfig(Section):
+    """One batch-inference run: which model, which data, where the predictions go."""
+
+    model_name: str = Field("digits-logreg", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
+                            description="Model in the store; its champion's int8 model scores the data.")
+    models_root: str = Field("models", description="Folder of the model store.")
+    version: str | None = Field(None, pattern=r"^v[0-9]+$", description="Score with this version, not the champion.")
+    data: str = Field("digits", description="A file or URL (CSV, TSV, Parquet, npz), or a built-in data set name.")
+    out: str = Field("predictions.csv", description="Where predictions go: a .csv or .parquet path.")
+    chunk_rows: int = Field(100_000, ge=1, description="Rows scored at a time; memory stays flat on large files.")
+    out_of_range: Literal["error", "warning"] = Field(
+        "warning", description="Values beyond the training range (past its tolerance): reject the file, or score "
+        "them and report them (drift measures them either way).",
+    )
+    drift: DriftConfig = Field(default_factory=DriftConfig)

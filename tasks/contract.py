@@ -315,11 +315,13 @@ def _file_columns(copy: LocalCopy, spec: SourceSpec, origin: str) -> list[str]:
 
 def _check_chunk(X: np.ndarray, y: np.ndarray | None, contract: DataContract, origin: str, *, row_offset: int,
                  csv_lines: bool, load_findings: list[Finding], non_numeric: Sequence[str],
-                 unlabelled_rows: np.ndarray | None = None) -> list[Finding]:
+                 unlabelled_rows: np.ndarray | None = None,
+                 out_of_range: Literal["error", "warning"] = "error") -> list[Finding]:
     findings = list(load_findings)
     findings += apply_missing_policy(X, contract, origin, row_offset=row_offset, csv_lines=csv_lines,
                                      skip=non_numeric)
-    findings += check_ranges(X, contract, origin, row_offset=row_offset, csv_lines=csv_lines)
+    findings += check_ranges(X, contract, origin, row_offset=row_offset, csv_lines=csv_lines,
+                             beyond_tolerance=out_of_range)
     if y is not None:
         findings += check_labels(y, contract, origin, row_offset=row_offset, csv_lines=csv_lines,
                                  unlabelled_rows=unlabelled_rows)
@@ -329,11 +331,14 @@ def _check_chunk(X: np.ndarray, y: np.ndarray | None, contract: DataContract, or
 def iter_inference_chunks(
     uri: str, contract: DataContract, *, chunk_rows: int | None = DEFAULT_CHUNK_ROWS, delimiter: str = ",",
     fmt: str = "auto", timeout: float = 30.0, strict: bool = True,
+    out_of_range: Literal["error", "warning"] = "error",
 ) -> Iterator[InferenceChunk]:
     """Read a table for scoring in chunks of `chunk_rows` rows (None: one chunk), each checked against `contract`.
 
     The header is checked before any row is read (missing columns always raise DataValidationError). With `strict`,
     a chunk with an error raises DataValidationError naming the file lines/rows; warnings ride along in `findings`.
+    `out_of_range="warning"` reports values beyond the training range (past the tolerance) without rejecting them,
+    for callers that measure drift and would rather score and flag such rows than stop.
     Remote files are downloaded once (http(s) and fsspec URLs) and deleted when the iterator finishes.
     """
     spec = resolve_source(uri, fmt, delimiter)
@@ -356,7 +361,7 @@ def iter_inference_chunks(
                 X = np.asarray(X_all[start:start + step][:, order], dtype=np.float64)
                 y = y_all[start:start + step] if y_all is not None else None
                 findings = column_findings + _check_chunk(X, y, contract, uri, row_offset=start, csv_lines=False,
-                                                          load_findings=[], non_numeric=())
+                                                          load_findings=[], non_numeric=(), out_of_range=out_of_range)
                 if strict:
                     raise_on_errors(findings, uri)
                 yield InferenceChunk(start, X, y, findings)
@@ -376,7 +381,7 @@ def iter_inference_chunks(
                                         f"{example_rows(rows, row_offset=row_offset, csv_lines=csv_lines)}"))
             findings += _check_chunk(parsed.X, parsed.y, contract, uri, row_offset=row_offset, csv_lines=csv_lines,
                                      load_findings=parsed.findings, non_numeric=parsed.non_numeric_columns,
-                                     unlabelled_rows=parsed.missing_target_rows)
+                                     unlabelled_rows=parsed.missing_target_rows, out_of_range=out_of_range)
             if strict:
                 raise_on_errors(findings, uri)
             yield InferenceChunk(row_offset, parsed.X, parsed.y, findings)

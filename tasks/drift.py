@@ -22,6 +22,7 @@ import numpy as np
 from scipy import stats
 
 REFERENCE_FORMAT = 1
+DRIFT_REFERENCE_FILE = "drift_reference.json"
 _EPSILON = 1e-4  # keeps log(a/e) finite for empty bins
 
 
@@ -101,35 +102,71 @@ def population_stability_index(expected: np.ndarray, actual: np.ndarray) -> floa
     return float(np.sum((actual - expected) * np.log(actual / expected)))
 
 
+class DriftAccumulator:
+    """Measures drift over a stream of chunks: bin counts over every row, a bounded sample for the KS test.
+
+    The sample keeps every `stride`-th row up to `sample_rows`, so memory stays flat on files of any size.
+    """
+
+    def __init__(self, reference: dict[str, Any], sample_rows: int = 20_000):
+        self.reference = reference
+        self.features = reference["features"]
+        self.edges = [np.asarray(f["edges"], dtype=np.float64) for f in self.features]
+        self.counts = [np.zeros(e.size + 1, dtype=np.int64) for e in self.edges]
+        self.sums = np.zeros(len(self.features))
+        self.finite = np.zeros(len(self.features), dtype=np.int64)
+        self.sample_rows = sample_rows
+        self.samples: list[np.ndarray] = []
+        self.n_rows = 0
+
+    def add(self, X: np.ndarray) -> None:
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != len(self.features):
+            raise ValueError(f"expected a 2-D array with {len(self.features)} columns, got shape {X.shape}")
+        for index, edges in enumerate(self.edges):
+            column = X[:, index]
+            column = column[np.isfinite(column)]
+            self.counts[index] += np.bincount(np.searchsorted(edges, column, side="left"), minlength=edges.size + 1)
+            self.sums[index] += column.sum()
+            self.finite[index] += column.size
+        kept = sum(s.shape[0] for s in self.samples)
+        if kept < self.sample_rows:
+            self.samples.append(X[: self.sample_rows - kept].copy())
+        self.n_rows += X.shape[0]
+
+    def report(self, psi_threshold: float = 0.25, ks_alpha: float = 0.01, min_drifted_share: float = 0.1
+               ) -> DriftReport:
+        sample = np.concatenate(self.samples) if self.samples else np.empty((0, len(self.features)))
+        results = []
+        for index, feature in enumerate(self.features):
+            total = max(int(self.counts[index].sum()), 1)
+            psi = population_stability_index(feature["proportions"], self.counts[index] / total)
+            column = sample[:, index]
+            column = column[np.isfinite(column)]
+            if column.size:
+                # two-sample test against the quantile sketch: handles the ties of discrete features correctly,
+                # where a one-sample test against an interpolated CDF would flag every pixel-like feature
+                ks = stats.ks_2samp(column, np.asarray(feature["quantiles"], dtype=np.float64))
+                ks_statistic, ks_pvalue = float(ks.statistic), float(ks.pvalue)
+            else:
+                ks_statistic, ks_pvalue = 1.0, 0.0
+            batch_mean = float(self.sums[index] / self.finite[index]) if self.finite[index] else float("nan")
+            results.append(FeatureDrift(
+                feature=feature["name"], psi=psi, ks_statistic=ks_statistic, ks_pvalue=ks_pvalue,
+                reference_mean=float(feature["mean"]), batch_mean=batch_mean,
+                drifted=psi > psi_threshold and ks_pvalue < ks_alpha,
+            ))
+        return DriftReport(results, psi_threshold, ks_alpha, min_drifted_share, self.n_rows)
+
+
 def measure_drift(
     reference: dict[str, Any], X: np.ndarray, psi_threshold: float = 0.25, ks_alpha: float = 0.01,
     min_drifted_share: float = 0.1,
 ) -> DriftReport:
-    """Per-feature PSI and KS test of a batch against the training reference."""
-    X = np.asarray(X, dtype=np.float64)
-    features = reference["features"]
-    if X.ndim != 2 or X.shape[1] != len(features):
-        raise ValueError(f"expected a 2-D array with {len(features)} columns, got shape {X.shape}")
-    results = []
-    for index, feature in enumerate(features):
-        column = X[:, index]
-        column = column[np.isfinite(column)]
-        edges = np.asarray(feature["edges"], dtype=np.float64)
-        psi = population_stability_index(feature["proportions"], _proportions(column, edges))
-        quantiles = np.asarray(feature["quantiles"], dtype=np.float64)
-        if column.size:
-            # two-sample test against the quantile sketch: handles the ties of discrete features correctly,
-            # where a one-sample test against an interpolated CDF would flag every pixel-like feature
-            ks = stats.ks_2samp(column, quantiles)
-            ks_statistic, ks_pvalue = float(ks.statistic), float(ks.pvalue)
-        else:
-            ks_statistic, ks_pvalue = 1.0, 0.0
-        results.append(FeatureDrift(
-            feature=feature["name"], psi=psi, ks_statistic=ks_statistic, ks_pvalue=ks_pvalue,
-            reference_mean=float(feature["mean"]), batch_mean=float(column.mean()) if column.size else float("nan"),
-            drifted=psi > psi_threshold and ks_pvalue < ks_alpha,
-        ))
-    return DriftReport(results, psi_threshold, ks_alpha, min_drifted_share, int(X.shape[0]))
+    """Per-feature PSI and KS test of one batch against the training reference."""
+    accumulator = DriftAccumulator(reference, sample_rows=max(np.asarray(X).shape[0], 1))
+    accumulator.add(X)
+    return accumulator.report(psi_threshold, ks_alpha, min_drifted_share)
 
 
 def drift_rows(report: DriftReport) -> list[dict[str, Any]]:

@@ -12,9 +12,12 @@ from prefect.utilities.importtools import import_object
 from prefect.utilities.templating import apply_values
 
 from deployments.catalog import (
+    BATCH_INFERENCE_NAME,
     MODEL_STORE_ENV,
     PROJECT_ROOT,
     RETRAINING,
+    batch_inference_deployment,
+    batch_inference_parameters,
     edited_parameters,
     pipeline_parameters,
     retraining_deployment,
@@ -127,4 +130,32 @@ def test_prefect_yaml_deployment_matches_its_served_twin(
     parameters = apply_values(entry["parameters"], {step_id: output})
     assert parameters == pipeline_parameters(spec.config_file)
     PipelineConfig.model_validate(parameters["config"])
+
+    served = retraining_deployment(spec)
+    declared_triggers = [(t["type"], t["expect"], t["match"]) for t in entry.get("triggers", [])]
+    served_triggers = [("event", sorted(t.expect), t.match.model_dump()) for t in served.triggers]
+    assert declared_triggers == served_triggers
+    assert bool(served_triggers) == spec.retrain_on_drift
+
+
+def test_drift_retrains_each_model_name_once() -> None:
+    model_names = [retraining_deployment(spec).parameters["config"]["registry"]["model_name"]
+                   for spec in RETRAINING if spec.retrain_on_drift]
+    assert len(model_names) == len(set(model_names))
+    every_name = {retraining_deployment(spec).parameters["config"]["registry"]["model_name"] for spec in RETRAINING}
+    assert set(model_names) == every_name
+
+
+def test_prefect_yaml_batch_inference_matches_the_served_one(
+    declared: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(MODEL_STORE_ENV, raising=False)
+    entry = declared[BATCH_INFERENCE_NAME]
+    flow = load_flow_from_entrypoint(str(PROJECT_ROOT / entry["entrypoint"]))
+    assert flow.name == batch_inference_deployment().flow_name
+    assert "schedules" not in entry
+    [step] = entry["build"]
+    [(function_name, inputs)] = step.items()
+    output = import_object(function_name)(**{k: v for k, v in inputs.items() if k != "id"})
+    assert apply_values(entry["parameters"], {inputs["id"]: output}) == batch_inference_parameters()
 
