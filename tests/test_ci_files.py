@@ -6,6 +6,7 @@ accept the options the workflow passes.
 
 from __future__ import annotations
 
+import csv
 import re
 import shlex
 import shutil
@@ -115,3 +116,56 @@ def test_every_workflow_command_exists_in_the_project(workflow: str, command: st
     assert words[0] in {"ruff", "pytest"}, f"{workflow}: unexpected command {command!r}"
     dev = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dev"]
     assert any(req.startswith(words[0]) for req in dev), f"{words[0]} is not in the dev extra"
+
+
+def _job_commands(job: dict) -> list[str]:
+    """A job's `run:` steps, less installation (the test runs in the project's installed environment)."""
+    return [step["run"] for step in job["steps"] if "run" in step and "pip install" not in step["run"]]
+
+
+def _checkout(into: Path) -> Path:
+    for name in ("flows", "config", "prefect.toml"):
+        source = REPO_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, into / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, into / name)
+    return into
+
+
+@pytest.mark.e2e
+def test_pipeline_workflow_train_then_infer_hand_the_model_folder_along(tmp_path: Path) -> None:
+    """The train and infer jobs' commands, run in order in separate checkouts, the model folder passed between
+    them as upload-artifact / download-artifact would."""
+    from conftest import subprocess_env
+
+    workflow = _workflow("pipeline.yml")
+    jobs = workflow["jobs"]
+    summary = tmp_path / "step-summary.md"
+    bin_path = f"{BIN}:{subprocess_env(tmp_path)['PATH']}"
+
+    def run_job(name: str, checkout: Path) -> None:
+        env = subprocess_env(checkout) | {"PATH": bin_path, "CONFIG": "config/digits.yaml",
+                                          "GITHUB_STEP_SUMMARY": str(summary), "CI": "true"}
+        for command in _job_commands(jobs[name]):
+            result = subprocess.run(["bash", "-eo", "pipefail", "-c", command], cwd=checkout, env=env,
+                                    capture_output=True, text=True, timeout=300)
+            assert result.returncode == 0, f"{name}: {command}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+
+    train = _checkout(tmp_path / "train")
+    run_job("train", train)
+    upload = next(s for s in jobs["train"]["steps"] if s.get("uses", "").startswith("actions/upload-artifact"))
+    artifact = tmp_path / "artifact"
+    shutil.copytree(train / upload["with"]["path"], artifact)
+
+    infer = _checkout(tmp_path / "infer")
+    download = next(s for s in jobs["infer"]["steps"] if s.get("uses", "").startswith("actions/download-artifact"))
+    shutil.copytree(artifact, infer / download["with"]["path"])
+    run_job("infer", infer)
+
+    predictions = infer / "predictions.csv"
+    with predictions.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 1797 and {"row", "prediction", "proba_0"} <= set(rows[0])
+    text = summary.read_text()
+    assert "### digits-logreg v1" in text and "### Batch inference: digits-logreg v1" in text
