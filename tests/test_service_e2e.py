@@ -145,3 +145,53 @@ def test_prefect_deploy_all_registers_the_same_deployments_and_a_process_worker_
         assert flow_run.state is not None and flow_run.state.is_completed(), flow_run.state
         assert "diabetes-linreg-model-card" in run_artifacts(client, flow_run.id)
     assert ModelStore(model_store, "diabetes-linreg").champion() == "v1"
+
+
+def test_drifted_batch_starts_a_retraining_run(served_deployments: Any, client: SyncPrefectClient,
+                                              tmp_path: Path) -> None:
+    """Feeding the batch-inference deployment shifted data emits a drift event; the digits retraining deployment's
+    trigger turns it into a flow run, with no human in the loop."""
+    import time
+
+    import numpy as np
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName, FlowRunFilter
+    from sklearn.datasets import load_digits
+
+    from deployments.catalog import BATCH_INFERENCE_NAME, batch_inference_parameters
+
+    store = ModelStore(served_deployments.model_store, "digits-logreg")
+    if store.champion() is None:
+        first = run_deployment("training-pipeline/digits-retrain", timeout=RUN_TIMEOUT, poll_interval=1)
+        assert first.state is not None and first.state.is_completed(), first.state
+
+    bunch = load_digits()
+    shifted = tmp_path / "shifted.csv"
+    header = ",".join(bunch.feature_names)
+    np.savetxt(shifted, bunch.data[:300] + 4.0, delimiter=",", header=header, comments="", fmt="%.1f")
+
+    parameters = batch_inference_parameters(str(served_deployments.model_store))
+    parameters["config"].update(data=str(shifted), out=str(tmp_path / "predictions.csv"))
+    started = time.time()
+    scored = run_deployment(f"batch-inference/{BATCH_INFERENCE_NAME}", parameters=parameters,
+                            timeout=RUN_TIMEOUT, poll_interval=1)
+    assert scored.state is not None and scored.state.is_completed(), scored.state
+    drift = table(run_artifacts(client, scored.id)["digits-logreg-drift"])
+    assert sum(row["drifted"] == "yes" for row in drift) > 32
+
+    def automation_runs() -> list[Any]:
+        runs = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["digits-retrain"])),
+            flow_run_filter=FlowRunFilter(),
+        )
+        return [r for r in runs if r.created_by is not None and r.created_by.type == "AUTOMATION"]
+
+    deadline = started + RUN_TIMEOUT
+    while not automation_runs() and time.time() < deadline:
+        time.sleep(1)
+    [triggered] = automation_runs()
+    deadline = time.time() + RUN_TIMEOUT
+    while not client.read_flow_run(triggered.id).state.is_final() and time.time() < deadline:
+        time.sleep(1)
+    assert client.read_flow_run(triggered.id).state.is_completed()
+    card = next(store.card(v) for v in store.versions() if store.card(v)["flow_run_id"] == str(triggered.id))
+    assert card["run"]["started_by"].startswith("automation")
