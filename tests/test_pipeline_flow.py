@@ -52,7 +52,7 @@ def test_first_run_trains_stores_and_promotes(tmp_path: Path) -> None:
     assert (summary.version, summary.became_champion, store.champion()) == ("v1", True, "v1")
     folder = tmp_path / "digits-logreg" / "v1"
     assert sorted(p.name for p in folder.iterdir()) == [
-        "card.json", "confusion_matrix.svg", "contract.json", "model.int8.npz", "model.joblib",
+        "card.json", "confusion_matrix.svg", "contract.json", "drift_reference.json", "model.int8.npz", "model.joblib",
     ]
     card = json.loads((folder / "card.json").read_text())
     for name, entry in card["files"].items():
