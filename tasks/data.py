@@ -4,7 +4,7 @@ A source is a built-in scikit-learn set, a local path, or a URL: http(s) is fetc
 with Prefect; it tells a 503 from a 404), every other scheme through fsspec (file://, s3:// with s3fs, memory://,
 ...). Remote files are streamed to a temporary file while their sha256 is computed, then parsed like local ones.
 Tables (CSV/TSV, Parquet) are parsed with polars: the fastest, leanest reader measured on a 1,000,000 x 64 CSV
-(see docs-3.md and benchmarks/compare_csv_readers.py); `.npz` files hold arrays `X` and `y`.
+(README.md, "Why polars reads the tables"; benchmarks/compare_csv_readers.py); `.npz` files hold arrays `X`, `y`.
 
 Loading only fails on what makes the file unreadable (missing, HTTP 4xx, empty, truncated, ragged rows, wrong
 delimiter). Cells that are not numbers are reported as findings so the `validate` task can list every problem of
