@@ -21,6 +21,8 @@ from tasks.quantize import QuantizationError
 from tasks.registry import CHAMPION_FILE, FLOAT_MODEL_FILE, INT8_MODEL_FILE, ModelStore
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# stored with every version besides the model files: the plot, the data contract, the drift reference
+EXTRA_FILES = ("confusion_matrix.svg", "contract.json", "drift_reference.json")
 NAME = "digits-logreg"
 WEAK = ["model.C=0.001", "gate.min_metrics.accuracy=0.5", "gate.min_metrics.macro_f1=0.5"]
 
@@ -65,7 +67,7 @@ def test_first_model_of_a_name_passes_and_becomes_champion(first_run: tuple[Path
     card = store.card("v1")
     assert card["status"] == "passed"
     assert card["gate"]["champion_version"] is None
-    assert store.verify("v1") == sorted([FLOAT_MODEL_FILE, INT8_MODEL_FILE, "confusion_matrix.svg", "contract.json", "drift_reference.json"])
+    assert store.verify("v1") == sorted([FLOAT_MODEL_FILE, INT8_MODEL_FILE, *EXTRA_FILES])
     candidates = _table(run_id, "candidates")
     assert [(row["kind"], row["selected"]) for row in candidates] == [("logistic_regression", "yes")]
     verdict = _table(run_id, "gate")
@@ -93,7 +95,7 @@ def test_weak_candidate_ends_failed_with_champion_untouched_and_the_gate_table_s
     assert rejected["status"] == "rejected"
     assert "accuracy vs champion v1" in rejected["reason"]
     # kept for inspection; never quantized
-    assert store.verify("v2") == sorted([FLOAT_MODEL_FILE, "confusion_matrix.svg", "contract.json", "drift_reference.json"])
+    assert store.verify("v2") == sorted([FLOAT_MODEL_FILE, *EXTRA_FILES])
     verdict = {row["check"]: row for row in _table(state.state_details.flow_run_id, "gate")}
     assert [name for name, row in verdict.items() if row["result"] == "FAIL"] == ["accuracy vs champion v1"]
     champion_row = verdict["accuracy vs champion v1"]
@@ -185,7 +187,7 @@ def test_mlp_with_quantization_off_stores_only_the_float_model(prefect_harness: 
     assert "quantize" not in summary.task_states and "infer" not in summary.task_states
     store = ModelStore(tmp_path, "digits-mlp")
     assert store.champion() == "v1"
-    assert store.verify("v1") == sorted([FLOAT_MODEL_FILE, "confusion_matrix.svg", "contract.json", "drift_reference.json"])
+    assert store.verify("v1") == sorted([FLOAT_MODEL_FILE, *EXTRA_FILES])
     card = store.card("v1")
     assert card["quantization"] is None and card["int8_metrics"] == {}
     assert card["selection"]["model"]["hidden_layer_sizes"] == [16]
