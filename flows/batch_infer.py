@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -42,7 +40,7 @@ from tasks.drift import DRIFT_REFERENCE_FILE, DriftAccumulator, DriftReport, dri
 from tasks.findings import raise_on_errors
 from tasks.infer import predict_batches
 from tasks.quantize import QuantizedModel
-from tasks.registry import INT8_MODEL_FILE, ModelStore, RegistryError
+from tasks.registry import INT8_MODEL_FILE, ModelStore, RegistryError, atomic_writer
 
 DRIFT_EVENT = "model.drift.detected"
 
@@ -142,7 +140,6 @@ def score_to_file(
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".parquet"):
         raise ValueError(f"--out {out}: predictions are written as .csv or .parquet")
-    out.parent.mkdir(parents=True, exist_ok=True)
     report = ScoringReport(output=str(out))
     classes: Counter[str] = Counter()
     total = total_sq = 0.0
@@ -150,41 +147,33 @@ def score_to_file(
     correct = 0.0
     labelled = 0
     frames: list[Any] = []
-    fd, temp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     started = time.perf_counter()
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            for chunk in chunks:
-                report.warnings += [str(f) for f in chunk.findings if f.severity == "warning"]
-                predictions = next(predict_batches(model, [chunk.X]))
-                if drift is not None:
-                    drift.add(chunk.X)
-                frame = pl.DataFrame(_output_columns(model, chunk, predictions))
-                if suffix == ".csv":
-                    frame.write_csv(handle, include_header=report.rows == 0)
-                else:
-                    frames.append(frame)
-                report.rows += predictions.shape[0]
-                if model.task_ == "classification":
-                    classes.update(str(p) for p in predictions.tolist())
-                    if chunk.y is not None:
-                        correct += float(np.sum(predictions == chunk.y))
-                        labelled += predictions.shape[0]
-                else:
-                    values = predictions.astype(np.float64)
-                    total, total_sq = total + values.sum(), total_sq + np.square(values).sum()
-                    low = min(low, float(values.min(initial=np.inf)))
-                    high = max(high, float(values.max(initial=-np.inf)))
-            if frames:
-                pl.concat(frames).write_parquet(handle)
-            elif suffix == ".parquet":
-                pl.DataFrame({"row": [], "prediction": []}).write_parquet(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, out)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    with atomic_writer(out) as handle:
+        for chunk in chunks:
+            report.warnings += [str(f) for f in chunk.findings if f.severity == "warning"]
+            predictions = next(predict_batches(model, [chunk.X]))
+            if drift is not None:
+                drift.add(chunk.X)
+            frame = pl.DataFrame(_output_columns(model, chunk, predictions))
+            if suffix == ".csv":
+                frame.write_csv(handle, include_header=report.rows == 0)
+            else:
+                frames.append(frame)
+            report.rows += predictions.shape[0]
+            if model.task_ == "classification":
+                classes.update(str(p) for p in predictions.tolist())
+                if chunk.y is not None:
+                    correct += float(np.sum(predictions == chunk.y))
+                    labelled += predictions.shape[0]
+            else:
+                values = predictions.astype(np.float64)
+                total, total_sq = total + values.sum(), total_sq + np.square(values).sum()
+                low = min(low, float(values.min(initial=np.inf)))
+                high = max(high, float(values.max(initial=-np.inf)))
+        if frames:
+            pl.concat(frames).write_parquet(handle)
+        elif suffix == ".parquet":
+            pl.DataFrame({"row": [], "prediction": []}).write_parquet(handle)
     report.seconds = time.perf_counter() - started
     if model.task_ == "classification":
         report.class_counts = dict(sorted(classes.items()))
