@@ -12,8 +12,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from prefect import flow, get_run_logger, unmapped
+from prefect.client.orchestration import get_client
+from prefect.runtime import deployment as prefect_deployment
 from prefect.runtime import flow_run
 
 from tasks.artifacts import (
@@ -30,6 +33,7 @@ from tasks.config import (
     ModelConfig,
     PipelineConfig,
     apply_overrides,
+    fill_from_defaults,
     load_config,
     parse_config,
     with_data_source,
@@ -228,6 +232,15 @@ def build_card(
     }
 
 
+def deployment_config() -> dict[str, Any] | None:
+    """The `config` parameter of the deployment this run belongs to, or None outside a deployment."""
+    deployment_id = prefect_deployment.get_id()
+    if deployment_id is None:
+        return None
+    with get_client(sync_client=True) as client:
+        return client.read_deployment(UUID(str(deployment_id))).parameters.get("config")
+
+
 def _failure(state: Any) -> BaseException:
     error = state.result(raise_on_failure=False)
     return error if isinstance(error, BaseException) else RuntimeError(f"task ended {state.name}: {error!r}")
@@ -237,6 +250,12 @@ def _failure(state: Any) -> BaseException:
 def training_pipeline(config: PipelineConfig = PipelineConfig()) -> RunSummary:  # noqa: B008
     """Train candidates, gate the best, quantize and smoke-test it; promote it only if every step passed."""
     logger = get_run_logger()
+    defaults = deployment_config()
+    if defaults is not None:
+        filled = fill_from_defaults(config, defaults)
+        if filled != config:
+            logger.info("config keys this run did not set come from its deployment's config")
+            config = filled
     store = ModelStore(config.registry.root, config.registry.model_name, config.registry.lock_timeout_seconds)
     tasks = _TaskRecorder()
 

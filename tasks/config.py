@@ -541,3 +541,16 @@ class InferenceConfig(Section):
         "them and report them (drift measures them either way).",
     )
     drift: DriftConfig = Field(default_factory=DriftConfig)
+
+
+def fill_from_defaults(config: PipelineConfig, defaults: dict[str, Any]) -> PipelineConfig:
+    """`config` with every key it did not set explicitly taken from `defaults` (a deployment's config).
+
+    Prefect merges run parameters one level deep, so a run of a deployment given `{"model": {...}}` would otherwise
+    silently train with the flow's defaults for every other section (the digits data and model name).
+    """
+    explicit = config.model_dump(mode="json", exclude_unset=True)
+    # section by section, key by key; a key's value (a threshold table, the candidate list) replaces whole
+    merged = {section: {**defaults.get(section, {}), **explicit.get(section, {})}
+              for section in {*defaults, *explicit}}
+    return parse_config(merged, origin="run parameters over the deployment's config")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT
 
-from tasks.config import ConfigError, PipelineConfig, apply_overrides, load_config, parse_config
+from tasks.config import ConfigError, PipelineConfig, apply_overrides, fill_from_defaults, load_config, parse_config
 
 CONFIG_DIR = REPO_ROOT / "config"
 
@@ -121,3 +121,22 @@ def test_override_of_a_shared_key_with_several_candidates_asks_which() -> None:
         apply_overrides({"model": {"candidates": [{"C": 1.0}, {"C": 2.0}]}}, ["model.C=0.5"])
     with pytest.raises(ConfigError, match="'5' is not an index of a 2-item list"):
         apply_overrides({"model": {"candidates": [{"C": 1.0}, {"C": 2.0}]}}, ["model.candidates.5.C=0.5"])
+
+
+def test_a_partial_run_config_is_filled_from_the_deployment_config() -> None:
+    deployment = load_config(CONFIG_DIR / "diabetes.yaml").model_dump(mode="json")
+    partial = PipelineConfig.model_validate({"model": {"kind": "ridge", "alpha": 2.0},
+                                             "gate": {"min_metrics": {"r2": 0.3}, "max_metrics": {}}})
+
+    filled = fill_from_defaults(partial, deployment)
+
+    assert filled.data.source == "diabetes" and filled.registry.model_name == "diabetes-linreg"
+    assert filled.gate.min_metrics == {"r2": 0.3} and filled.gate.max_metrics == {}
+    assert filled.gate.champion_tolerance == 0.005 and filled.quantize.max_metric_drop == 0.005
+    assert [(c.kind, c.alpha) for c in filled.model.candidates] == [("ridge", 2.0)]
+
+
+def test_a_whole_run_config_is_left_as_it_is() -> None:
+    deployment = load_config(CONFIG_DIR / "diabetes.yaml").model_dump(mode="json")
+    whole = load_config(CONFIG_DIR / "digits.yaml")
+    assert fill_from_defaults(PipelineConfig.model_validate(whole.model_dump(mode="json")), deployment) == whole

@@ -195,3 +195,21 @@ def test_drifted_batch_starts_a_retraining_run(served_deployments: Any, client: 
     assert client.read_flow_run(triggered.id).state.is_completed()
     card = next(store.card(v) for v in store.versions() if store.card(v)["flow_run_id"] == str(triggered.id))
     assert card["run"]["started_by"].startswith("automation")
+
+
+def test_a_partial_config_keeps_the_deployment_config_for_what_it_leaves_out(
+    served_deployments: Any, client: SyncPrefectClient
+) -> None:
+    """Prefect replaces a deployment's `config` whole with a run's; the flow fills what the run left out from the
+    deployment's config, so a partial edit of the diabetes deployment cannot train the digits defaults."""
+    partial = {"config": {"model": {"candidates": [{"kind": "ridge", "alpha": 0.01}]},
+                          "gate": {"min_metrics": {"r2": 0.35}}}}
+    flow_run = run_deployment("training-pipeline/diabetes-retrain", parameters=partial, timeout=RUN_TIMEOUT,
+                              poll_interval=1)
+    assert flow_run.state is not None and flow_run.state.is_final(), flow_run.state
+    store = ModelStore(served_deployments.model_store, "diabetes-linreg")
+    card = next(store.card(v) for v in store.versions() if store.card(v)["flow_run_id"] == str(flow_run.id))
+    assert card["config"]["data"]["source"] == "diabetes"
+    assert card["config"]["model"]["candidates"] == [{"kind": "ridge", "alpha": 0.01, "standardize": True}]
+    assert card["config"]["gate"]["min_metrics"] == {"r2": 0.35}
+    assert card["config"]["gate"]["max_metrics"] == {"rmse": 60.0}  # from the deployment, not the flow default
