@@ -148,10 +148,18 @@ def score_to_file(
     labelled = 0
     frames: list[Any] = []
     started = time.perf_counter()
-    with atomic_writer(out) as handle:
+    current: list[InferenceChunk] = []
+
+    def features(chunks: Iterator[InferenceChunk]) -> Iterator[np.ndarray]:
+        # predict_batches streams the matrices (and names absolute rows in input errors); keep each one's chunk
         for chunk in chunks:
+            current[:] = [chunk]
+            yield chunk.X
+
+    with atomic_writer(out) as handle:
+        for predictions in predict_batches(model, features(chunks)):
+            [chunk] = current
             report.warnings += [str(f) for f in chunk.findings if f.severity == "warning"]
-            predictions = next(predict_batches(model, [chunk.X]))
             if drift is not None:
                 drift.add(chunk.X)
             frame = pl.DataFrame(_output_columns(model, chunk, predictions))
