@@ -180,8 +180,12 @@ def score_to_file(
                 high = max(high, float(values.max(initial=-np.inf)))
         if frames:
             pl.concat(frames).write_parquet(handle)
-        elif suffix == ".parquet":
-            pl.DataFrame({"row": [], "prediction": []}).write_parquet(handle)
+        elif report.rows == 0:  # no rows: still a valid file with the header
+            empty = pl.DataFrame({"row": [], "prediction": []})
+            if suffix == ".csv":
+                empty.write_csv(handle)
+            else:
+                empty.write_parquet(handle)
     report.seconds = time.perf_counter() - started
     if model.task_ == "classification":
         report.class_counts = dict(sorted(classes.items()))

@@ -423,6 +423,17 @@ def summary_markdown(summary: RunSummary) -> str:
     )
 
 
+def require_model_name_for_new_data(config: PipelineConfig, data: str | None, overrides: list[str]) -> None:
+    """--data on another data set must name its model: under the config's name it would become (or be gated
+    against) the champion of a model for different data."""
+    named = any(item.partition("=")[0].strip() == "registry.model_name" for item in overrides)
+    if data is not None and data != config.data.source and not named:
+        raise ConfigError(
+            f"--data {data}: the model name '{config.registry.model_name}' holds models trained on "
+            f"'{config.data.source}'; name the model for this data with --set registry.model_name=NAME"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -430,6 +441,7 @@ def main(argv: list[str] | None = None) -> int:
             config = parse_config(apply_overrides({}, args.overrides), origin="defaults")
         else:
             config = load_config(args.config, args.overrides)
+        require_model_name_for_new_data(config, args.data, args.overrides)
         config = with_data_source(config, args.data, args.target)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

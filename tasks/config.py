@@ -542,6 +542,12 @@ class InferenceConfig(Section):
     )
     drift: DriftConfig = Field(default_factory=DriftConfig)
 
+    @model_validator(mode="after")
+    def _output_is_not_the_input(self) -> InferenceConfig:
+        if "://" not in self.data and Path(self.data).resolve() == Path(self.out).resolve():
+            raise ValueError(f"out: '{self.out}' is the input file; the predictions would replace the data")
+        return self
+
 
 def fill_from_defaults(config: PipelineConfig, defaults: dict[str, Any]) -> PipelineConfig:
     """`config` with every key it did not set explicitly taken from `defaults` (a deployment's config).

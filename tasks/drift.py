@@ -105,7 +105,9 @@ def population_stability_index(expected: np.ndarray, actual: np.ndarray) -> floa
 class DriftAccumulator:
     """Measures drift over a stream of chunks: bin counts over every row, a bounded sample for the KS test.
 
-    The sample keeps every `stride`-th row up to `sample_rows`, so memory stays flat on files of any size.
+    The KS sample is every `stride`-th row of the whole stream: when it outgrows `sample_rows`, every other kept
+    row is dropped and the stride doubles. So it spans the file from start to end (a file whose second half
+    shifted is caught), is deterministic, and memory stays flat on files of any size.
     """
 
     def __init__(self, reference: dict[str, Any], sample_rows: int = 20_000):
@@ -117,6 +119,8 @@ class DriftAccumulator:
         self.finite = np.zeros(len(self.features), dtype=np.int64)
         self.sample_rows = sample_rows
         self.samples: list[np.ndarray] = []
+        self.kept = 0
+        self.stride = 1
         self.n_rows = 0
 
     def add(self, X: np.ndarray) -> None:
@@ -129,15 +133,21 @@ class DriftAccumulator:
             self.counts[index] += np.bincount(np.searchsorted(edges, column, side="left"), minlength=edges.size + 1)
             self.sums[index] += column.sum()
             self.finite[index] += column.size
-        kept = sum(s.shape[0] for s in self.samples)
-        if kept < self.sample_rows:
-            self.samples.append(X[: self.sample_rows - kept].copy())
+        first = (-self.n_rows) % self.stride  # the first row of this chunk on the stride grid
+        picked = X[first::self.stride].copy()
+        self.samples.append(picked)
+        self.kept += picked.shape[0]
         self.n_rows += X.shape[0]
+        while self.kept > self.sample_rows:
+            merged = np.concatenate(self.samples)[::2]
+            self.samples, self.kept, self.stride = [merged], merged.shape[0], self.stride * 2
 
     def report(self, psi_threshold: float = 0.25, ks_alpha: float = 0.01, min_drifted_share: float = 0.1
                ) -> DriftReport:
         sample = np.concatenate(self.samples) if self.samples else np.empty((0, len(self.features)))
         results = []
+        if self.n_rows == 0:  # nothing came in: nothing has drifted (and no retrain should start)
+            return DriftReport([], psi_threshold, ks_alpha, min_drifted_share, 0)
         for index, feature in enumerate(self.features):
             total = max(int(self.counts[index].sum()), 1)
             psi = population_stability_index(feature["proportions"], self.counts[index] / total)
@@ -148,13 +158,13 @@ class DriftAccumulator:
                 # where a one-sample test against an interpolated CDF would flag every pixel-like feature
                 ks = stats.ks_2samp(column, np.asarray(feature["quantiles"], dtype=np.float64))
                 ks_statistic, ks_pvalue = float(ks.statistic), float(ks.pvalue)
-            else:
-                ks_statistic, ks_pvalue = 1.0, 0.0
+            else:  # no finite value in this feature: nothing to compare (missing values are the contract's job)
+                ks_statistic, ks_pvalue = 0.0, 1.0
             batch_mean = float(self.sums[index] / self.finite[index]) if self.finite[index] else float("nan")
             results.append(FeatureDrift(
                 feature=feature["name"], psi=psi, ks_statistic=ks_statistic, ks_pvalue=ks_pvalue,
                 reference_mean=float(feature["mean"]), batch_mean=batch_mean,
-                drifted=psi > psi_threshold and ks_pvalue < ks_alpha,
+                drifted=bool(self.finite[index]) and psi > psi_threshold and ks_pvalue < ks_alpha,
             ))
         return DriftReport(results, psi_threshold, ks_alpha, min_drifted_share, self.n_rows)
 

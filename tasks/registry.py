@@ -286,6 +286,7 @@ class ModelStore:
 
     def promote(self, version: str, reason: str = "", force: bool = False) -> None:
         """Point the champion at `version` (files verified first); a rejected version only with `force`."""
+        self.version_path(version)  # an unknown name or version fails here, before the lock creates any file
         with self.locked():
             self.verify(version)
             status = self.card(version).get("status")
@@ -301,6 +302,8 @@ class ModelStore:
 
         Returns (previous champion, new champion).
         """
+        if not self.folder.is_dir():  # fail before the lock creates the folder of a name that does not exist
+            raise RegistryError(f"{self.folder}: no model named '{self.name}'")
         with self.locked():
             current = self.champion()
             if version is None:
@@ -354,8 +357,8 @@ def _cli(argv: list[str] | None = None) -> int:
             champion = store.champion()
             versions = store.versions()
             if not versions:
-                print(f"no versions of '{args.name}' under {store.folder}")
-                return 1
+                print(f"error: no versions of '{args.name}' under {store.folder}", file=sys.stderr)
+                return 2
             for version in versions:
                 card = store.card(version)
                 marker = "*" if version == champion else " "

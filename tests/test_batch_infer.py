@@ -169,3 +169,18 @@ def test_command_line_options_map_onto_the_config(argv: list[str], expected: dic
 def test_bad_command_lines_are_named(argv: list[str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         inference_config(parse_args(argv))
+
+
+def test_the_input_file_is_never_the_output(tmp_path: Path) -> None:
+    data = tmp_path / "in.csv"
+    with pytest.raises(ValueError, match="is the input file"):
+        InferenceConfig(data=str(data), out=str(tmp_path / "." / "in.csv"))
+    with pytest.raises(ConfigError, match="is the input file"):
+        inference_config(parse_args(["--data", str(data), "--out", str(data)]))
+
+
+def test_a_header_only_file_scores_nothing_and_reports_no_drift(store: Path, tmp_path: Path) -> None:
+    data = _digits_csv(tmp_path / "header.csv", rows=slice(0, 0))
+    summary = _run(store, data, tmp_path / "empty.csv")
+    assert summary.report.rows == 0 and summary.drift_detected is False
+    assert pl.read_csv(tmp_path / "empty.csv").columns == ["row", "prediction"]

@@ -9,7 +9,7 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from tasks.drift import drift_rows, learn_reference, measure_drift, population_stability_index
+from tasks.drift import DriftAccumulator, drift_rows, learn_reference, measure_drift, population_stability_index
 
 
 @pytest.mark.parametrize(
@@ -71,3 +71,23 @@ def test_wrong_column_count_is_an_error(digits_split) -> None:
     X_train, X_test, names = digits_split
     with pytest.raises(ValueError, match="64 columns"):
         measure_drift(learn_reference(X_train, names), X_test[:, :10])
+
+
+def test_a_shift_late_in_a_long_stream_is_caught(digits_split) -> None:
+    """The KS sample spans the whole stream, not its first rows."""
+    X_train, X_test, names = digits_split
+    clean = np.tile(X_test, (20, 1))
+    shifted = clean + X_train.std(axis=0)
+    accumulator = DriftAccumulator(learn_reference(X_train, names), sample_rows=2_000)
+    for chunk in (clean, shifted, shifted, shifted):
+        accumulator.add(chunk)
+    assert accumulator.kept <= 2_000 and accumulator.stride > 1
+    assert accumulator.report().drift_detected
+
+
+def test_an_empty_batch_does_not_drift(digits_split) -> None:
+    X_train, _, names = digits_split
+    accumulator = DriftAccumulator(learn_reference(X_train, names))
+    accumulator.add(np.empty((0, len(names))))
+    report = accumulator.report()
+    assert not report.drift_detected and report.n_rows == 0

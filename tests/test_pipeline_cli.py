@@ -43,7 +43,7 @@ def test_default_run_then_rerun_hits_the_cache(python: str, tmp_path: Path) -> N
 def test_typo_in_config_fails_at_once_naming_the_key(python: str, tmp_path: Path) -> None:
     config = tmp_path / "typo.yaml"
     config.write_text("model:\n  kind: logistic_regression\n  max_iters: 100\n")
-    result = _pipeline(python, tmp_path, "--config", str(config))
+    result = _pipeline(python, tmp_path, "--config", str(config), "--set", f"registry.root={tmp_path / 'models'}")
     assert result.returncode == 2
     assert "unknown key 'model.max_iters'; did you mean 'max_iter'?" in result.stderr
     assert "Beginning flow run" not in result.stdout + result.stderr
@@ -54,3 +54,11 @@ def test_help_documents_the_options(python: str, tmp_path: Path) -> None:
     result = _pipeline(python, tmp_path, "--help")
     assert result.returncode == 0
     assert "--config" in result.stdout and "--set KEY=VALUE" in result.stdout
+
+
+def test_data_of_another_set_needs_its_own_model_name(python: str, tmp_path: Path) -> None:
+    result = _pipeline(python, tmp_path, "--data", "wine", "--set", f"registry.root={tmp_path / 'models'}")
+    assert result.returncode == 2
+    assert "--data wine: the model name 'digits-logreg' holds models trained on 'digits'" in result.stderr
+    assert "--set registry.model_name=NAME" in result.stderr
+    assert not (tmp_path / "models").exists()

@@ -239,3 +239,12 @@ def test_candidate_that_still_beats_the_moved_champion_is_promoted(tmp_path: Pat
     assert (publication.version, publication.promoted) == ("v2", True)
     assert store.champion() == "v2"
     assert store.card("v2")["rechecked_against"] == "v1"
+
+
+@pytest.mark.parametrize("command", [["promote", "nosuch", "v1"], ["rollback", "nosuch"], ["list", "nosuch"]])
+def test_cli_on_an_unknown_name_fails_and_creates_nothing(command: list[str], tmp_path: Path, capsys) -> None:
+    from tasks.registry import _cli
+
+    assert _cli(["--root", str(tmp_path / "models"), *command]) == 2
+    assert "nosuch" in capsys.readouterr().err
+    assert not (tmp_path / "models").exists()
