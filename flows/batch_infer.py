@@ -31,13 +31,9 @@ from tasks.contract import (
     CONTRACT_FILE,
     DataContract,
     InferenceChunk,
-    check_columns,
-    check_ranges,
     iter_inference_chunks,
 )
-from tasks.data import BUILTIN_DATASETS, load_builtin
 from tasks.drift import DRIFT_REFERENCE_FILE, DriftAccumulator, DriftReport, drift_rows
-from tasks.findings import raise_on_errors
 from tasks.infer import predict_batches
 from tasks.quantize import QuantizedModel
 from tasks.registry import INT8_MODEL_FILE, ModelStore, RegistryError, atomic_writer
@@ -94,29 +90,6 @@ def load_scoring_model(models_root: str | Path, name: str, version: str | None =
         reference = json.loads(store.verified_bytes(version, DRIFT_REFERENCE_FILE))
     return ScoringModel(name, version, store.folder / version, store.load_quantized_model(version), contract,
                         reference)
-
-
-def builtin_chunks(name: str, contract: DataContract, chunk_rows: int, out_of_range: str) -> Iterator[InferenceChunk]:
-    """A built-in data set, checked against the contract like a file, in chunks."""
-    dataset = load_builtin(name)
-    origin = f"builtin:{name}"
-    findings = check_columns(dataset.feature_names, contract, origin)
-    raise_on_errors(findings, origin)
-    order = [dataset.feature_names.index(column) for column in contract.feature_names]
-    X = dataset.X[:, order]
-    for start in range(0, X.shape[0], chunk_rows):
-        chunk = X[start:start + chunk_rows]
-        chunk_findings = (findings if start == 0 else []) + check_ranges(
-            chunk, contract, origin, row_offset=start, beyond_tolerance=out_of_range)  # type: ignore[arg-type]
-        raise_on_errors(chunk_findings, origin)
-        yield InferenceChunk(start, chunk, dataset.y[start:start + chunk_rows] if dataset.y is not None else None,
-                             chunk_findings)
-
-
-def input_chunks(source: str, contract: DataContract, chunk_rows: int, out_of_range: str) -> Iterator[InferenceChunk]:
-    if source in BUILTIN_DATASETS:
-        return builtin_chunks(source, contract, chunk_rows, out_of_range)
-    return iter_inference_chunks(source, contract, chunk_rows=chunk_rows, out_of_range=out_of_range)  # type: ignore[arg-type]
 
 
 def _output_columns(model: QuantizedModel, chunk: InferenceChunk, predictions: np.ndarray) -> dict[str, Any]:
@@ -228,7 +201,8 @@ def score(scoring: ScoringModel, config: InferenceConfig) -> tuple[ScoringReport
     """Read, check, score and write chunk by chunk; accumulate the drift measure on the way."""
     accumulator = (DriftAccumulator(scoring.drift_reference, config.drift.sample_rows)
                    if scoring.drift_reference is not None else None)
-    chunks = input_chunks(config.data, scoring.contract, config.chunk_rows, config.out_of_range)
+    chunks = iter_inference_chunks(config.data, scoring.contract, chunk_rows=config.chunk_rows,
+                                   out_of_range=config.out_of_range)
     report = score_to_file(scoring.model, chunks, Path(config.out), accumulator)
     logger = get_run_logger()
     for warning in report.warnings[:20]:

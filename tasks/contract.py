@@ -25,6 +25,7 @@ from tasks.data import (
     SourceSpec,
     drop_trailing_blank_rows,
     frame_to_columns,
+    load_builtin,
     local_copy,
     read_csv_header,
     read_npz_arrays,
@@ -328,6 +329,26 @@ def _check_chunk(X: np.ndarray, y: np.ndarray | None, contract: DataContract, or
     return findings
 
 
+def _array_chunks(
+    X_all: np.ndarray, y_all: np.ndarray | None, columns: Sequence[str], contract: DataContract, origin: str, *,
+    chunk_rows: int | None, strict: bool, out_of_range: Literal["error", "warning"],
+) -> Iterator[InferenceChunk]:
+    """In-memory arrays (an npz file, a built-in set) checked against the contract chunk by chunk, like a table."""
+    column_findings = check_columns(columns, contract, origin)
+    raise_on_errors(column_findings, origin)
+    order = [list(columns).index(name) for name in contract.feature_names]
+    step = chunk_rows or max(X_all.shape[0], 1)
+    for start in range(0, max(X_all.shape[0], 1), step):
+        X = np.asarray(X_all[start:start + step][:, order], dtype=np.float64)
+        y = y_all[start:start + step] if y_all is not None else None
+        findings = (column_findings if start == 0 else []) + _check_chunk(
+            X, y, contract, origin, row_offset=start, csv_lines=False, load_findings=[], non_numeric=(),
+            out_of_range=out_of_range)
+        if strict:
+            raise_on_errors(findings, origin)
+        yield InferenceChunk(start, X, y, findings)
+
+
 def iter_inference_chunks(
     uri: str, contract: DataContract, *, chunk_rows: int | None = DEFAULT_CHUNK_ROWS, delimiter: str = ",",
     fmt: str = "auto", timeout: float = 30.0, strict: bool = True,
@@ -343,29 +364,22 @@ def iter_inference_chunks(
     """
     spec = resolve_source(uri, fmt, delimiter)
     if spec.kind == "builtin":
-        raise DataLoadError(f"{uri}: built-in data sets are for training; score a file or URL")
+        dataset = load_builtin(spec.location)
+        yield from _array_chunks(dataset.X, dataset.y, dataset.feature_names, contract, uri, chunk_rows=chunk_rows,
+                                 strict=strict, out_of_range=out_of_range)
+        return
     csv_lines = spec.format == "csv"
     with local_copy(spec, timeout, hash_local=False) as copy:
         if spec.format == "npz":
             X_all, y_all, columns = read_npz_arrays(copy.path, uri)
-        else:
-            columns = _file_columns(copy, spec, uri)
+            yield from _array_chunks(X_all, y_all, columns, contract, uri, chunk_rows=chunk_rows, strict=strict,
+                                     out_of_range=out_of_range)
+            return
+        columns = _file_columns(copy, spec, uri)
         column_findings = check_columns(columns, contract, uri)
         raise_on_errors(column_findings, uri)
         has_target = contract.target is not None and contract.target in columns
         wanted = contract.feature_names + ([contract.target] if has_target else [])  # type: ignore[list-item]
-        if spec.format == "npz":
-            order = [columns.index(name) for name in contract.feature_names]
-            step = chunk_rows or max(X_all.shape[0], 1)
-            for start in range(0, max(X_all.shape[0], 1), step):
-                X = np.asarray(X_all[start:start + step][:, order], dtype=np.float64)
-                y = y_all[start:start + step] if y_all is not None else None
-                findings = column_findings + _check_chunk(X, y, contract, uri, row_offset=start, csv_lines=False,
-                                                          load_findings=[], non_numeric=(), out_of_range=out_of_range)
-                if strict:
-                    raise_on_errors(findings, uri)
-                yield InferenceChunk(start, X, y, findings)
-            return
         row_offset = 0
         target_index = len(contract.features) if has_target else None
         for frame in _selected_frames(copy, spec, columns, wanted, chunk_rows, uri):

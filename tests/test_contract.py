@@ -217,8 +217,21 @@ def test_unreadable_inputs_fail_as_load_errors(tmp_path, contract):
         read_for_inference(str(CORPUS / "truncated.parquet"), contract)
     with pytest.raises(DataLoadError, match="file not found"):
         read_for_inference(str(tmp_path / "none.csv"), contract)
-    with pytest.raises(DataLoadError, match="built-in data sets are for training"):
+
+
+def test_a_built_in_set_is_checked_against_the_contract_like_a_file(contract):
+    # this contract's features are a, b, c: iris's columns are missing, named before any row is scored
+    with pytest.raises(DataValidationError, match=r"missing columns \[columns a, b, c\]: iris"):
         read_for_inference("iris", contract)
+    from sklearn.datasets import load_iris
+
+    iris = load_iris()
+    names = [str(n) for n in iris.feature_names]
+    iris_contract = learn_contract(iris.data, iris.target, names, task="classification", target="target")
+    chunks = list(iter_inference_chunks("iris", iris_contract, chunk_rows=100))
+    assert [c.row_offset for c in chunks] == [0, 100]
+    assert np.array_equal(np.concatenate([c.X for c in chunks]), iris.data)
+    assert np.array_equal(np.concatenate([c.y for c in chunks]), iris.target)
 
 
 def test_regression_contract_rejects_a_text_target(tmp_path):
