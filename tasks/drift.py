@@ -68,10 +68,13 @@ def _bin_edges(column: np.ndarray, n_bins: int) -> np.ndarray:
     return np.unique(interior)
 
 
-def _proportions(column: np.ndarray, edges: np.ndarray) -> np.ndarray:
+def _bin_counts(column: np.ndarray, edges: np.ndarray) -> np.ndarray:
     # right-closed bins: a value equal to an edge falls in the lower bin, so a constant feature is one bin
-    counts = np.bincount(np.searchsorted(edges, column, side="left"), minlength=edges.size + 1)
-    return counts / max(column.size, 1)
+    return np.bincount(np.searchsorted(edges, column, side="left"), minlength=edges.size + 1)
+
+
+def _proportions(column: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    return _bin_counts(column, edges) / max(column.size, 1)
 
 
 def learn_reference(
@@ -130,7 +133,7 @@ class DriftAccumulator:
         for index, edges in enumerate(self.edges):
             column = X[:, index]
             column = column[np.isfinite(column)]
-            self.counts[index] += np.bincount(np.searchsorted(edges, column, side="left"), minlength=edges.size + 1)
+            self.counts[index] += _bin_counts(column, edges)
             self.sums[index] += column.sum()
             self.finite[index] += column.size
         first = (-self.n_rows) % self.stride  # the first row of this chunk on the stride grid
