@@ -25,7 +25,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
 
-from tasks.artifacts import artifact_key
+from tasks.artifacts import artifact_key, markdown_table
 from tasks.config import ConfigError, DriftConfig, InferenceConfig, load_config
 from tasks.contract import (
     CONTRACT_FILE,
@@ -264,8 +264,7 @@ def batch_inference(config: InferenceConfig = InferenceConfig()) -> BatchSummary
 
 
 def summary_markdown(name: str, version: str, rows: list[dict[str, Any]]) -> str:
-    table = "\n".join(f"| {row['item']} | {row['value']} |" for row in rows)
-    return f"### Batch inference: {name} {version}\n\n| | |\n|---|---|\n{table}\n"
+    return f"### Batch inference: {name} {version}\n\n" + markdown_table(rows)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

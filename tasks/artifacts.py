@@ -189,7 +189,8 @@ class CandidateProgress:
         )
 
 
-def _table(rows: list[dict[str, Any]]) -> str:
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    """Rows of a table artifact as a markdown table (headers from the first row)."""
     if not rows:
         return "_none_\n"
     headers = list(rows[0])
@@ -204,7 +205,7 @@ def _diagnostics_markdown(card: dict[str, Any], folder: Path, plots: dict[str, b
         return ""
     text = "\n## Diagnostics (held-out split)\n\n"
     if "per_class" in diagnostics:
-        text += "Per class:\n\n" + _table(per_class_table(diagnostics["per_class"]))
+        text += "Per class:\n\n" + markdown_table(per_class_table(diagnostics["per_class"]))
     if "residuals" in diagnostics:
         text += "Residuals (true - predicted): " + ", ".join(
             f"{k} {v}" for k, v in diagnostics["residuals"].items()) + "\n"
@@ -265,7 +266,7 @@ def model_card_markdown(card: dict[str, Any], folder: Path, plots: dict[str, byt
     return (
         header
         + (f"**Why:** {card['reason']}\n\n" if card.get("reason") else "")
-        + "## Metrics (held-out split)\n\n" + _table(metrics_rows(card))
+        + "## Metrics (held-out split)\n\n" + markdown_table(metrics_rows(card))
         + "\n## Test-gate\n\n" + verdict + "\n"
         + f"\nCompared against champion: {card['gate'].get('champion_version') or 'none (first model)'}\n"
         + "\n## Quantization\n\n" + quant_text
