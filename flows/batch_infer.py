@@ -24,6 +24,7 @@ import numpy as np
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
+from pydantic import ValidationError
 
 from tasks.artifacts import artifact_key, markdown_table
 from tasks.config import ConfigError, DriftConfig, InferenceConfig, load_config
@@ -309,8 +310,12 @@ def inference_config(args: argparse.Namespace) -> InferenceConfig:
                   out_of_range="error" if args.reject_out_of_range else "warning")
     try:
         return InferenceConfig.model_validate(values)
-    except Exception as exc:  # pydantic.ValidationError: name the option at fault
-        raise ConfigError(f"invalid batch-inference options: {exc}") from None
+    except ValidationError as exc:  # name the option at fault, not pydantic's dump of every input
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'options'}: "
+            f"{error['msg'].removeprefix('Value error, ')}" for error in exc.errors()
+        )
+        raise ConfigError(f"invalid batch-inference options: {problems}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
