@@ -14,8 +14,10 @@ WORKDIR /opt/pipeline
 
 # Dependencies first (from pyproject.toml's pins), so code edits don't reinstall them.
 COPY pyproject.toml README.md ./
+COPY src/mlops_pipeline/__init__.py src/mlops_pipeline/__init__.py
 COPY tasks/__init__.py tasks/__init__.py
 COPY flows/__init__.py flows/__init__.py
+COPY deployments/__init__.py deployments/__init__.py
 RUN pip install --no-cache-dir . && pip uninstall --yes prefect-mlops-pipeline
 
 COPY --chown=pipeline:pipeline . .

@@ -5,7 +5,7 @@ Each reader runs in its own child process so its peak RSS is its own. Run:
     python benchmarks/compare_csv_readers.py [--rows 1000000] [--cols 64] [--readers pandas-c,pyarrow,...]
 
 The CSV is written to a temporary folder and deleted afterwards. A reader whose library is missing prints
-"failed". `pipeline` is the project's own loader (tasks.data.load_dataset), including the sha256 of the file.
+"failed". `pipeline` is the project's own loader (mlops_pipeline.data.load_dataset), including the sha256 of the file.
 """
 
 from __future__ import annotations
@@ -84,8 +84,8 @@ def read_matrix(reader: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
         y = frame["target"].to_numpy()
         return frame.drop("target").to_numpy(order="fortran").astype(np.float64, copy=False), y
     if reader == "pipeline":  # what the `load` task runs: polars with float64 columns, sha256 of the bytes, checks
-        from tasks.config import DataConfig
-        from tasks.data import load_dataset
+        from mlops_pipeline.config import DataConfig
+        from mlops_pipeline.data import load_dataset
 
         dataset = load_dataset(DataConfig(source=str(path), target="target"))
         return dataset.X, dataset.y
@@ -99,7 +99,7 @@ def child(reader: str, path: Path) -> None:
     # Import the library before taking the baseline, so the figure is the reading itself.
     module = {"pandas-c": "pandas", "pandas-pyarrow": "pandas", "pyarrow": "pyarrow.csv",
               "pyarrow-stream": "pyarrow.csv", "polars": "polars", "numpy-loadtxt": "numpy",
-              "pipeline": "tasks.data"}[reader]
+              "pipeline": "mlops_pipeline.data"}[reader]
     __import__(module)
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     started = time.perf_counter()

@@ -3,10 +3,10 @@
     python benchmarks/load_validate.py [--rows 1000000] [--cols 64] [--impute none]
 
 Writes a rows x cols CSV of random floats plus an integer `label` column (10 classes) to a temporary folder, then
-in a fresh child process runs `tasks.data.load_dataset` (read + sha256 + float64 matrix) and `tasks.validate.prepare`
-(every contract rule, the stratified split, the contract), the plain functions behind the `load` and `validate`
-tasks. Peak memory is the child's peak resident set size above its size after imports, compared with the size of
-the float64 feature matrix (target: under 3x).
+in a fresh child process runs `mlops_pipeline.data.load_dataset` (read + sha256 + float64 matrix) and
+`mlops_pipeline.validate.prepare` (every contract rule, the stratified split, the contract), the plain functions
+behind the `load` and `validate` tasks. Peak memory is the child's peak resident set size above its size after
+imports, compared with the size of the float64 feature matrix (target: under 3x).
 """
 
 from __future__ import annotations
@@ -48,9 +48,9 @@ def write_csv(path: Path, rows: int, cols: int, seed: int = 0) -> None:
 
 
 def measure(path: Path, impute: str) -> dict[str, float]:
-    from tasks.config import DataConfig
-    from tasks.data import load_dataset
-    from tasks.validate import prepare
+    from mlops_pipeline.config import DataConfig
+    from mlops_pipeline.data import load_dataset
+    from mlops_pipeline.validate import prepare
 
     config = DataConfig(source=str(path), target="label", impute=impute)
     baseline = current_rss()

@@ -35,7 +35,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from tasks.quantize import QuantizedModel
+from mlops_pipeline.quantize import QuantizedModel
 
 BATCH_ROWS = 200_000
 SEED = 42

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlops_pipeline.flows.batch_infer import batch_inference
+from mlops_pipeline.flows.pipeline import training_pipeline
 from prefect.deployments.runner import RunnerDeployment
 from prefect.events import DeploymentEventTrigger
 from prefect.schedules import Cron
 
-from flows.batch_infer import DRIFT_EVENT, batch_inference, model_resource_id
-from flows.pipeline import training_pipeline
-from tasks.config import InferenceConfig, apply_overrides, load_config, parse_config
+from mlops_pipeline.batch import DRIFT_EVENT, model_resource_id
+from mlops_pipeline.config import InferenceConfig, apply_overrides, load_config, parse_config
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MODEL_STORE_ENV = "MLOPS_MODEL_STORE_ROOT"

@@ -10,9 +10,8 @@ to put the model store somewhere other than each config's `registry.root`.
 
 from __future__ import annotations
 
+from mlops_pipeline.deployments.catalog import served_deployments
 from prefect import serve
-
-from deployments.catalog import served_deployments
 
 
 def main() -> None:

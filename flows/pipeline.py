@@ -14,21 +14,25 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from mlops_pipeline.tasks.artifacts import (
+    CandidateProgress,
+    publish_quantization_artifacts,
+    publish_run_artifacts,
+    run_context,
+)
+from mlops_pipeline.tasks.gate import publish_verdict, test_gate
+from mlops_pipeline.tasks.infer import infer
+from mlops_pipeline.tasks.load import load_task
+from mlops_pipeline.tasks.quantize import quantize
+from mlops_pipeline.tasks.train import publish_candidate_table, train, train_candidate
+from mlops_pipeline.tasks.validate import validate
 from prefect import flow, get_run_logger, unmapped
 from prefect.client.orchestration import get_client
 from prefect.runtime import deployment as prefect_deployment
 from prefect.runtime import flow_run
 
-from tasks.artifacts import (
-    CandidateProgress,
-    artifact_key,
-    diagnose,
-    publish_quantization_artifacts,
-    publish_run_artifacts,
-    run_context,
-)
-from tasks.caching import code_version
-from tasks.config import (
+from mlops_pipeline.caching import code_version
+from mlops_pipeline.config import (
     ConfigError,
     ModelConfig,
     PipelineConfig,
@@ -38,13 +42,12 @@ from tasks.config import (
     parse_config,
     with_data_source,
 )
-from tasks.contract import CONTRACT_FILE
-from tasks.data import load_task
-from tasks.drift import DRIFT_REFERENCE_FILE, learn_reference
-from tasks.gate import Champion, Check, GateFailed, GateReport, champion_recheck, publish_verdict, test_gate
-from tasks.infer import InferenceReport, infer
-from tasks.quantize import QuantizationError, QuantizationGateFailed, QuantizationResult, quantize
-from tasks.registry import (
+from mlops_pipeline.contract import CONTRACT_FILE
+from mlops_pipeline.drift import DRIFT_REFERENCE_FILE, learn_reference
+from mlops_pipeline.gate import Champion, Check, GateFailed, GateReport, champion_recheck
+from mlops_pipeline.infer import InferenceReport
+from mlops_pipeline.quantize import QuantizationError, QuantizationGateFailed, QuantizationResult
+from mlops_pipeline.registry import (
     CHAMPION_FILE,
     FLOAT_MODEL_FILE,
     INT8_MODEL_FILE,
@@ -52,16 +55,9 @@ from tasks.registry import (
     RegistryError,
     json_bytes,
 )
-from tasks.train import (
-    CandidateResult,
-    TrainedModel,
-    candidate_rows,
-    publish_candidate_table,
-    select_best,
-    train,
-    train_candidate,
-)
-from tasks.validate import PreparedData, validate
+from mlops_pipeline.reports import artifact_key, diagnose
+from mlops_pipeline.train import CandidateResult, TrainedModel, candidate_rows, select_best
+from mlops_pipeline.validate import PreparedData
 
 
 @dataclass

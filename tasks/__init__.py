@@ -1,1 +1,1 @@
-"""Plain, typed pipeline steps and their thin Prefect task wrappers."""
+"""Prefect task wrappers, one module per pipeline step; the logic they call is in `mlops_pipeline`."""

@@ -1,240 +1,17 @@
-"""Training: the model zoo, candidate selection on a validation split, and the final fit.
-
-Every model is a scikit-learn Pipeline: [scaler] -> model, so preprocessing is fitted on training rows only and
-travels with the model file (imputation, when configured, happens in `validate` with training-split statistics).
-Candidates are compared on rows carved from the training split (a hold-out validation split, or k folds); the test
-split is never seen here, it belongs to the test-gate.
-"""
+"""The training tasks: score each candidate (mapped, cached per candidate) and fit the selected settings (cached)."""
 
 from __future__ import annotations
 
-import io
-import json
-import time
-from dataclasses import dataclass
 from typing import Any
 
-import joblib
-import numpy as np
 from prefect import task
 from prefect.artifacts import create_table_artifact
-from sklearn.base import BaseEstimator
-from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
-from sklearn.metrics import accuracy_score, f1_score, mean_squared_error, r2_score
-from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
-from sklearn.neural_network import MLPClassifier, MLPRegressor
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.svm import LinearSVC, LinearSVR
 
-from tasks.artifacts import artifact_key
-from tasks.caching import make_cache_key
-from tasks.config import LOWER_IS_BETTER, DataConfig, ModelConfig, ModelSection, TaskKind
-from tasks.validate import PreparedData
-
-
-@dataclass(frozen=True)
-class TrainedModel:
-    estimator: Pipeline
-    # joblib bytes taken right after fitting: an estimator restored from the cache pickles to different (equal
-    # in value) bytes, and stored model files must be identical for identical inputs.
-    model_bytes: bytes
-    fit_seconds: float
-    model_config: dict[str, Any]
-
-
-def serialize_estimator(estimator: Any) -> bytes:
-    buffer = io.BytesIO()
-    joblib.dump(estimator, buffer)
-    return buffer.getvalue()
-
-
-def _final_estimator(config: ModelConfig, seed: int) -> BaseEstimator:
-    match config.kind:
-        case "logistic_regression":
-            return LogisticRegression(C=config.C, solver=config.solver, max_iter=config.max_iter, random_state=seed)
-        case "linear_regression":
-            return LinearRegression(fit_intercept=config.fit_intercept)
-        case "ridge":
-            return Ridge(alpha=config.alpha, random_state=seed)
-        case "linear_svm":
-            return LinearSVC(C=config.C, loss=config.loss, max_iter=config.max_iter, random_state=seed)
-        case "linear_svr":
-            return LinearSVR(C=config.C, epsilon=config.epsilon, loss=config.loss, max_iter=config.max_iter,
-                             random_state=seed)
-        case "mlp_classifier" | "mlp_regressor":
-            mlp = MLPClassifier if config.kind == "mlp_classifier" else MLPRegressor
-            return mlp(
-                hidden_layer_sizes=tuple(config.hidden_layer_sizes), activation=config.activation,
-                solver=config.solver, alpha=config.alpha, learning_rate_init=config.learning_rate_init,
-                max_iter=config.max_iter, early_stopping=config.early_stopping, random_state=seed,
-            )
-        case other:  # pragma: no cover - the config model rejects unknown kinds
-            raise ValueError(f"model.kind '{other}' has no estimator")
-
-
-def build_estimator(config: ModelConfig, seed: int) -> Pipeline:
-    """The configured model inside a Pipeline with its preprocessing (scaling).
-
-    Missing values never reach it: `validate` imputes them (when `data.impute` asks) with training-split
-    statistics that the contract stores and applies at inference, so the int8 model sees the same inputs.
-    """
-    steps: list[tuple[str, Any]] = []
-    if config.standardize:
-        steps.append(("scaler", StandardScaler()))
-    steps.append(("model", _final_estimator(config, seed)))
-    return Pipeline(steps)
-
-
-def fit_model(X: np.ndarray, y: np.ndarray, config: ModelConfig, seed: int) -> TrainedModel:
-    """Build and fit one model on the rows given; time the fit and keep the model's bytes."""
-    estimator = build_estimator(config, seed)
-    started = time.perf_counter()
-    estimator.fit(X, y)
-    return TrainedModel(
-        estimator=estimator,
-        model_bytes=serialize_estimator(estimator),
-        fit_seconds=time.perf_counter() - started,
-        model_config=config.model_dump(mode="json"),
-    )
-
-
-def train_model(data: PreparedData, config: ModelConfig, seed: int) -> TrainedModel:
-    """Fit the configured estimator on the whole training split (the test split is never used)."""
-    return fit_model(data.X_train, data.y_train, config, seed)
-
-
-def evaluate(predict_fn: Any, X: np.ndarray, y: np.ndarray, task_kind: TaskKind) -> dict[str, float]:
-    """Held-out metrics: accuracy and macro-F1 for classification, R² and RMSE for regression."""
-    predictions = predict_fn(X)
-    if task_kind == "classification":
-        return {
-            "accuracy": float(accuracy_score(y, predictions)),
-            "macro_f1": float(f1_score(y, predictions, average="macro")),
-        }
-    return {
-        "r2": float(r2_score(y, predictions)),
-        "rmse": float(np.sqrt(mean_squared_error(y, predictions))),
-    }
-
-
-# ---- candidates -----------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class CandidateResult:
-    """How one candidate setting scored on rows carved from the training split."""
-
-    spec: dict[str, Any]
-    metric_name: str
-    metrics: dict[str, float]  # mean over folds (one "fold" for a hold-out validation split)
-    fold_scores: list[float]  # the selection metric per fold
-    fit_seconds: float  # total over folds
-    n_fit_rows: int
-    n_validation_rows: int
-    # The model fitted on training-minus-validation rows (hold-out only): it becomes the final model when
-    # `model.refit` is false.
-    model: TrainedModel | None
-
-    @property
-    def score(self) -> float:
-        return self.metrics[self.metric_name]
-
-    @property
-    def score_std(self) -> float:
-        return float(np.std(self.fold_scores))
-
-
-def validation_split(
-    X: np.ndarray, y: np.ndarray, task_kind: TaskKind, validation_size: float, seed: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Carve (X_fit, X_val, y_fit, y_val) out of the training split; stratified for classification if possible."""
-    if task_kind == "classification":
-        try:
-            return tuple(train_test_split(X, y, test_size=validation_size, random_state=seed, stratify=y))
-        except ValueError:
-            # too few rows of some class to stratify (tiny data): a plain seeded split is still a fair comparison
-            pass
-    return tuple(train_test_split(X, y, test_size=validation_size, random_state=seed))
-
-
-def cv_folds(y: np.ndarray, task_kind: TaskKind, n_folds: int, seed: int) -> KFold | StratifiedKFold:
-    """Seeded, shuffled folds; stratified for classification when every class has a row in every fold."""
-    if n_folds > y.shape[0]:
-        raise ValueError(f"model.cv_folds {n_folds}: the training split has only {y.shape[0]} rows")
-    if task_kind == "classification" and np.unique(y, return_counts=True)[1].min() >= n_folds:
-        return StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    return KFold(n_splits=n_folds, shuffle=True, random_state=seed)
-
-
-def score_candidate(
-    X_train: np.ndarray, y_train: np.ndarray, task_kind: TaskKind, spec: ModelConfig, selection: ModelSection,
-    seed: int,
-) -> CandidateResult:
-    """Score one candidate on a validation split (or by k-fold CV) of the training rows it is given."""
-    metric_name = "accuracy" if task_kind == "classification" else "r2"
-    if selection.cv_folds:
-        splitter = cv_folds(y_train, task_kind, selection.cv_folds, seed)
-        fold_metrics, seconds = [], 0.0
-        for fit_index, val_index in splitter.split(X_train, y_train):
-            fitted = fit_model(X_train[fit_index], y_train[fit_index], spec, seed)
-            seconds += fitted.fit_seconds
-            fold_metrics.append(evaluate(fitted.estimator.predict, X_train[val_index], y_train[val_index],
-                                         task_kind))
-        n_validation = int(np.ceil(y_train.shape[0] / selection.cv_folds))
-        return CandidateResult(
-            spec=spec.model_dump(mode="json"), metric_name=metric_name,
-            metrics={k: float(np.mean([m[k] for m in fold_metrics])) for k in fold_metrics[0]},
-            fold_scores=[m[metric_name] for m in fold_metrics], fit_seconds=seconds,
-            n_fit_rows=y_train.shape[0] - n_validation, n_validation_rows=n_validation, model=None,
-        )
-    X_fit, X_val, y_fit, y_val = validation_split(X_train, y_train, task_kind, selection.validation_size, seed)
-    fitted = fit_model(X_fit, y_fit, spec, seed)
-    metrics = evaluate(fitted.estimator.predict, X_val, y_val, task_kind)
-    return CandidateResult(
-        spec=spec.model_dump(mode="json"), metric_name=metric_name, metrics=metrics,
-        fold_scores=[metrics[metric_name]], fit_seconds=fitted.fit_seconds,
-        n_fit_rows=int(y_fit.shape[0]), n_validation_rows=int(y_val.shape[0]), model=fitted,
-    )
-
-
-def select_best(results: list[CandidateResult | None]) -> int:
-    """Index of the best scoring candidate (None = failed to train); ties go to the one listed first."""
-    scored = [(i, r) for i, r in enumerate(results) if r is not None]
-    if not scored:
-        raise ValueError("no candidate could be trained")
-    sign = -1.0 if scored[0][1].metric_name in LOWER_IS_BETTER else 1.0
-    return max(scored, key=lambda item: (sign * item[1].score, -item[0]))[0]
-
-
-def describe_spec(spec: dict[str, Any]) -> str:
-    """`C=0.1, solver=lbfgs, ...`: the hyperparameters of a candidate on one line."""
-    return ", ".join(f"{k}={json.dumps(v) if isinstance(v, list) else v}" for k, v in spec.items() if k != "kind")
-
-
-def candidate_rows(
-    specs: list[ModelConfig], results: list[CandidateResult | None], states: list[str], errors: list[str],
-    selected: int | None, cross_validated: bool,
-) -> list[dict[str, Any]]:
-    """The comparison table: one row per candidate with its validation metrics, fit time and state."""
-    rows = []
-    for index, (spec, result, state, error) in enumerate(zip(specs, results, states, errors, strict=True)):
-        row: dict[str, Any] = {
-            "candidate": index,
-            "kind": spec.kind,
-            "settings": describe_spec(spec.model_dump(mode="json")),
-            "selection metric": result.metric_name if result else None,
-            "score": round(result.score, 4) if result else None,
-            "score std (cv)": round(result.score_std, 4) if result and cross_validated else None,
-        }
-        for name, value in (result.metrics if result else {}).items():
-            row[f"validation {name}"] = round(value, 4)
-        row.update({
-            "fit seconds": round(result.fit_seconds, 3) if result else None,
-            "state": state,
-            "selected": "yes" if index == selected else "",
-            "error": error,
-        })
-        rows.append(row)
-    return rows
+from mlops_pipeline.caching import make_cache_key
+from mlops_pipeline.config import DataConfig, ModelConfig, ModelSection
+from mlops_pipeline.reports import artifact_key
+from mlops_pipeline.train import CandidateResult, TrainedModel, score_candidate, train_model
+from mlops_pipeline.validate import PreparedData
 
 
 def publish_candidate_table(model_name: str, rows: list[dict[str, Any]], description: str) -> None:
@@ -248,7 +25,6 @@ def publish_candidate_table(model_name: str, rows: list[dict[str, Any]], descrip
     )
 
 
-# ---- Prefect tasks ----------------------------------------------------------------------------------------------
 def _candidate_cache_key(context: Any, parameters: dict[str, Any]) -> str:
     # Only what shapes this candidate's result: not its position in the list, not the other candidates, so
     # adding a candidate to the config does not retrain the ones already there.
@@ -278,3 +54,4 @@ def _train_cache_key(context: Any, parameters: dict[str, Any]) -> str:
 def train(data: PreparedData, model_config: ModelConfig, data_config: DataConfig) -> TrainedModel:
     """Fit the model on the whole training split; cached on (split fingerprint, model config, code version)."""
     return train_model(data, model_config, seed=data_config.seed)
+

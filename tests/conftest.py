@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import http.server
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -19,6 +21,7 @@ from subprocess import Popen
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+CORPUS = REPO_ROOT / "tests" / "data"  # the bad-input corpus and good.csv
 
 
 @pytest.fixture(scope="session")
@@ -168,7 +171,7 @@ class ServedDeployments:
 def served_deployments(prefect_server: PrefectServer, tmp_path_factory: pytest.TempPathFactory
                        ) -> Iterator[ServedDeployments]:
     """`python deployments/serve.py` against `prefect_server`, with the model store in a temp folder."""
-    from deployments import catalog
+    from mlops_pipeline.deployments import catalog
 
     folder = tmp_path_factory.mktemp("serve")
     env = subprocess_env(folder)
@@ -180,3 +183,49 @@ def served_deployments(prefect_server: PrefectServer, tmp_path_factory: pytest.T
         wait_until(lambda: all(_http_ok(f"{prefect_server.api_url}/deployments/name/{name}") for name in names),
                    process, log, "deployments/serve.py")
         yield ServedDeployments(prefect_server, folder / "models", log)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # everything under tests/e2e runs real commands: mark it, so `pytest -m "not e2e"` is the fast loop
+    e2e_folder = REPO_ROOT / "tests" / "e2e"
+    for item in items:
+        if item.path.is_relative_to(e2e_folder):
+            item.add_marker(pytest.mark.e2e)
+
+
+class FlakyServer:
+    """A real HTTP server on 127.0.0.1 that answers the first `failures` requests with `status`, then the file."""
+
+    def __init__(self, body: bytes, failures: int = 0, status: int = 503):
+        self.body, self.failures, self.status = body, failures, status
+        self.requests: list[int] = []  # the status of each answer
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the http.server API
+                if len(server.requests) < server.failures:
+                    server.requests.append(server.status)
+                    self.send_error(server.status)
+                    return
+                server.requests.append(200)
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(server.body)))
+                self.end_headers()
+                self.wfile.write(server.body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)  # port 0: a free port
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/{name}"
+
+    def __enter__(self) -> FlakyServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tasks.config import DataConfig
-from tasks.data import Dataset, load_builtin
-from tasks.findings import DataValidationError, Finding
-from tasks.validate import check_dataset, impute_values, prepare, quality_rows, split_fingerprint
+from mlops_pipeline.config import DataConfig
+from mlops_pipeline.data import Dataset, load_builtin
+from mlops_pipeline.findings import DataValidationError, Finding
+from mlops_pipeline.validate import check_dataset, impute_values, prepare, quality_rows, split_fingerprint
 
 
 def make_dataset(X, y, names=None, *, columns=None, findings=None, non_numeric=(), target="label", task=None):
@@ -194,8 +194,8 @@ def test_quality_rows_list_errors_first_or_say_all_passed():
 
 
 def test_held_out_values_outside_the_training_range_are_summed_up_in_one_warning():
-    from tasks.contract import learn_contract
-    from tasks.validate import _test_split_range_findings
+    from mlops_pipeline.contract import learn_contract
+    from mlops_pipeline.validate import _test_split_range_findings
 
     contract = learn_contract(np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([0, 1]), ["p", "q"],
                               task="classification", target="y")

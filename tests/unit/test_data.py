@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-import http.server
-import threading
 import urllib.error
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
+from conftest import CORPUS, FlakyServer
 
-from tasks.config import DataConfig
-from tasks.data import (
+from mlops_pipeline.config import DataConfig
+from mlops_pipeline.data import (
     BUILTIN_DATASETS,
     DataLoadError,
     TransientLoadError,
@@ -25,8 +24,6 @@ from tasks.data import (
     resolve_source,
     retry_delays,
 )
-
-CORPUS = Path(__file__).resolve().parent / "data"
 
 
 def write(path: Path, text: str) -> Path:
@@ -256,44 +253,6 @@ def test_npz_errors(tmp_path, arrays, message):
 
 
 # ---- URLs ---------------------------------------------------------------------------------------------------------
-class FlakyServer:
-    """A real HTTP server on 127.0.0.1 that answers the first `failures` requests with `status`, then the file."""
-
-    def __init__(self, body: bytes, failures: int = 0, status: int = 503):
-        self.body, self.failures, self.status = body, failures, status
-        self.requests: list[int] = []  # the status of each answer
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the http.server API
-                if len(server.requests) < server.failures:
-                    server.requests.append(server.status)
-                    self.send_error(server.status)
-                    return
-                server.requests.append(200)
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(server.body)))
-                self.end_headers()
-                self.wfile.write(server.body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)  # port 0: a free port
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/{name}"
-
-    def __enter__(self) -> FlakyServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def good_csv_bytes() -> bytes:
     return (CORPUS / "good.csv").read_bytes()
@@ -368,7 +327,7 @@ def test_retry_delays_double_and_are_capped():
 
 
 def test_config_rejects_bad_data_options():
-    from tasks.config import ConfigError, parse_config
+    from mlops_pipeline.config import ConfigError, parse_config
 
     with pytest.raises(ConfigError, match=r"data.impute"):
         parse_config({"data": {"impute": "zero"}})
@@ -377,7 +336,7 @@ def test_config_rejects_bad_data_options():
 
 
 def test_with_data_source_overrides_source_and_target():
-    from tasks.config import PipelineConfig, with_data_source
+    from mlops_pipeline.config import PipelineConfig, with_data_source
 
     config = with_data_source(PipelineConfig(), "x.csv", "label")
     assert (config.data.source, config.data.target) == ("x.csv", "label")
@@ -395,7 +354,7 @@ def test_download_streams_to_disk(tmp_path):
 
 @pytest.mark.parametrize("spelled", ["\\t", "tab"])
 def test_tab_delimiter_can_be_spelled_out(tmp_path, spelled):
-    from tasks.config import apply_overrides, parse_config
+    from mlops_pipeline.config import apply_overrides, parse_config
 
     config = parse_config(apply_overrides({}, [f"data.delimiter={spelled}"]))
     assert config.data.delimiter == "\t"

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT
 
-from tasks.config import ConfigError, PipelineConfig, apply_overrides, fill_from_defaults, load_config, parse_config
+from mlops_pipeline.config import (
+    ConfigError,
+    PipelineConfig,
+    apply_overrides,
+    fill_from_defaults,
+    load_config,
+    parse_config,
+)
 
 CONFIG_DIR = REPO_ROOT / "config"
 

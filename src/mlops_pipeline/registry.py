@@ -40,7 +40,7 @@ from typing import Any, BinaryIO
 import joblib
 from filelock import FileLock, Timeout
 
-from tasks.quantize import QuantizedModel
+from mlops_pipeline.quantize import QuantizedModel
 
 FLOAT_MODEL_FILE = "model.joblib"
 INT8_MODEL_FILE = "model.int8.npz"
@@ -328,13 +328,15 @@ def _fsync_folder_files(folder: Path) -> None:
             os.fsync(handle.fileno())
 
 
-# ---- command line: python -m tasks.registry list|show|promote|rollback ------------------------------------------
+# ---- command line: python -m mlops_pipeline.registry list|show|promote|rollback --------------------------------
 def _format_metrics(card: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v:.4f}" for k, v in (card.get("metrics") or {}).items())
 
 
 def _cli(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tasks.registry", description="Inspect and manage the model store.")
+    parser = argparse.ArgumentParser(
+        prog="python -m mlops_pipeline.registry", description="Inspect and manage the model store."
+    )
     parser.add_argument("--root", default="models", help="model store folder (default: %(default)s)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="versions of a model, champion marked *").add_argument("name")

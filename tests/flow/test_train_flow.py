@@ -9,18 +9,18 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import mlops_pipeline.flows.pipeline as pipeline
 import pytest
+from conftest import REPO_ROOT
 from prefect import task
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 from prefect.client.schemas.sorting import ArtifactSort
 
-import flows.pipeline as pipeline
-from tasks.config import PipelineConfig, load_config, parse_config
-from tasks.quantize import QuantizationError
-from tasks.registry import CHAMPION_FILE, FLOAT_MODEL_FILE, INT8_MODEL_FILE, ModelStore
+from mlops_pipeline.config import PipelineConfig, load_config, parse_config
+from mlops_pipeline.quantize import QuantizationError
+from mlops_pipeline.registry import CHAMPION_FILE, FLOAT_MODEL_FILE, INT8_MODEL_FILE, ModelStore
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 # stored with every version besides the model files: the plot, the data contract, the drift reference
 EXTRA_FILES = ("confusion_matrix.svg", "contract.json", "drift_reference.json")
 NAME = "digits-logreg"

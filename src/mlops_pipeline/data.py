@@ -17,7 +17,6 @@ import csv
 import hashlib
 import shutil
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,10 +25,9 @@ from typing import Any, Literal
 from urllib.parse import unquote, urlparse
 
 import numpy as np
-from prefect import get_run_logger, task
 
-from tasks.config import DataConfig, TaskKind
-from tasks.findings import Finding, example_rows
+from mlops_pipeline.config import DataConfig, TaskKind
+from mlops_pipeline.findings import Finding, example_rows
 
 FileFormat = Literal["csv", "parquet", "npz"]
 
@@ -574,40 +572,6 @@ def load_dataset(config: DataConfig) -> Dataset:
         return read_file(copy, spec, config.target, origin=config.source)
 
 
-# ---- the task --------------------------------------------------------------------------------------------------
 def retry_delays(retries: int, first_delay: float) -> list[float]:
     """Exponential backoff: first_delay, 2x, 4x, ... capped at a minute (Prefect adds the jitter)."""
     return [min(first_delay * 2**attempt, _MAX_RETRY_DELAY_SECONDS) for attempt in range(retries)]
-
-
-def _retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
-    # Prefect calls this plain function (a callable object or partial would silently disable retries).
-    exc = state.data
-    return isinstance(exc, BaseException) and is_transient(exc)
-
-
-@task(
-    name="load",
-    retries=4,
-    retry_delay_seconds=retry_delays(4, 1.0),
-    retry_jitter_factor=0.5,
-    retry_condition_fn=_retry_if_transient,
-    persist_result=False,
-)
-def load(config: DataConfig) -> Dataset:
-    """Read the data; transient failures are retried with exponential backoff and jitter."""
-    logger = get_run_logger()
-    started = time.perf_counter()
-    dataset = load_dataset(config)
-    logger.info(
-        "loaded %s: %d rows x %d features in %.2f s, sha256 %s", dataset.source, dataset.n_rows,
-        dataset.X.shape[1], time.perf_counter() - started, dataset.fingerprint[:16],
-    )
-    return dataset
-
-
-def load_task(config: DataConfig) -> Any:
-    """The `load` task with the config's retry count and backoff (data.retries, data.retry_delay_seconds)."""
-    return load.with_options(
-        retries=config.retries, retry_delay_seconds=retry_delays(config.retries, config.retry_delay_seconds) or 0
-    )

@@ -9,22 +9,17 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from conftest import REPO_ROOT
+from mlops_pipeline.flows.batch_infer import BatchSummary, batch_inference, inference_config, parse_args
+from mlops_pipeline.flows.pipeline import training_pipeline
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from sklearn.datasets import load_digits
 
-from flows.batch_infer import (
-    BatchSummary,
-    batch_inference,
-    inference_config,
-    load_scoring_model,
-    parse_args,
-    score_to_file,
-)
-from flows.pipeline import training_pipeline
-from tasks.config import ConfigError, InferenceConfig, parse_config
-from tasks.contract import iter_inference_chunks
-from tasks.registry import IntegrityError, RegistryError
+from mlops_pipeline.batch import load_scoring_model, score_to_file
+from mlops_pipeline.config import ConfigError, InferenceConfig, parse_config
+from mlops_pipeline.contract import iter_inference_chunks
+from mlops_pipeline.registry import IntegrityError, RegistryError
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -157,7 +152,7 @@ def test_score_to_file_refuses_other_formats(store: Path, tmp_path: Path) -> Non
     ],
 )
 def test_command_line_options_map_onto_the_config(argv: list[str], expected: dict, monkeypatch) -> None:
-    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    monkeypatch.chdir(REPO_ROOT)
     config = inference_config(parse_args(argv)).model_dump()
     assert {key: config[key] for key in expected} == expected
 

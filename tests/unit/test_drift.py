@@ -9,7 +9,13 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from tasks.drift import DriftAccumulator, drift_rows, learn_reference, measure_drift, population_stability_index
+from mlops_pipeline.drift import (
+    DriftAccumulator,
+    drift_rows,
+    learn_reference,
+    measure_drift,
+    population_stability_index,
+)
 
 
 @pytest.mark.parametrize(

@@ -8,15 +8,15 @@ import json
 import logging
 from pathlib import Path
 
-from test_data import CORPUS, FlakyServer
+from conftest import CORPUS, FlakyServer
+from mlops_pipeline.flows.pipeline import training_pipeline
 
-from flows.pipeline import training_pipeline
-from tasks.artifacts import artifact_key
-from tasks.config import PipelineConfig, apply_overrides, parse_config
-from tasks.contract import CONTRACT_FILE, DataContract
-from tasks.data import DataLoadError
-from tasks.findings import DataValidationError
-from tasks.registry import ModelStore
+from mlops_pipeline.config import PipelineConfig, apply_overrides, parse_config
+from mlops_pipeline.contract import CONTRACT_FILE, DataContract
+from mlops_pipeline.data import DataLoadError
+from mlops_pipeline.findings import DataValidationError
+from mlops_pipeline.registry import ModelStore
+from mlops_pipeline.reports import artifact_key
 
 
 def make_config(tmp_path: Path, source: str, name: str = "flow-data", **data: object) -> PipelineConfig:

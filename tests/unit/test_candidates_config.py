@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import REPO_ROOT
 
-from tasks.config import (
+from mlops_pipeline.config import (
     ConfigError,
     LinearSVMConfig,
     LinearSVRConfig,
@@ -18,8 +19,6 @@ from tasks.config import (
     load_config,
     parse_config,
 )
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize(

@@ -6,16 +6,17 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import REPO_ROOT
+from mlops_pipeline.flows.pipeline import RunSummary, training_pipeline
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, FlowRunFilter, FlowRunFilterId
 
-from flows.pipeline import RunSummary, training_pipeline
-from tasks.config import PipelineConfig, load_config, parse_config
-from tasks.registry import ModelStore, sha256_file
+from mlops_pipeline.config import PipelineConfig, load_config, parse_config
+from mlops_pipeline.registry import ModelStore, sha256_file
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+CONFIG_DIR = REPO_ROOT / "config"
 
 
 def _digits(store_root: Path, **model: object) -> PipelineConfig:

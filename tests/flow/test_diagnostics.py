@@ -10,14 +10,15 @@ from typing import Any
 
 import numpy as np
 import pytest
+from mlops_pipeline.tasks.artifacts import CandidateProgress
 from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-from tasks.artifacts import (
+from mlops_pipeline.plots import confusion_matrix_svg, residual_plot_svg, svg_data_uri
+from mlops_pipeline.reports import (
     CONFUSION_MATRIX_FILE,
     RESIDUALS_FILE,
-    CandidateProgress,
     diagnose,
     model_card_markdown,
     per_class_rows,
@@ -25,7 +26,6 @@ from tasks.artifacts import (
     read_plots,
     started_by,
 )
-from tasks.plots import confusion_matrix_svg, residual_plot_svg, svg_data_uri
 
 SVG = "{http://www.w3.org/2000/svg}"
 

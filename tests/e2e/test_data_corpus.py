@@ -17,10 +17,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import REPO_ROOT, subprocess_env
-from test_data import CORPUS
+from conftest import CORPUS, REPO_ROOT, subprocess_env
 
-from tasks.registry import ModelStore
+from mlops_pipeline.registry import ModelStore
 
 pytestmark = pytest.mark.e2e
 

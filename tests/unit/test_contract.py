@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 from test_data import CORPUS, FlakyServer
 
-from tasks.config import DataConfig
-from tasks.contract import (
+from mlops_pipeline.config import DataConfig
+from mlops_pipeline.contract import (
     DataContract,
     check_columns,
     check_ranges,
@@ -19,9 +19,9 @@ from tasks.contract import (
     learn_contract,
     read_for_inference,
 )
-from tasks.data import DataLoadError, load_dataset
-from tasks.findings import DataValidationError
-from tasks.validate import prepare
+from mlops_pipeline.data import DataLoadError, load_dataset
+from mlops_pipeline.findings import DataValidationError
+from mlops_pipeline.validate import prepare
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from tasks.artifacts import quantization_rows, sample_prediction_rows
-from tasks.config import QuantizeConfig, TaskKind
-from tasks.infer import SAMPLE_ROWS, predict_batches, run_inference
-from tasks.quantize import ModelInputError, QuantizedModel, quantize_and_compare
-from tasks.validate import PreparedData
+from mlops_pipeline.config import QuantizeConfig, TaskKind
+from mlops_pipeline.infer import SAMPLE_ROWS, predict_batches, run_inference
+from mlops_pipeline.quantize import ModelInputError, QuantizedModel, quantize_and_compare
+from mlops_pipeline.reports import quantization_rows, sample_prediction_rows
+from mlops_pipeline.validate import PreparedData
 
 
 def _prepared(X: np.ndarray, y: np.ndarray, task: TaskKind) -> PreparedData:
@@ -109,11 +109,11 @@ def test_sample_prediction_table_columns(task: TaskKind, extra_column: str, digi
 
 # ---- the flow ----------------------------------------------------------------------------------------------------
 def test_training_flow_publishes_quantization_and_sample_tables(prefect_harness: Path, tmp_path: Path) -> None:
+    from mlops_pipeline.flows.pipeline import training_pipeline
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-    from flows.pipeline import training_pipeline
-    from tasks.config import parse_config
+    from mlops_pipeline.config import parse_config
 
     config = parse_config({"registry": {"root": str(tmp_path / "models"), "model_name": "digits-int8-test"}})
     summary = training_pipeline(config)

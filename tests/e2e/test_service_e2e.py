@@ -17,6 +17,14 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from conftest import REPO_ROOT
+from mlops_pipeline.deployments.catalog import (
+    RETRAIN_CRON,
+    RETRAIN_TIMEZONE,
+    RETRAINING,
+    edited_parameters,
+    pipeline_parameters,
+)
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
@@ -24,12 +32,10 @@ from prefect.client.schemas.objects import Artifact
 from prefect.deployments import run_deployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from deployments.catalog import RETRAIN_CRON, RETRAIN_TIMEZONE, RETRAINING, edited_parameters, pipeline_parameters
-from tasks.registry import ModelStore
+from mlops_pipeline.registry import ModelStore
 
 pytestmark = pytest.mark.e2e
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 PREFECT = str(Path(sys.executable).with_name("prefect"))
 RUN_TIMEOUT = 120
 
@@ -154,10 +160,9 @@ def test_drifted_batch_starts_a_retraining_run(served_deployments: Any, client: 
     import time
 
     import numpy as np
+    from mlops_pipeline.deployments.catalog import BATCH_INFERENCE_NAME, batch_inference_parameters
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName, FlowRunFilter
     from sklearn.datasets import load_digits
-
-    from deployments.catalog import BATCH_INFERENCE_NAME, batch_inference_parameters
 
     store = ModelStore(served_deployments.model_store, "digits-logreg")
     if store.champion() is None:

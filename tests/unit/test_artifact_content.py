@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks.artifacts import artifact_key, metrics_rows, model_card_markdown
-from tasks.config import PipelineConfig
+from mlops_pipeline.config import PipelineConfig
+from mlops_pipeline.reports import artifact_key, metrics_rows, model_card_markdown
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ task identity, and TASK_SOURCE ignores helper code; so keys are built here from 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 from functools import cache
 from importlib import metadata
@@ -22,13 +23,17 @@ _PACKAGES_THAT_SHAPE_MODELS = ("scikit-learn", "numpy", "joblib")
 def code_version() -> str:
     """sha256 (12 hex) of the pipeline's source plus the versions of the libraries that shape model bytes.
 
-    Any edit to `tasks/` or `flows/` changes it, helper modules included, so cached results never outlive code.
+    Any edit to the library, `tasks/` or `flows/` changes it, helper modules included, so cached results never
+    outlive code. The task and flow folders are located without importing them (they import Prefect).
     """
     digest = hashlib.sha256()
-    root = Path(__file__).resolve().parent.parent
-    for package in ("tasks", "flows"):
-        for source in sorted((root / package).glob("*.py")):
-            digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    for package in ("mlops_pipeline", "mlops_pipeline.tasks", "mlops_pipeline.flows"):
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise RuntimeError(f"package {package} is not installed (pip install -e .)")
+        folder = Path(next(iter(spec.submodule_search_locations)))
+        for source in sorted(folder.glob("*.py")):
+            digest.update(f"{package}/{source.name}".encode() + b"\0" + source.read_bytes())
     for name in _PACKAGES_THAT_SHAPE_MODELS:
         digest.update(f"{name}=={metadata.version(name)}".encode())
     return digest.hexdigest()[:12]

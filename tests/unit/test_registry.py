@@ -10,15 +10,8 @@ import joblib
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from tasks.registry import (
-    CHAMPION_FILE,
-    FLOAT_MODEL_FILE,
-    IntegrityError,
-    ModelStore,
-    RegistryError,
-    _cli,
-)
-from tasks.train import serialize_estimator
+from mlops_pipeline.registry import CHAMPION_FILE, FLOAT_MODEL_FILE, IntegrityError, ModelStore, RegistryError, _cli
+from mlops_pipeline.train import serialize_estimator
 
 
 @pytest.fixture(scope="module")
@@ -243,7 +236,7 @@ def test_candidate_that_still_beats_the_moved_champion_is_promoted(tmp_path: Pat
 
 @pytest.mark.parametrize("command", [["promote", "nosuch", "v1"], ["rollback", "nosuch"], ["list", "nosuch"]])
 def test_cli_on_an_unknown_name_fails_and_creates_nothing(command: list[str], tmp_path: Path, capsys) -> None:
-    from tasks.registry import _cli
+    from mlops_pipeline.registry import _cli
 
     assert _cli(["--root", str(tmp_path / "models"), *command]) == 2
     assert "nosuch" in capsys.readouterr().err

@@ -18,8 +18,8 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
-from tasks.config import TaskKind
-from tasks.data import (
+from mlops_pipeline.config import TaskKind
+from mlops_pipeline.data import (
     DataLoadError,
     LocalCopy,
     SourceSpec,
@@ -31,7 +31,7 @@ from tasks.data import (
     read_npz_arrays,
     resolve_source,
 )
-from tasks.findings import DataValidationError, Finding, example_rows, raise_on_errors
+from mlops_pipeline.findings import DataValidationError, Finding, example_rows, raise_on_errors
 
 CONTRACT_FILE = "contract.json"
 CONTRACT_SCHEMA_VERSION = 1

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from mlops_pipeline.tasks.train import _candidate_cache_key
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC, LinearSVR
 
-from tasks.config import (
+from mlops_pipeline.config import (
     DataConfig,
     LinearRegressionConfig,
     LinearSVMConfig,
@@ -20,9 +21,8 @@ from tasks.config import (
     ModelSection,
     RidgeConfig,
 )
-from tasks.train import (
+from mlops_pipeline.train import (
     CandidateResult,
-    _candidate_cache_key,
     build_estimator,
     candidate_rows,
     fit_model,
@@ -30,7 +30,7 @@ from tasks.train import (
     select_best,
     validation_split,
 )
-from tasks.validate import PreparedData
+from mlops_pipeline.validate import PreparedData
 
 
 def _classification(n: int = 120, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -7,11 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
-from prefect.flows import load_flow_from_entrypoint
-from prefect.utilities.importtools import import_object
-from prefect.utilities.templating import apply_values
-
-from deployments.catalog import (
+from mlops_pipeline.deployments.catalog import (
     BATCH_INFERENCE_NAME,
     MODEL_STORE_ENV,
     PROJECT_ROOT,
@@ -23,8 +19,12 @@ from deployments.catalog import (
     retraining_deployment,
     served_deployments,
 )
-from flows.pipeline import training_pipeline
-from tasks.config import ConfigError, PipelineConfig, load_config
+from mlops_pipeline.flows.pipeline import training_pipeline
+from prefect.flows import load_flow_from_entrypoint
+from prefect.utilities.importtools import import_object
+from prefect.utilities.templating import apply_values
+
+from mlops_pipeline.config import ConfigError, PipelineConfig, load_config
 
 PREFECT_YAML = PROJECT_ROOT / "deployments" / "prefect.yaml"
 SPECS = {spec.name: spec for spec in RETRAINING}

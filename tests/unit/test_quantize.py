@@ -23,8 +23,8 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.svm import LinearSVC, LinearSVR
 from sklearn.tree import DecisionTreeClassifier
 
-from tasks.config import QuantizeConfig
-from tasks.quantize import (
+from mlops_pipeline.config import QuantizeConfig
+from mlops_pipeline.quantize import (
     FORMAT_VERSION,
     ModelInputError,
     QuantizationError,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import REPO_ROOT, subprocess_env
 
-from tasks.registry import ModelStore
+from mlops_pipeline.registry import ModelStore
 
 
 @pytest.mark.e2e

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-import tasks.gate as gate  # not `from tasks.gate import test_gate`: pytest would collect the task as a test
-from tasks.config import GateConfig
-from tasks.train import serialize_estimator
-from tasks.validate import PreparedData
+import mlops_pipeline.gate as gate
+from mlops_pipeline.config import GateConfig
+from mlops_pipeline.train import serialize_estimator
+from mlops_pipeline.validate import PreparedData
 
 
 def _data(task_kind: str = "classification", n: int = 80, n_features: int = 4) -> PreparedData:
