@@ -46,7 +46,7 @@ class Case:
     name: str
     data: Callable[[], tuple[np.ndarray, np.ndarray]]
     model: Callable[[], Any]
-    task: str  # classification | regression
+    problem: str  # classification | regression
 
 
 def _synthetic_classification() -> tuple[np.ndarray, np.ndarray]:
@@ -136,7 +136,7 @@ def _onnx_dynamic_int8(estimator: Any, X_train: np.ndarray, task: str, folder: P
 
 def run_case(case: Case, repeats: int) -> list[Engine]:
     X, y = case.data()
-    stratify = y if case.task == "classification" else None
+    stratify = y if case.problem == "classification" else None
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=SEED, stratify=stratify)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -147,18 +147,18 @@ def run_case(case: Case, repeats: int) -> list[Engine]:
     joblib.dump(estimator, buffer)
     loaded = joblib.load(io.BytesIO(buffer.getvalue()))
     engines = [Engine("scikit-learn float (joblib)", len(buffer.getvalue()),
-                      _metric(case.task, y_test, loaded.predict(X_test)),
+                      _metric(case.problem, y_test, loaded.predict(X_test)),
                       _rows_per_second(loaded.predict, batch, repeats))]
 
     for label, weight_dtype in (("this project float32", "float32"), ("this project int8", "int8")):
         stored = QuantizedModel(estimator=estimator, weight_dtype=weight_dtype).fit(X_train).to_bytes()
         model = QuantizedModel.from_bytes(stored)
-        engines.append(Engine(label, len(stored), _metric(case.task, y_test, model.predict(X_test)),
+        engines.append(Engine(label, len(stored), _metric(case.problem, y_test, model.predict(X_test)),
                               _rows_per_second(model.predict, batch, repeats)))
 
     with tempfile.TemporaryDirectory() as folder:
         try:
-            onnx = _onnx_dynamic_int8(estimator, X_train, case.task, Path(folder))
+            onnx = _onnx_dynamic_int8(estimator, X_train, case.problem, Path(folder))
         except Exception as exc:  # noqa: BLE001 - a baseline that cannot be built is reported, not fatal
             onnx = f"failed: {type(exc).__name__}: {str(exc)[:80]}"
         if isinstance(onnx, str):
@@ -171,13 +171,13 @@ def run_case(case: Case, repeats: int) -> list[Engine]:
                 return session.run(None, {"X": rows.astype(np.float32)})[0]
 
             engines.append(Engine("ONNX Runtime dynamic int8", size,
-                                  _metric(case.task, y_test, np.ravel(onnx_predict(X_test))),
+                                  _metric(case.problem, y_test, np.ravel(onnx_predict(X_test))),
                                   _rows_per_second(onnx_predict, batch, repeats)))
     return engines
 
 
 def format_case(case: Case, engines: list[Engine]) -> str:
-    metric_name = "accuracy" if case.task == "classification" else "R²"
+    metric_name = "accuracy" if case.problem == "classification" else "R²"
     base = engines[0]
     lines = [f"\n### {case.name}\n",
              f"| model | file bytes | {metric_name} | Δ vs float | rows/s (1 thread) | speed vs scikit-learn |",

@@ -22,7 +22,7 @@ from mlops_pipeline.tasks.artifacts import (
 )
 from mlops_pipeline.tasks.gate import publish_verdict, test_gate
 from mlops_pipeline.tasks.infer import infer
-from mlops_pipeline.tasks.load import load_task
+from mlops_pipeline.tasks.load import load_with_retries
 from mlops_pipeline.tasks.quantize import quantize
 from mlops_pipeline.tasks.train import publish_candidate_table, train, train_candidate
 from mlops_pipeline.tasks.validate import validate
@@ -193,7 +193,7 @@ def build_card(
     if quantization:
         int8_metrics = {quantization.report.metric_name: quantization.report.int8_metric}
     return {
-        "task": config.task,
+        "problem": config.problem,
         "metrics": gate.metrics if gate else {},
         "int8_metrics": int8_metrics,
         "champion_metrics": gate.champion_metrics if gate else None,
@@ -257,8 +257,8 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> RunSummary: 
 
     # Retries and backoff come from the data config; `validate` publishes the data-quality table and fails the run
     # on any contract violation before anything is trained or stored.
-    dataset = tasks.run(load_task(config.data), config.data).result()
-    data = tasks.run(validate, dataset, config.data, config.task,
+    dataset = tasks.run(load_with_retries(config.data), config.data).result()
+    data = tasks.run(validate, dataset, config.data, config.problem,
                      artifact_key(config.registry.model_name, "data-quality")).result()
     selection = select_candidate(data, config, tasks)
     trained = final_model(selection, data, config, tasks)
@@ -279,7 +279,7 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> RunSummary: 
         gate = gate_state.result()
     if failure is None and config.quantize.enabled:
         quant_state = tasks.run(quantize, trained.estimator, data.X_train, data.X_test, data.y_test,
-                                data.feature_names, config.task, len(trained.model_bytes), config.quantize)
+                                data.feature_names, config.problem, len(trained.model_bytes), config.quantize)
         if quant_state.is_failed():
             failure = _failure(quant_state)
         else:
@@ -298,7 +298,7 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> RunSummary: 
         quantization.report if quantization else None)
     if quant_report is not None and card["quantization"] is None:  # the quantization gate failed: say by how much
         card["quantization"] = asdict(quant_report)
-    diagnostics = diagnose(config.task, data.y_test, trained.estimator.predict(data.X_test), store.name)
+    diagnostics = diagnose(config.problem, data.y_test, trained.estimator.predict(data.X_test), store.name)
     card["diagnostics"] = diagnostics.summary
     files = {FLOAT_MODEL_FILE: trained.model_bytes, **diagnostics.files}
     # the contract the model's input must meet, and the sha256 of exactly the data read
@@ -338,7 +338,7 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> RunSummary: 
         failure = GateFailed(gate)
     folder = store.folder / publication.version
     publish_run_artifacts(store.card(publication.version), folder)
-    publish_quantization_artifacts(store.name, publication.version, quant_report, inference, config.task)
+    publish_quantization_artifacts(store.name, publication.version, quant_report, inference, config.problem)
     logger.info("stored %s %s (%s) at %s", store.name, publication.version, publication.status, folder)
     if failure is not None:
         raise failure

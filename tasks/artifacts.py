@@ -118,7 +118,7 @@ def publish_run_artifacts(card: dict[str, Any], folder: Path) -> None:
 
 def publish_quantization_artifacts(
     model_name: str, version: str, report: QuantizationReport | None, inference: InferenceReport | None,
-    task_kind: str,
+    problem: str,
 ) -> None:
     """The float-vs-int8 table and the sample-predictions table (inside a flow or task run); absent parts skip."""
     if report is not None:
@@ -130,7 +130,7 @@ def publish_quantization_artifacts(
     if inference is not None:
         create_table_artifact(
             key=artifact_key(model_name, "sample-predictions"),
-            table=sample_prediction_rows(inference, task_kind),
+            table=sample_prediction_rows(inference, problem),
             description=f"{model_name} {version}: first held-out rows, float vs int8 "
                         f"({inference.agreement_with_float:.2%} of {inference.n_rows} rows agree, "
                         f"{inference.rows_per_second:,.0f} rows/s)",

@@ -37,7 +37,7 @@ def load(config: DataConfig) -> Dataset:
     return dataset
 
 
-def load_task(config: DataConfig) -> Any:
+def load_with_retries(config: DataConfig) -> Any:
     """The `load` task with the config's retry count and backoff (data.retries, data.retry_delay_seconds)."""
     return load.with_options(
         retries=config.retries, retry_delay_seconds=retry_delays(config.retries, config.retry_delay_seconds) or 0

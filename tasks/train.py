@@ -41,7 +41,7 @@ def train_candidate(
     data: PreparedData, spec: ModelConfig, index: int, selection: ModelSection, data_config: DataConfig
 ) -> CandidateResult:
     """Score one candidate on a validation split of the training rows; cached per candidate."""
-    return score_candidate(data.X_train, data.y_train, data.task, spec, selection, seed=data_config.seed)
+    return score_candidate(data.X_train, data.y_train, data.problem, spec, selection, seed=data_config.seed)
 
 
 def _train_cache_key(context: Any, parameters: dict[str, Any]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 
-from mlops_pipeline.config import DataConfig, TaskKind
+from mlops_pipeline.config import DataConfig, ProblemKind
 from mlops_pipeline.data import Dataset
 from mlops_pipeline.findings import DataValidationError, Finding
 from mlops_pipeline.validate import PreparedData, prepare, quality_rows
@@ -23,7 +23,7 @@ def publish_quality_table(key: str, findings: list[Finding], dataset: Dataset) -
 
 
 @task(name="validate", persist_result=False)
-def validate(dataset: Dataset, config: DataConfig, task_kind: TaskKind,
+def validate(dataset: Dataset, config: DataConfig, problem: ProblemKind,
              quality_artifact_key: str | None = None) -> PreparedData:
     """Enforce the data contract before anything is trained; hold out the test split; learn the contract.
 
@@ -32,7 +32,7 @@ def validate(dataset: Dataset, config: DataConfig, task_kind: TaskKind,
     """
     logger = get_run_logger()
     try:
-        data = prepare(dataset, config, task_kind)
+        data = prepare(dataset, config, problem)
     except DataValidationError as exc:
         if quality_artifact_key:
             publish_quality_table(quality_artifact_key, exc.findings, dataset)

@@ -127,7 +127,7 @@ def score_to_file(
             else:
                 frames.append(frame)
             report.rows += predictions.shape[0]
-            if model.task_ == "classification":
+            if model.problem_ == "classification":
                 classes.update(str(p) for p in predictions.tolist())
                 if chunk.y is not None:
                     correct += float(np.sum(predictions == chunk.y))
@@ -146,7 +146,7 @@ def score_to_file(
             else:
                 empty.write_parquet(handle)
     report.seconds = time.perf_counter() - started
-    if model.task_ == "classification":
+    if model.problem_ == "classification":
         report.class_counts = dict(sorted(classes.items()))
         report.accuracy_or_r2 = correct / labelled if labelled else None
     elif report.rows:

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-TaskKind = Literal["classification", "regression"]
+ProblemKind = Literal["classification", "regression"]
 MetricName = Literal["accuracy", "macro_f1", "r2", "rmse"]
 
 CLASSIFICATION_METRICS: tuple[str, ...] = ("accuracy", "macro_f1")
@@ -185,7 +185,7 @@ ModelConfig = Annotated[
     Field(discriminator="kind"),
 ]
 
-MODEL_TASK: dict[str, TaskKind] = {
+MODEL_PROBLEM: dict[str, ProblemKind] = {
     "logistic_regression": "classification",
     "linear_regression": "regression",
     "ridge": "regression",
@@ -251,10 +251,10 @@ class ModelSection(Section):
         return {**selection, "candidates": [_with_default_kind(model)]}
 
     @model_validator(mode="after")
-    def _one_task(self) -> ModelSection:
-        tasks = {MODEL_TASK[c.kind] for c in self.candidates}
+    def _one_problem(self) -> ModelSection:
+        tasks = {MODEL_PROBLEM[c.kind] for c in self.candidates}
         if len(tasks) > 1:
-            kinds = ", ".join(f"{c.kind} ({MODEL_TASK[c.kind]})" for c in self.candidates)
+            kinds = ", ".join(f"{c.kind} ({MODEL_PROBLEM[c.kind]})" for c in self.candidates)
             raise ValueError(f"candidates must all be classifiers or all regressors; got {kinds}")
         seen: dict[str, int] = {}
         for index, candidate in enumerate(self.candidates):
@@ -265,8 +265,8 @@ class ModelSection(Section):
         return self
 
     @property
-    def task(self) -> TaskKind:
-        return MODEL_TASK[self.candidates[0].kind]
+    def problem(self) -> ProblemKind:
+        return MODEL_PROBLEM[self.candidates[0].kind]
 
     @property
     def kinds(self) -> list[str]:
@@ -342,25 +342,25 @@ class PipelineConfig(Section):
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
 
     @property
-    def task(self) -> TaskKind:
-        return self.model.task
+    def problem(self) -> ProblemKind:
+        return self.model.problem
 
     @property
     def primary_metric(self) -> str:
-        return "accuracy" if self.task == "classification" else "r2"
+        return "accuracy" if self.problem == "classification" else "r2"
 
     @model_validator(mode="after")
     def _gate_metrics_fit_the_task(self) -> PipelineConfig:
-        allowed = CLASSIFICATION_METRICS if self.task == "classification" else REGRESSION_METRICS
+        allowed = CLASSIFICATION_METRICS if self.problem == "classification" else REGRESSION_METRICS
         kinds = ", ".join(self.model.kinds)
         for section in ("min_metrics", "max_metrics"):
             for metric in getattr(self.gate, section):
                 if metric not in allowed:
                     raise ValueError(
-                        f"gate.{section}.{metric}: the model ({kinds}) is a {self.task} model; "
+                        f"gate.{section}.{metric}: the model ({kinds}) is a {self.problem} model; "
                         f"its metrics are {', '.join(allowed)}"
                     )
-        if self.gate.min_class_recall is not None and self.task != "classification":
+        if self.gate.min_class_recall is not None and self.problem != "classification":
             raise ValueError(f"gate.min_class_recall: only for classification; the model ({kinds}) is a regressor")
         return self
 

@@ -18,7 +18,7 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
-from mlops_pipeline.config import TaskKind
+from mlops_pipeline.config import ProblemKind
 from mlops_pipeline.data import (
     DataLoadError,
     LocalCopy,
@@ -54,7 +54,7 @@ class FeatureSpec:
 @dataclass(frozen=True)
 class DataContract:
     features: list[FeatureSpec]
-    task: TaskKind
+    problem: ProblemKind
     target: str | None
     target_kind: TargetKind
     classes: list[Any] | None
@@ -117,7 +117,7 @@ def target_kind_of(y: np.ndarray) -> TargetKind:
 
 
 def learn_contract(
-    X_train: np.ndarray, y: np.ndarray, feature_names: Sequence[str], *, task: TaskKind, target: str | None,
+    X_train: np.ndarray, y: np.ndarray, feature_names: Sequence[str], *, problem: ProblemKind, target: str | None,
     impute_strategy: str = "none", impute_values: Sequence[float] | None = None, range_tolerance: float = 0.1,
     max_abs_value: float = 1e12, source: str = "", fingerprint: str = "", missing_counts: Sequence[int] | None = None,
 ) -> DataContract:
@@ -134,10 +134,10 @@ def learn_contract(
             missing=int(missing_counts[j]) if missing_counts is not None else int(column.size - finite.size),
         ))
     classes = None
-    if task == "classification":
+    if problem == "classification":
         classes = [_json_value(c) for c in np.unique(y)]
     return DataContract(
-        features=features, task=task, target=target, target_kind=target_kind_of(y), classes=classes,
+        features=features, problem=problem, target=target, target_kind=target_kind_of(y), classes=classes,
         impute_strategy=impute_strategy,
         impute_values=[float(v) for v in impute_values] if impute_values is not None else None,
         range_tolerance=range_tolerance, max_abs_value=max_abs_value, source=source, fingerprint=fingerprint,
@@ -243,10 +243,10 @@ def check_labels(y: np.ndarray, contract: DataContract, origin: str, *, row_offs
         keep[unlabelled_rows] = False
         if target_kind_of(y) == "string":
             y = np.where(keep, y, str(contract.classes[0]) if contract.classes else "")
-        elif contract.task == "classification" and contract.classes:
+        elif contract.problem == "classification" and contract.classes:
             y = np.where(keep, y, contract.classes[0])
     target = [contract.target or "target"]
-    if contract.task == "regression":
+    if contract.problem == "regression":
         if target_kind_of(y) == "string":
             return [Finding("error", "non-numeric target", target, int(y.size),
                             f"{origin}: a regression target must be numeric; e.g. {y[:3].tolist()}")]

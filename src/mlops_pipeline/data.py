@@ -26,7 +26,7 @@ from urllib.parse import unquote, urlparse
 
 import numpy as np
 
-from mlops_pipeline.config import DataConfig, TaskKind
+from mlops_pipeline.config import DataConfig, ProblemKind
 from mlops_pipeline.findings import Finding, example_rows
 
 FileFormat = Literal["csv", "parquet", "npz"]
@@ -77,7 +77,7 @@ class Dataset:
     target_name: str | None
     source: str
     fingerprint: str
-    task: TaskKind | None  # known for built-in sets; for files the model kind decides
+    problem: ProblemKind | None  # known for built-in sets; for files the model kind decides
     info: dict[str, Any] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     non_numeric_columns: tuple[str, ...] = ()
@@ -101,16 +101,16 @@ def fingerprint_arrays(*arrays: np.ndarray, names: list[str] | None = None) -> s
 
 
 # ---- built-in data sets --------------------------------------------------------------------------------------
-def _sklearn_loader(function_name: str, task_kind: TaskKind) -> Callable[[], tuple[Any, TaskKind]]:
-    def load() -> tuple[Any, TaskKind]:
+def _sklearn_loader(function_name: str, problem: ProblemKind) -> Callable[[], tuple[Any, ProblemKind]]:
+    def load() -> tuple[Any, ProblemKind]:
         import sklearn.datasets
 
-        return getattr(sklearn.datasets, function_name)(), task_kind
+        return getattr(sklearn.datasets, function_name)(), problem
 
     return load
 
 
-def _load_california_housing() -> tuple[Any, TaskKind]:
+def _load_california_housing() -> tuple[Any, ProblemKind]:
     from sklearn.datasets import fetch_california_housing, get_data_home
 
     try:
@@ -127,7 +127,7 @@ def _load_california_housing() -> tuple[Any, TaskKind]:
         ) from None
 
 
-BUILTIN_DATASETS: dict[str, Callable[[], tuple[Any, TaskKind]]] = {
+BUILTIN_DATASETS: dict[str, Callable[[], tuple[Any, ProblemKind]]] = {
     "digits": _sklearn_loader("load_digits", "classification"),
     "iris": _sklearn_loader("load_iris", "classification"),
     "wine": _sklearn_loader("load_wine", "classification"),
@@ -145,7 +145,7 @@ def load_builtin(name: str) -> Dataset:
         raise DataLoadError(
             f"data.source '{name}': unknown built-in data set (known: {', '.join(sorted(BUILTIN_DATASETS))})"
         ) from None
-    bunch, task_kind = loader()
+    bunch, problem = loader()
     X = np.asarray(bunch.data, dtype=np.float64)
     y = np.asarray(bunch.target)
     feature_names = [str(n) for n in getattr(bunch, "feature_names", [f"x{i}" for i in range(X.shape[1])])]
@@ -156,7 +156,7 @@ def load_builtin(name: str) -> Dataset:
         target_name="target",
         source=f"builtin:{name}",
         fingerprint=fingerprint_arrays(X, y, names=feature_names),
-        task=task_kind,
+        problem=problem,
     )
 
 
@@ -534,7 +534,7 @@ def read_file(copy: LocalCopy, spec: SourceSpec, target: str | None, origin: str
             X = np.full(X.shape, np.nan)
         return Dataset(
             X=np.asarray(X, dtype=np.float64), y=None if y is None else _numeric_or_labels(y),
-            feature_names=names, target_name=target or "y", source=origin, fingerprint=copy.sha256, task=None,
+            feature_names=names, target_name=target or "y", source=origin, fingerprint=copy.sha256, problem=None,
             info={"format": "npz", "bytes": copy.n_bytes, "columns": names}, findings=findings,
             non_numeric_columns=non_numeric,
         )
@@ -555,7 +555,7 @@ def read_file(copy: LocalCopy, spec: SourceSpec, target: str | None, origin: str
         target_name=wanted if wanted in names else (target or None),
         source=origin,
         fingerprint=copy.sha256,
-        task=None,
+        problem=None,
         info={"format": spec.format, "bytes": copy.n_bytes, "columns": names},
         findings=findings,
         non_numeric_columns=parsed.non_numeric_columns,

@@ -16,7 +16,7 @@ import joblib
 import numpy as np
 from sklearn.metrics import recall_score
 
-from mlops_pipeline.config import LOWER_IS_BETTER, GateConfig, TaskKind
+from mlops_pipeline.config import LOWER_IS_BETTER, GateConfig, ProblemKind
 from mlops_pipeline.train import evaluate
 from mlops_pipeline.validate import PreparedData
 
@@ -116,7 +116,7 @@ def champion_check(
 
 
 def score_champion(
-    champion: Champion, X: np.ndarray, y: np.ndarray, task_kind: TaskKind
+    champion: Champion, X: np.ndarray, y: np.ndarray, problem: ProblemKind
 ) -> tuple[dict[str, float] | None, Check]:
     """The champion's metrics on the same held-out rows, and whether it could be loaded and scored at all.
 
@@ -127,17 +127,17 @@ def score_champion(
     if champion.error is not None:
         return None, _holds(name, False, f"cannot load the champion: {champion.error}")
     try:
-        metrics = evaluate(champion.estimator.predict, X, y, task_kind)
+        metrics = evaluate(champion.estimator.predict, X, y, problem)
     except Exception as exc:  # any failure to predict means "not comparable", with the reason shown
         return None, _holds(name, False, f"{type(exc).__name__}: {exc}")
     return metrics, _holds(name, True, f"{X.shape[0]} rows, {X.shape[1]} features")
 
 
 # ---- behavioural checks -------------------------------------------------------------------------------------------
-def _agreement(a: np.ndarray, b: np.ndarray, task_kind: TaskKind, tolerance: float) -> np.ndarray:
+def _agreement(a: np.ndarray, b: np.ndarray, problem: ProblemKind, tolerance: float) -> np.ndarray:
     """Row-wise: do two prediction vectors agree (equal labels; regression values within `tolerance`)?"""
     a, b = np.asarray(a), np.asarray(b)
-    if task_kind == "classification":
+    if problem == "classification":
         return a == b
     return np.abs(a.astype(np.float64) - b.astype(np.float64)) <= tolerance
 
@@ -155,7 +155,7 @@ def determinism_check(estimator: Any, model_bytes: bytes, X: np.ndarray) -> Chec
                      "predict twice + the stored model file; fraction of identical rows")
 
 
-def single_row_check(estimator: Any, X: np.ndarray, task_kind: TaskKind) -> Check:
+def single_row_check(estimator: Any, X: np.ndarray, problem: ProblemKind) -> Check:
     """A batch of one row is accepted, gives one prediction, and matches that row's prediction in the batch."""
     name = "batch of one row"
     try:
@@ -166,12 +166,12 @@ def single_row_check(estimator: Any, X: np.ndarray, task_kind: TaskKind) -> Chec
     if one.shape[0] != 1:
         return _holds(name, False, f"expected 1 prediction, got shape {one.shape}")
     # one row and the same row inside a batch may take different BLAS paths: allow rounding, nothing more
-    matches = one[0] == batch[0] if task_kind == "classification" else np.isclose(one[0], batch[0], rtol=1e-9)
+    matches = one[0] == batch[0] if problem == "classification" else np.isclose(one[0], batch[0], rtol=1e-9)
     return _holds(name, bool(matches), f"one row -> {one[0]}, same row in the batch -> {batch[0]}")
 
 
 def noise_check(
-    estimator: Any, X_train: np.ndarray, X: np.ndarray, y: np.ndarray, config: GateConfig, task_kind: TaskKind,
+    estimator: Any, X_train: np.ndarray, X: np.ndarray, y: np.ndarray, config: GateConfig, problem: ProblemKind,
     seed: int,
 ) -> Check:
     """Predictions on a copy of X with tiny Gaussian noise (noise_scale x each feature's training std) agree."""
@@ -180,11 +180,11 @@ def noise_check(
     noisy = X + rng.normal(size=X.shape) * (config.noise_scale * feature_std)
     tolerance = config.noise_tolerance * float(np.std(y))
     try:
-        agree = _agreement(estimator.predict(X), estimator.predict(noisy), task_kind, tolerance)
+        agree = _agreement(estimator.predict(X), estimator.predict(noisy), problem, tolerance)
     except Exception as exc:
         return _holds("agreement under input noise", False, f"{type(exc).__name__}: {exc}")
     detail = f"noise {config.noise_scale} x feature std"
-    if task_kind == "regression":
+    if problem == "regression":
         detail += f", agree within {tolerance:.4g} ({config.noise_tolerance} x target std)"
     return _at_least("agreement under input noise", float(np.mean(agree)), config.min_noise_agreement, detail)
 
@@ -194,8 +194,8 @@ def behavioural_checks(
 ) -> list[Check]:
     return [
         determinism_check(estimator, model_bytes, data.X_test),
-        single_row_check(estimator, data.X_test, data.task),
-        noise_check(estimator, data.X_train, data.X_test, data.y_test, config, data.task, seed),
+        single_row_check(estimator, data.X_test, data.problem),
+        noise_check(estimator, data.X_train, data.X_test, data.y_test, config, data.problem, seed),
     ]
 
 
@@ -211,13 +211,13 @@ def run_gate(
 ) -> GateReport:
     """Score the candidate (and the champion, on the same held-out rows) and run every check."""
     predictions = estimator.predict(data.X_test)
-    metrics = evaluate(lambda _: predictions, data.X_test, data.y_test, data.task)
+    metrics = evaluate(lambda _: predictions, data.X_test, data.y_test, data.problem)
     checks = absolute_checks(metrics, config)
-    if config.min_class_recall is not None and data.task == "classification":
+    if config.min_class_recall is not None and data.problem == "classification":
         checks.append(class_recall_check(data.y_test, predictions, config.min_class_recall))
     champion_metrics = None
     if champion is not None:
-        champion_metrics, scored = score_champion(champion, data.X_test, data.y_test, data.task)
+        champion_metrics, scored = score_champion(champion, data.X_test, data.y_test, data.problem)
         checks.append(scored)
         if champion_metrics is not None:
             checks.append(champion_check(metrics, champion_metrics, primary_metric, config.champion_tolerance,
@@ -240,7 +240,7 @@ def champion_recheck(
         champion = load_champion(version)
         if champion is None:
             return []
-        champion_metrics, scored = score_champion(champion, data.X_test, data.y_test, data.task)
+        champion_metrics, scored = score_champion(champion, data.X_test, data.y_test, data.problem)
         if champion_metrics is None:
             return [scored]
         return [scored, champion_check(report.metrics, champion_metrics, primary_metric, config.champion_tolerance,

@@ -65,7 +65,7 @@ def run_inference(model: QuantizedModel, float_estimator: Any, data: PreparedDat
         n_rows=n_rows,
         seconds=seconds,
         rows_per_second=n_rows / seconds if seconds > 0 else float("inf"),
-        agreement_with_float=agreement_rate(float_predictions, int8_predictions, data.y_test, data.task),
+        agreement_with_float=agreement_rate(float_predictions, int8_predictions, data.y_test, data.problem),
         sample=sample,
     )
 

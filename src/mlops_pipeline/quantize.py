@@ -40,7 +40,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from mlops_pipeline.config import QuantizeConfig, TaskKind
+from mlops_pipeline.config import ProblemKind, QuantizeConfig
 
 # Version 1 (linear models only, one array per vector) is no longer read: re-run the pipeline to rewrite it.
 FORMAT_VERSION = 2
@@ -96,7 +96,7 @@ class FloatModelLayers:
     input_mean: np.ndarray
     input_scale: np.ndarray
     layers: list[AffineLayer]
-    meta: dict[str, Any]  # model_kind, task, output, hidden_activation, classes
+    meta: dict[str, Any]  # model_kind, problem, output, hidden_activation, classes
 
 
 # ---- weight quantization ----------------------------------------------------------------------------------------
@@ -245,10 +245,10 @@ def extract_layers(estimator: Any, X_reference: np.ndarray) -> FloatModelLayers:
     n_outputs = layers[-1].weight.shape[0]
     meta: dict[str, Any] = {"model_kind": type(final).__name__, "hidden_activation": hidden_activation}
     if is_classifier(final):
-        meta.update(task="classification", classes=np.asarray(final.classes_).tolist(),
+        meta.update(problem="classification", classes=np.asarray(final.classes_).tolist(),
                     output=_classification_output(final, n_outputs))
     else:
-        meta.update(task="regression", output="identity", classes=None)
+        meta.update(problem="regression", output="identity", classes=None)
     return FloatModelLayers(mean, scale, layers, meta)
 
 
@@ -316,7 +316,7 @@ def _has_probabilities(model: QuantizedModel) -> bool:
 
 
 def _is_classifier_model(model: QuantizedModel) -> bool:
-    return not hasattr(model, "task_") or model.task_ == "classification"
+    return not hasattr(model, "problem_") or model.problem_ == "classification"
 
 
 class QuantizedModel(BaseEstimator):
@@ -368,14 +368,14 @@ class QuantizedModel(BaseEstimator):
         self.input_mean_ = input_mean
         self.input_scale_ = input_scale
         self.layers_ = layers
-        self.task_: TaskKind = meta["task"]
+        self.problem_: ProblemKind = meta["problem"]
         self.output_: str = meta["output"]
         self.hidden_activation_: str = meta.get("hidden_activation", "identity")
         self.model_kind_: str = meta["model_kind"]
         self.n_features_in_ = int(input_mean.shape[0])
         if meta.get("feature_names"):
             self.feature_names_in_ = np.asarray(meta["feature_names"], dtype=object)
-        if self.task_ == "classification":
+        if self.problem_ == "classification":
             self.classes_ = np.asarray(meta["classes"])
         self._compile()
 
@@ -489,7 +489,7 @@ class QuantizedModel(BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
-        if self.task_ == "regression":
+        if self.problem_ == "regression":
             if self._n_outputs() == 1:
                 return self._map_chunks(X, _copy_first_column, None, np.float64)
             return self._map_chunks(X, _copy_all, self._n_outputs(), np.float64)
@@ -499,7 +499,7 @@ class QuantizedModel(BaseEstimator):
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Accuracy for classifiers, R² for regressors (as scikit-learn's mixins)."""
         predictions = self.predict(X)
-        if self.task_ == "classification":
+        if self.problem_ == "classification":
             return float(accuracy_score(y, predictions, sample_weight=sample_weight))
         return float(r2_score(y, predictions, sample_weight=sample_weight))
 
@@ -509,13 +509,13 @@ class QuantizedModel(BaseEstimator):
         return {
             "format_version": FORMAT_VERSION,
             "model_kind": self.model_kind_,
-            "task": self.task_,
+            "problem": self.problem_,
             "output": self.output_,
             "hidden_activation": self.hidden_activation_,
             "weight_dtype": "float32" if self.layers_[0].row_scale is None else "int8",
             "n_layers": len(self.layers_),
             "n_features": self.n_features_in_,
-            "classes": self.classes_.tolist() if self.task_ == "classification" else None,
+            "classes": self.classes_.tolist() if self.problem_ == "classification" else None,
             "feature_names": self.feature_names_in_.tolist() if hasattr(self, "feature_names_in_") else None,
         }
 
@@ -569,11 +569,11 @@ def _checked_contents(
         raise fail("header is not a JSON object")
     if header.get("format_version") != FORMAT_VERSION:
         raise fail(f"format_version {header.get('format_version')!r}, this code reads {FORMAT_VERSION}")
-    for key in ("model_kind", "task", "output", "hidden_activation", "weight_dtype", "n_layers", "n_features"):
+    for key in ("model_kind", "problem", "output", "hidden_activation", "weight_dtype", "n_layers", "n_features"):
         if key not in header:
             raise fail(f"header has no '{key}'")
-    if header["task"] not in ("classification", "regression"):
-        raise fail(f"header 'task' is {header['task']!r}, expected 'classification' or 'regression'")
+    if header["problem"] not in ("classification", "regression"):
+        raise fail(f"header 'problem' is {header['problem']!r}, expected 'classification' or 'regression'")
     if header["output"] not in OUTPUTS:
         raise fail(f"header 'output' is {header['output']!r}, expected one of {sorted(OUTPUTS)}")
     if header["hidden_activation"] not in HIDDEN_ACTIVATIONS:
@@ -614,7 +614,7 @@ def _checked_contents(
         layers.append(StoredLayer(weight, row_scale if weight_dtype == np.int8 else None, bias))
         n_in = n_out
     classes = header.get("classes")
-    if header["task"] == "classification":
+    if header["problem"] == "classification":
         if not isinstance(classes, list) or len(classes) < 2:
             raise fail("header 'classes': a classifier needs at least two classes")
         if n_in != (1 if len(classes) == 2 else len(classes)):
@@ -644,11 +644,11 @@ REGRESSION_AGREEMENT_TOLERANCE = 0.01
 
 
 def agreement_rate(float_predictions: np.ndarray, int8_predictions: np.ndarray, y_true: np.ndarray,
-                   task_kind: str) -> float:
+                   problem: str) -> float:
     """Share of rows where int8 agrees with float: same class, or within a small fraction of the target's spread."""
     if len(float_predictions) == 0:
         return 1.0
-    if task_kind == "classification":
+    if problem == "classification":
         return float(np.mean(float_predictions == int8_predictions))
     tolerance = REGRESSION_AGREEMENT_TOLERANCE * max(float(np.std(y_true)), 1e-12)
     return float(np.mean(np.abs(float_predictions - int8_predictions) <= tolerance))
@@ -690,20 +690,20 @@ def comparable_outputs(float_model: Any, int8_model: QuantizedModel, X: np.ndarr
 
 
 def compare_models(
-    float_model: Any, int8_model: QuantizedModel, X_test: np.ndarray, y_test: np.ndarray, task_kind: TaskKind,
+    float_model: Any, int8_model: QuantizedModel, X_test: np.ndarray, y_test: np.ndarray, problem: ProblemKind,
 ) -> dict[str, Any]:
     """Held-out metric of both models, prediction agreement and the largest output difference."""
     started = time.perf_counter()
     int8_predictions = int8_model.predict(X_test)
     predict_seconds = time.perf_counter() - started
     float_predictions = np.asarray(float_model.predict(X_test))
-    metric_name, metric = ("accuracy", accuracy_score) if task_kind == "classification" else ("r2", r2_score)
+    metric_name, metric = ("accuracy", accuracy_score) if problem == "classification" else ("r2", r2_score)
     output_compared, float_out, int8_out = comparable_outputs(float_model, int8_model, X_test)
     return {
         "metric_name": metric_name,
         "float_metric": float(metric(y_test, float_predictions)),
         "int8_metric": float(metric(y_test, int8_predictions)),
-        "agreement": agreement_rate(float_predictions, int8_predictions, y_test, task_kind),
+        "agreement": agreement_rate(float_predictions, int8_predictions, y_test, problem),
         "max_abs_output_delta": float(np.max(np.abs(float_out - int8_out))) if len(X_test) else 0.0,
         "output_compared": output_compared,
         "int8_predict_seconds": predict_seconds,
@@ -712,13 +712,13 @@ def compare_models(
 
 def quantize_and_compare(
     estimator: Any, X_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarray, feature_names: list[str],
-    task_kind: TaskKind, float_bytes: int, config: QuantizeConfig,
+    problem: ProblemKind, float_bytes: int, config: QuantizeConfig,
 ) -> QuantizationResult:
     """Quantize the float model, then measure it next to the float model on the held-out split."""
     model = QuantizedModel(estimator=estimator, feature_names=feature_names,
                            calibration_rows=config.calibration_rows).fit(X_train)
     npz_bytes = model.to_bytes()
-    comparison = compare_models(estimator, model, X_test, y_test, task_kind)
+    comparison = compare_models(estimator, model, X_test, y_test, problem)
     report = QuantizationReport(
         **comparison,
         metric_drop=comparison["float_metric"] - comparison["int8_metric"],

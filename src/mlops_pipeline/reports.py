@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-from mlops_pipeline.config import TaskKind
+from mlops_pipeline.config import ProblemKind
 from mlops_pipeline.plots import confusion_matrix_svg, residual_plot_svg, svg_data_uri
 
 CONFUSION_MATRIX_FILE = "confusion_matrix.svg"
@@ -85,12 +85,12 @@ class Diagnostics:
     files: dict[str, bytes]  # file name -> bytes, stored beside the model
 
 
-def diagnose(task: TaskKind, y_true: np.ndarray, y_pred: np.ndarray, title: str) -> Diagnostics:
+def diagnose(problem: ProblemKind, y_true: np.ndarray, y_pred: np.ndarray, title: str) -> Diagnostics:
     """Per-class metrics and a confusion matrix (classification) or residual statistics and plot (regression)."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if y_true.shape != y_pred.shape:
         raise ValueError(f"y_true has shape {y_true.shape} but y_pred has {y_pred.shape}")
-    if task == "classification":
+    if problem == "classification":
         labels = np.unique(np.concatenate([y_true, y_pred]))
         counts = confusion_matrix(y_true, y_pred, labels=labels)
         svg = confusion_matrix_svg(counts, [_plain(v) for v in labels], f"{title}: confusion matrix")
@@ -249,12 +249,12 @@ def _rounded(value: Any) -> Any:
     return round(value, 4) if isinstance(value, float) else value
 
 
-def sample_prediction_rows(inference: InferenceReport, task_kind: str) -> list[dict[str, Any]]:
+def sample_prediction_rows(inference: InferenceReport, problem: str) -> list[dict[str, Any]]:
     """The first held-out rows: true value, float prediction, int8 prediction, and whether they agree."""
     rows = []
     for entry in inference.sample:
         row = {key: _rounded(entry[key]) for key in ("row", "true", "float", "int8")}
-        if task_kind == "classification":
+        if problem == "classification":
             row["int8 = float"] = "yes" if entry["int8"] == entry["float"] else "no"
         else:
             row["|int8 - float|"] = float(f"{abs(entry['int8'] - entry['float']):.3g}")

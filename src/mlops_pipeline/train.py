@@ -25,7 +25,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC, LinearSVR
 
-from mlops_pipeline.config import LOWER_IS_BETTER, ModelConfig, ModelSection, TaskKind
+from mlops_pipeline.config import LOWER_IS_BETTER, ModelConfig, ModelSection, ProblemKind
 from mlops_pipeline.validate import PreparedData
 
 
@@ -100,10 +100,10 @@ def train_model(data: PreparedData, config: ModelConfig, seed: int) -> TrainedMo
     return fit_model(data.X_train, data.y_train, config, seed)
 
 
-def evaluate(predict_fn: Any, X: np.ndarray, y: np.ndarray, task_kind: TaskKind) -> dict[str, float]:
+def evaluate(predict_fn: Any, X: np.ndarray, y: np.ndarray, problem: ProblemKind) -> dict[str, float]:
     """Held-out metrics: accuracy and macro-F1 for classification, R² and RMSE for regression."""
     predictions = predict_fn(X)
-    if task_kind == "classification":
+    if problem == "classification":
         return {
             "accuracy": float(accuracy_score(y, predictions)),
             "macro_f1": float(f1_score(y, predictions, average="macro")),
@@ -140,10 +140,10 @@ class CandidateResult:
 
 
 def validation_split(
-    X: np.ndarray, y: np.ndarray, task_kind: TaskKind, validation_size: float, seed: int
+    X: np.ndarray, y: np.ndarray, problem: ProblemKind, validation_size: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Carve (X_fit, X_val, y_fit, y_val) out of the training split; stratified for classification if possible."""
-    if task_kind == "classification":
+    if problem == "classification":
         try:
             return tuple(train_test_split(X, y, test_size=validation_size, random_state=seed, stratify=y))
         except ValueError:
@@ -152,29 +152,29 @@ def validation_split(
     return tuple(train_test_split(X, y, test_size=validation_size, random_state=seed))
 
 
-def cv_folds(y: np.ndarray, task_kind: TaskKind, n_folds: int, seed: int) -> KFold | StratifiedKFold:
+def cv_folds(y: np.ndarray, problem: ProblemKind, n_folds: int, seed: int) -> KFold | StratifiedKFold:
     """Seeded, shuffled folds; stratified for classification when every class has a row in every fold."""
     if n_folds > y.shape[0]:
         raise ValueError(f"model.cv_folds {n_folds}: the training split has only {y.shape[0]} rows")
-    if task_kind == "classification" and np.unique(y, return_counts=True)[1].min() >= n_folds:
+    if problem == "classification" and np.unique(y, return_counts=True)[1].min() >= n_folds:
         return StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     return KFold(n_splits=n_folds, shuffle=True, random_state=seed)
 
 
 def score_candidate(
-    X_train: np.ndarray, y_train: np.ndarray, task_kind: TaskKind, spec: ModelConfig, selection: ModelSection,
+    X_train: np.ndarray, y_train: np.ndarray, problem: ProblemKind, spec: ModelConfig, selection: ModelSection,
     seed: int,
 ) -> CandidateResult:
     """Score one candidate on a validation split (or by k-fold CV) of the training rows it is given."""
-    metric_name = "accuracy" if task_kind == "classification" else "r2"
+    metric_name = "accuracy" if problem == "classification" else "r2"
     if selection.cv_folds:
-        splitter = cv_folds(y_train, task_kind, selection.cv_folds, seed)
+        splitter = cv_folds(y_train, problem, selection.cv_folds, seed)
         fold_metrics, seconds = [], 0.0
         for fit_index, val_index in splitter.split(X_train, y_train):
             fitted = fit_model(X_train[fit_index], y_train[fit_index], spec, seed)
             seconds += fitted.fit_seconds
             fold_metrics.append(evaluate(fitted.estimator.predict, X_train[val_index], y_train[val_index],
-                                         task_kind))
+                                         problem))
         n_validation = int(np.ceil(y_train.shape[0] / selection.cv_folds))
         return CandidateResult(
             spec=spec.model_dump(mode="json"), metric_name=metric_name,
@@ -182,9 +182,9 @@ def score_candidate(
             fold_scores=[m[metric_name] for m in fold_metrics], fit_seconds=seconds,
             n_fit_rows=y_train.shape[0] - n_validation, n_validation_rows=n_validation, model=None,
         )
-    X_fit, X_val, y_fit, y_val = validation_split(X_train, y_train, task_kind, selection.validation_size, seed)
+    X_fit, X_val, y_fit, y_val = validation_split(X_train, y_train, problem, selection.validation_size, seed)
     fitted = fit_model(X_fit, y_fit, spec, seed)
-    metrics = evaluate(fitted.estimator.predict, X_val, y_val, task_kind)
+    metrics = evaluate(fitted.estimator.predict, X_val, y_val, problem)
     return CandidateResult(
         spec=spec.model_dump(mode="json"), metric_name=metric_name, metrics=metrics,
         fold_scores=[metrics[metric_name]], fit_seconds=fitted.fit_seconds,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from mlops_pipeline.config import DataConfig, TaskKind
+from mlops_pipeline.config import DataConfig, ProblemKind
 from mlops_pipeline.contract import DataContract, check_ranges, learn_contract
 from mlops_pipeline.data import Dataset
 from mlops_pipeline.findings import DataValidationError, Finding, example_rows, raise_on_errors
@@ -35,7 +35,7 @@ class PreparedData:
     feature_names: list[str]
     target_name: str
     source: str
-    task: TaskKind
+    problem: ProblemKind
     fingerprint: str  # the split: data bytes + target/features + split and imputation settings
     findings: list[Finding] = field(default_factory=list)
     contract: DataContract | None = None
@@ -114,12 +114,12 @@ def _duplicate_columns(X: np.ndarray, names: list[str], usable: list[int]) -> li
     return groups
 
 
-def _target_findings(dataset: Dataset, config: DataConfig, task_kind: TaskKind) -> list[Finding]:
+def _target_findings(dataset: Dataset, config: DataConfig, problem: ProblemKind) -> list[Finding]:
     y, origin, target = dataset.y, dataset.source, dataset.target_name or "target"
     assert y is not None
     findings: list[Finding] = []
     is_text = not (np.issubdtype(y.dtype, np.number) or y.dtype == np.bool_)
-    if task_kind == "regression":
+    if problem == "regression":
         if is_text:
             findings.append(Finding("error", "non-numeric target", [target], int(y.size),
                                     f"{origin}: a regression model needs a numeric target; e.g. {y[:3].tolist()}"))
@@ -151,14 +151,14 @@ def _target_findings(dataset: Dataset, config: DataConfig, task_kind: TaskKind) 
     return findings
 
 
-def _split_findings(dataset: Dataset, config: DataConfig, task_kind: TaskKind) -> list[Finding]:
+def _split_findings(dataset: Dataset, config: DataConfig, problem: ProblemKind) -> list[Finding]:
     n_rows = dataset.n_rows
     n_test = int(np.ceil(n_rows * config.test_size))
     n_train = n_rows - n_test
     if n_train < 2 or n_test < 1:
         return [Finding("error", "too few rows for the split", [], n_rows,
                         f"{dataset.source}: {n_rows} rows cannot be split with test_size={config.test_size}")]
-    if task_kind == "classification" and dataset.y is not None:
+    if problem == "classification" and dataset.y is not None:
         n_classes = np.unique(dataset.y).size
         if n_classes >= 2 and (n_test < n_classes or n_train < n_classes):
             return [Finding("error", "too few rows for the split", [], n_rows,
@@ -167,13 +167,13 @@ def _split_findings(dataset: Dataset, config: DataConfig, task_kind: TaskKind) -
     return []
 
 
-def check_dataset(dataset: Dataset, config: DataConfig, task_kind: TaskKind) -> list[Finding]:
+def check_dataset(dataset: Dataset, config: DataConfig, problem: ProblemKind) -> list[Finding]:
     """Every contract violation and warning in the data, all at once (not just the first)."""
     origin = dataset.source
     findings: list[Finding] = list(dataset.findings)
-    if dataset.task is not None and dataset.task != task_kind:
+    if dataset.problem is not None and dataset.problem != problem:
         findings.append(Finding("error", "model does not fit the data", [dataset.target_name or "target"], 1,
-                                f"{origin} is a {dataset.task} data set but the model is for {task_kind}"))
+                                f"{origin} is a {dataset.problem} data set but the model is for {problem}"))
     columns = dataset.info.get("columns", dataset.feature_names)
     counts = Counter(columns)
     duplicated = [name for name, n in counts.items() if n > 1]
@@ -203,8 +203,8 @@ def check_dataset(dataset: Dataset, config: DataConfig, task_kind: TaskKind) -> 
             findings.append(Finding("error", "target length", [dataset.target_name or "target"],
                                     int(dataset.y.shape[0]), f"{dataset.y.shape[0]} targets for {dataset.n_rows} rows"))
         else:
-            findings += _target_findings(dataset, config, task_kind)
-            findings += _split_findings(dataset, config, task_kind)
+            findings += _target_findings(dataset, config, problem)
+            findings += _split_findings(dataset, config, problem)
     return findings
 
 
@@ -268,13 +268,13 @@ def _test_split_range_findings(X_test: np.ndarray, contract: DataContract, origi
                     f"column(s) ({shown}{', ...' if len(per_column) > 5 else ''})")]
 
 
-def prepare(dataset: Dataset, config: DataConfig, task_kind: TaskKind) -> PreparedData:
+def prepare(dataset: Dataset, config: DataConfig, problem: ProblemKind) -> PreparedData:
     """Check the contract, raise on errors, hold out the test split (stratified for classification), impute if
     configured, and learn the contract of the training split."""
-    findings = check_dataset(dataset, config, task_kind)
+    findings = check_dataset(dataset, config, problem)
     raise_on_errors(findings, dataset.source)
     assert dataset.y is not None and dataset.target_name is not None
-    stratify = dataset.y if task_kind == "classification" else None
+    stratify = dataset.y if problem == "classification" else None
     # Split row indices (the same rows train_test_split(X, y) would pick), then gather them column by column:
     # on a column-major matrix that is ~5x faster than fancy row indexing.
     train_rows, test_rows = train_test_split(
@@ -289,7 +289,7 @@ def prepare(dataset: Dataset, config: DataConfig, task_kind: TaskKind) -> Prepar
         _fill_missing(X_train, fill)
         _fill_missing(X_test, fill)
     contract = learn_contract(
-        X_train, dataset.y, dataset.feature_names, task=task_kind, target=dataset.target_name,
+        X_train, dataset.y, dataset.feature_names, problem=problem, target=dataset.target_name,
         impute_strategy=config.impute, impute_values=fill, range_tolerance=config.range_tolerance,
         max_abs_value=config.max_abs_value, source=dataset.source, fingerprint=dataset.fingerprint,
         missing_counts=missing_counts.tolist(),
@@ -303,7 +303,7 @@ def prepare(dataset: Dataset, config: DataConfig, task_kind: TaskKind) -> Prepar
         feature_names=list(dataset.feature_names),
         target_name=dataset.target_name,
         source=dataset.source,
-        task=task_kind,
+        problem=problem,
         fingerprint=split_fingerprint(dataset.fingerprint, config, dataset.target_name, dataset.feature_names),
         findings=findings,
         contract=contract,

@@ -13,18 +13,18 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from mlops_pipeline.config import QuantizeConfig, TaskKind
+from mlops_pipeline.config import ProblemKind, QuantizeConfig
 from mlops_pipeline.infer import SAMPLE_ROWS, predict_batches, run_inference
 from mlops_pipeline.quantize import ModelInputError, QuantizedModel, quantize_and_compare
 from mlops_pipeline.reports import quantization_rows, sample_prediction_rows
 from mlops_pipeline.validate import PreparedData
 
 
-def _prepared(X: np.ndarray, y: np.ndarray, task: TaskKind) -> PreparedData:
+def _prepared(X: np.ndarray, y: np.ndarray, problem: ProblemKind) -> PreparedData:
     cut = int(0.8 * len(X))
     return PreparedData(X_train=X[:cut], X_test=X[cut:], y_train=y[:cut], y_test=y[cut:],
                         feature_names=[f"f{i}" for i in range(X.shape[1])], target_name="target", source="test",
-                        task=task, fingerprint="0" * 64)
+                        problem=problem, fingerprint="0" * 64)
 
 
 @pytest.fixture(scope="module")
@@ -98,11 +98,13 @@ def test_quantization_table_has_bytes_metric_agreement_and_output_delta(digits_r
     assert rows["max |Δ output|"]["int8"] == float(f"{result.report.max_abs_output_delta:.4g}")
 
 
-@pytest.mark.parametrize("task, extra_column", [("classification", "int8 = float"), ("regression", "|int8 - float|")])
-def test_sample_prediction_table_columns(task: TaskKind, extra_column: str, digits_run: tuple,
+@pytest.mark.parametrize(
+    "problem, extra_column", [("classification", "int8 = float"), ("regression", "|int8 - float|")]
+)
+def test_sample_prediction_table_columns(problem: ProblemKind, extra_column: str, digits_run: tuple,
                                          diabetes_run: tuple) -> None:
-    data, estimator, model = digits_run if task == "classification" else diabetes_run
-    rows = sample_prediction_rows(run_inference(model, estimator, data), task)
+    data, estimator, model = digits_run if problem == "classification" else diabetes_run
+    rows = sample_prediction_rows(run_inference(model, estimator, data), problem)
     assert list(rows[0]) == ["row", "true", "float", "int8", extra_column]
     assert len(rows) == SAMPLE_ROWS
 

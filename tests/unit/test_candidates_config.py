@@ -22,7 +22,7 @@ from mlops_pipeline.config import (
 
 
 @pytest.mark.parametrize(
-    ("path", "kind", "task"),
+    ("path", "kind", "problem"),
     [
         ("config/digits.yaml", "logistic_regression", "classification"),
         ("config/diabetes.yaml", "linear_regression", "regression"),
@@ -30,10 +30,10 @@ from mlops_pipeline.config import (
         ("config/digits-mlp.yaml", "logistic_regression", "classification"),
     ],
 )
-def test_shipped_configs_load(path: str, kind: str, task: str) -> None:
+def test_shipped_configs_load(path: str, kind: str, problem: str) -> None:
     config = load_config(REPO_ROOT / path)
     assert config.model.candidates[0].kind == kind
-    assert config.task == task
+    assert config.problem == problem
 
 
 def test_single_model_form_is_one_candidate_with_selection_keys_beside_it() -> None:
@@ -79,7 +79,7 @@ def test_candidates_form_mixes_kinds_of_one_task_and_defaults_the_kind() -> None
 def test_regressors_of_the_zoo(model: dict, gate: dict, expected: object) -> None:
     config = parse_config({"model": model, "gate": gate})
     assert config.model.candidates == [expected]
-    assert config.task == "regression"
+    assert config.problem == "regression"
 
 
 @pytest.mark.parametrize(

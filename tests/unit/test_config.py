@@ -25,12 +25,12 @@ def test_defaults_are_the_digits_config() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "task", "primary"),
+    ("name", "problem", "primary"),
     [("digits.yaml", "classification", "accuracy"), ("diabetes.yaml", "regression", "r2")],
 )
-def test_shipped_configs_load(name: str, task: str, primary: str) -> None:
+def test_shipped_configs_load(name: str, problem: str, primary: str) -> None:
     config = load_config(CONFIG_DIR / name)
-    assert (config.task, config.primary_metric) == (task, primary)
+    assert (config.problem, config.primary_metric) == (problem, primary)
 
 
 @pytest.mark.parametrize(

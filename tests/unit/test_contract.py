@@ -48,7 +48,7 @@ def in_training_range(frame: pl.DataFrame, contract: DataContract) -> pl.DataFra
 def test_contract_records_names_order_stats_and_classes_and_round_trips_through_json(contract):
     assert contract.feature_names == ["a", "b", "c"]
     assert contract.target == "label" and contract.target_kind == "integer" and contract.classes == [0, 1]
-    assert contract.task == "classification"
+    assert contract.problem == "classification"
     for spec in contract.features:
         assert spec.dtype == "float64" and spec.min <= spec.mean <= spec.max and spec.std > 0
     restored = DataContract.from_json(contract.to_json_bytes())
@@ -68,9 +68,9 @@ def test_broken_contract_files_fail_clearly(text, message):
 
 def test_learn_contract_for_string_labels_and_regression():
     X = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
-    labels = learn_contract(X, np.array(["b", "a", "b"]), ["p", "q"], task="classification", target="kind")
+    labels = learn_contract(X, np.array(["b", "a", "b"]), ["p", "q"], problem="classification", target="kind")
     assert labels.classes == ["a", "b"] and labels.target_kind == "string"
-    values = learn_contract(X, np.array([0.5, 1.5, 2.5]), ["p", "q"], task="regression", target="price")
+    values = learn_contract(X, np.array([0.5, 1.5, 2.5]), ["p", "q"], problem="regression", target="price")
     assert values.classes is None and values.target_kind == "float"
     assert values.features[1].integer and (values.features[1].min, values.features[1].max) == (2.0, 6.0)
 
@@ -141,7 +141,7 @@ def test_out_of_range_values_are_warnings_within_tolerance_and_errors_beyond(tmp
 
 
 def test_check_ranges_on_a_constant_training_feature():
-    contract = learn_contract(np.array([[5.0], [5.0]]), np.array([0, 1]), ["k"], task="classification",
+    contract = learn_contract(np.array([[5.0], [5.0]]), np.array([0, 1]), ["k"], problem="classification",
                               target="y", range_tolerance=0.1)
     findings = check_ranges(np.array([[5.0], [5.2], [9.0]]), contract, "x.csv")
     assert {(f.rule, f.count) for f in findings} == {("mildly out of range", 1), ("out of range", 1)}
@@ -227,7 +227,7 @@ def test_a_built_in_set_is_checked_against_the_contract_like_a_file(contract):
 
     iris = load_iris()
     names = [str(n) for n in iris.feature_names]
-    iris_contract = learn_contract(iris.data, iris.target, names, task="classification", target="target")
+    iris_contract = learn_contract(iris.data, iris.target, names, problem="classification", target="target")
     chunks = list(iter_inference_chunks("iris", iris_contract, chunk_rows=100))
     assert [c.row_offset for c in chunks] == [0, 100]
     assert np.array_equal(np.concatenate([c.X for c in chunks]), iris.data)
@@ -236,7 +236,7 @@ def test_a_built_in_set_is_checked_against_the_contract_like_a_file(contract):
 
 def test_regression_contract_rejects_a_text_target(tmp_path):
     X = np.array([[1.0], [2.0], [3.0]])
-    contract = learn_contract(X, np.array([1.5, 2.5, 3.5]), ["x"], task="regression", target="price")
+    contract = learn_contract(X, np.array([1.5, 2.5, 3.5]), ["x"], problem="regression", target="price")
     path = tmp_path / "s.csv"
     path.write_text("x,price\n1,cheap\n2,dear\n")
     with pytest.raises(DataValidationError, match="non-numeric target"):

@@ -33,7 +33,7 @@ def write(path: Path, text: str) -> Path:
 
 # ---- built-ins ----------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
-    ("name", "rows", "features", "task"),
+    ("name", "rows", "features", "problem"),
     [
         ("digits", 1797, 64, "classification"),
         ("iris", 150, 4, "classification"),
@@ -42,12 +42,12 @@ def write(path: Path, text: str) -> Path:
         ("diabetes", 442, 10, "regression"),
     ],
 )
-def test_builtin_sets_load_with_their_task_and_a_fingerprint_of_their_arrays(name, rows, features, task):
+def test_builtin_sets_load_with_their_task_and_a_fingerprint_of_their_arrays(name, rows, features, problem):
     dataset = load_builtin(name)
     assert dataset.X.shape == (rows, features)
     assert dataset.X.dtype == np.float64
     assert dataset.y.shape == (rows,)
-    assert dataset.task == task
+    assert dataset.problem == problem
     assert len(dataset.feature_names) == features
     assert dataset.fingerprint == load_builtin(name).fingerprint
     assert len(dataset.fingerprint) == 64

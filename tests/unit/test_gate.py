@@ -12,12 +12,12 @@ from mlops_pipeline.train import serialize_estimator
 from mlops_pipeline.validate import PreparedData
 
 
-def _data(task_kind: str = "classification", n: int = 80, n_features: int = 4) -> PreparedData:
+def _data(problem: str = "classification", n: int = 80, n_features: int = 4) -> PreparedData:
     rng = np.random.default_rng(0)
     X = rng.normal(size=(2 * n, n_features))
-    y = (X[:, 0] > 0).astype(int) if task_kind == "classification" else X @ np.arange(1.0, n_features + 1)
+    y = (X[:, 0] > 0).astype(int) if problem == "classification" else X @ np.arange(1.0, n_features + 1)
     names = [f"x{i}" for i in range(n_features)]
-    return PreparedData(X[:n], X[n:], y[:n], y[n:], names, "y", "test", task_kind, "fp")
+    return PreparedData(X[:n], X[n:], y[:n], y[n:], names, "y", "test", problem, "fp")
 
 
 class ThresholdModel:

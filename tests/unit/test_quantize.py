@@ -126,7 +126,7 @@ def test_float32_twin_reproduces_scikit_learn_outputs(name: str, fitted: dict[st
     """Same code path with unquantized weights: any mismatch is a bug in layers, folding or output mapping."""
     estimator, (X_train, X_test, _, _) = fitted[name]
     twin = QuantizedModel(estimator=estimator, weight_dtype="float32").fit(X_train)
-    if twin.task_ == "classification":
+    if twin.problem_ == "classification":
         np.testing.assert_array_equal(twin.predict(X_test), estimator.predict(X_test))
     for method in MODELS[name][2]:
         assert _max_relative_error(getattr(estimator, method)(X_test), getattr(twin, method)(X_test)) < 1e-4
@@ -138,7 +138,7 @@ def test_int8_model_stays_close_to_the_float_model(name: str, fitted: dict[str, 
     model = QuantizedModel(estimator=estimator).fit(X_train)
     assert all(layer.weight.dtype == np.int8 for layer in model.layers_)
     float_predictions, int8_predictions = estimator.predict(X_test), model.predict(X_test)
-    if model.task_ == "classification":
+    if model.problem_ == "classification":
         assert np.mean(float_predictions == int8_predictions) >= 0.99
     else:
         assert abs(r2_score(y_test, float_predictions) - model.score(X_test, y_test)) <= 0.002

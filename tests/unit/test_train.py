@@ -89,10 +89,10 @@ def test_seeded_fits_give_identical_model_bytes(spec, data) -> None:
     assert first.model_config == spec.model_dump(mode="json")
 
 
-@pytest.mark.parametrize("task_kind", ["classification", "regression"])
-def test_validation_rows_come_from_the_training_rows_only(task_kind) -> None:
-    X, y = _classification() if task_kind == "classification" else _regression()
-    X_fit, X_val, y_fit, y_val = validation_split(X, y, task_kind, 0.25, seed=1)
+@pytest.mark.parametrize("problem", ["classification", "regression"])
+def test_validation_rows_come_from_the_training_rows_only(problem) -> None:
+    X, y = _classification() if problem == "classification" else _regression()
+    X_fit, X_val, y_fit, y_val = validation_split(X, y, problem, 0.25, seed=1)
     assert X_fit.shape[0] + X_val.shape[0] == X.shape[0]
     assert X_val.shape[0] == 30
     fit_rows = {row.tobytes() for row in X_fit}

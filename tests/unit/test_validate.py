@@ -11,11 +11,11 @@ from mlops_pipeline.findings import DataValidationError, Finding
 from mlops_pipeline.validate import check_dataset, impute_values, prepare, quality_rows, split_fingerprint
 
 
-def make_dataset(X, y, names=None, *, columns=None, findings=None, non_numeric=(), target="label", task=None):
+def make_dataset(X, y, names=None, *, columns=None, findings=None, non_numeric=(), target="label", problem=None):
     X = np.asarray(X, dtype=np.float64)
     names = names or [f"f{i}" for i in range(X.shape[1])]
     return Dataset(X=X, y=None if y is None else np.asarray(y), feature_names=names, target_name=target,
-                   source="t.csv", fingerprint="f" * 64, task=task,
+                   source="t.csv", fingerprint="f" * 64, problem=problem,
                    info={"columns": columns or [*names, target]}, findings=list(findings or []),
                    non_numeric_columns=tuple(non_numeric), csv_lines=True)
 
@@ -46,7 +46,7 @@ X0, Y0 = healthy()
 
 
 @pytest.mark.parametrize(
-    ("dataset", "config", "task", "rule", "columns", "detail"),
+    ("dataset", "config", "problem", "rule", "columns", "detail"),
     [
         (make_dataset(_with(X0, 3, 1, np.nan), Y0), DataConfig(), "classification",
          "missing values (NaN or empty)", ["f1"], "line 5"),
@@ -82,12 +82,12 @@ X0, Y0 = healthy()
          "numeric target"),
         (make_dataset(np.random.default_rng(1).normal(size=(400, 2)), np.random.default_rng(2).normal(size=400)),
          DataConfig(), "classification", "continuous target", ["label"], "use a regression model"),
-        (make_dataset(X0, Y0, task="regression"), DataConfig(), "classification", "model does not fit the data",
+        (make_dataset(X0, Y0, problem="regression"), DataConfig(), "classification", "model does not fit the data",
          ["label"], "is a regression data set"),
     ],
 )
-def test_each_rule_reports_the_file_column_and_rows(dataset, config, task, rule, columns, detail):
-    findings = check_dataset(dataset, config, task)
+def test_each_rule_reports_the_file_column_and_rows(dataset, config, problem, rule, columns, detail):
+    findings = check_dataset(dataset, config, problem)
     matching = [f for f in findings if f.rule == rule]
     assert matching, [str(f) for f in findings]
     (finding,) = matching
@@ -95,7 +95,7 @@ def test_each_rule_reports_the_file_column_and_rows(dataset, config, task, rule,
     assert finding.columns == columns
     assert detail in finding.detail
     with pytest.raises(DataValidationError) as caught:
-        prepare(dataset, config, task)
+        prepare(dataset, config, problem)
     assert "t.csv" in str(caught.value) and rule in str(caught.value)
 
 
@@ -198,7 +198,7 @@ def test_held_out_values_outside_the_training_range_are_summed_up_in_one_warning
     from mlops_pipeline.validate import _test_split_range_findings
 
     contract = learn_contract(np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([0, 1]), ["p", "q"],
-                              task="classification", target="y")
+                              problem="classification", target="y")
     (finding,) = _test_split_range_findings(np.array([[2.0, 0.5], [-5.0, 1.05], [0.5, 0.5]]), contract, "t.csv")
     assert (finding.severity, finding.rule) == ("warning", "test split outside training range")
     assert finding.columns == ["p", "q"] and finding.count == 3
