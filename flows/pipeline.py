@@ -9,18 +9,17 @@ import argparse
 import contextlib
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from mlops_pipeline.tasks.artifacts import (
-    CandidateProgress,
-    publish_quantization_artifacts,
-    publish_run_artifacts,
-    run_context,
-)
-from mlops_pipeline.tasks.gate import publish_verdict, test_gate
+from mlops_pipeline.tasks.artifacts import CandidateProgress, run_context
+from mlops_pipeline.tasks.champion import load_champion
+from mlops_pipeline.tasks.commit import commit
+from mlops_pipeline.tasks.diagnose import diagnose
+from mlops_pipeline.tasks.drift import drift_reference
+from mlops_pipeline.tasks.gate import gate
 from mlops_pipeline.tasks.infer import infer
 from mlops_pipeline.tasks.load import load_with_retries
 from mlops_pipeline.tasks.quantize import quantize
@@ -29,12 +28,10 @@ from mlops_pipeline.tasks.validate import validate
 from prefect import flow, get_run_logger, unmapped
 from prefect.client.orchestration import get_client
 from prefect.runtime import deployment as prefect_deployment
-from prefect.runtime import flow_run
 
-from mlops_pipeline.caching import code_version
+from mlops_pipeline.commit import Commit, Evaluation, Selection
 from mlops_pipeline.config import (
     ConfigError,
-    ModelConfig,
     PipelineConfig,
     apply_overrides,
     fill_from_defaults,
@@ -42,20 +39,10 @@ from mlops_pipeline.config import (
     parse_config,
     with_data_source,
 )
-from mlops_pipeline.contract import CONTRACT_FILE
-from mlops_pipeline.drift import DRIFT_REFERENCE_FILE, learn_reference
-from mlops_pipeline.gate import Champion, Check, GateFailed, GateReport, champion_recheck
-from mlops_pipeline.infer import InferenceReport
-from mlops_pipeline.quantize import QuantizationError, QuantizationGateFailed, QuantizationResult
-from mlops_pipeline.registry import (
-    CHAMPION_FILE,
-    FLOAT_MODEL_FILE,
-    INT8_MODEL_FILE,
-    ModelStore,
-    RegistryError,
-    json_bytes,
-)
-from mlops_pipeline.reports import artifact_key, diagnose
+from mlops_pipeline.gate import Champion, GateFailed
+from mlops_pipeline.quantize import QuantizationError
+from mlops_pipeline.registry import ModelStore, RegistryError
+from mlops_pipeline.reports import artifact_key
 from mlops_pipeline.train import CandidateResult, TrainedModel, candidate_rows, select_best
 from mlops_pipeline.validate import PreparedData
 
@@ -78,8 +65,11 @@ class RunSummary:
     reason: str = ""
 
 
-class _TaskRecorder:
-    """Runs tasks with return_state=True so the summary can say which were Cached and how long each took."""
+class StepRecorder:
+    """Runs the pipeline's steps, recording each one's final state (Completed, Cached...) and wall time.
+
+    `run` returns the task's result or raises its exception, like calling the task directly.
+    """
 
     def __init__(self) -> None:
         self.states: dict[str, str] = {}
@@ -90,20 +80,51 @@ class _TaskRecorder:
         state = task(*args, return_state=True, **kwargs)
         self.seconds[task.name] = round(time.perf_counter() - started, 3)
         self.states[task.name] = state.name
-        return state
+        return state.result()
 
 
-@dataclass(frozen=True)
-class Selection:
-    """The outcome of the candidate comparison."""
+@flow(name="training-pipeline", log_prints=True)
+def training_pipeline(config: PipelineConfig = PipelineConfig()) -> RunSummary:  # noqa: B008
+    """Train candidates, gate the best, quantize and smoke-test it; promote it only if every step passed."""
+    config = with_deployment_defaults(config)
+    store = ModelStore(config.registry.root, config.registry.model_name, config.registry.lock_timeout_seconds)
+    steps = StepRecorder()
 
-    index: int
-    spec: ModelConfig
-    result: CandidateResult
-    rows: list[dict[str, Any]]
+    # load (retries and backoff from the data config) -> validate (fails the run on any contract violation)
+    dataset = steps.run(load_with_retries(config.data), config.data)
+    data = steps.run(validate, dataset, config.data, config.problem, artifact_key(store.name, "data-quality"))
+
+    # select -> train: every candidate scored on validation rows, the winner refit on the training split
+    selection = select_candidate(data, config, steps)
+    trained = final_model(selection, data, config, steps)
+
+    # evaluate: gate against the champion -> quantize -> int8 smoke test; a failure is kept for the commit
+    champion = load_champion(store)
+    evaluation = evaluate(trained, data, config, champion, steps)
+
+    # commit: nothing is written to the store before this; a failed run is stored as rejected, the champion kept
+    diagnostics = diagnose(trained, data, store.name)
+    reference = drift_reference(data)
+    committed = commit(store, config, data, selection, trained, champion, evaluation, diagnostics, reference,
+                       run_context())
+    failure = evaluation.failure or committed.failure
+    if failure is not None:
+        raise failure
+    return run_summary(store, committed, selection, steps)
 
 
-def select_candidate(data: PreparedData, config: PipelineConfig, tasks: _TaskRecorder) -> Selection:
+def with_deployment_defaults(config: PipelineConfig) -> PipelineConfig:
+    """The run's config, with the keys it did not set taken from its deployment's config (if it has one)."""
+    defaults = deployment_config()
+    if defaults is None:
+        return config
+    filled = fill_from_defaults(config, defaults)
+    if filled != config:
+        get_run_logger().info("config keys this run did not set come from its deployment's config")
+    return filled
+
+
+def select_candidate(data: PreparedData, config: PipelineConfig, steps: StepRecorder) -> Selection:
     """Train every candidate as a mapped task, publish the comparison table, return the best one.
 
     A candidate that fails to train is a row in the table with its error; the run fails only if all do.
@@ -112,8 +133,7 @@ def select_candidate(data: PreparedData, config: PipelineConfig, tasks: _TaskRec
     progress = CandidateProgress(config.registry.model_name, total=len(specs))
     started = time.perf_counter()
     futures = train_candidate.map(
-        data=unmapped(data), spec=specs, index=list(range(len(specs))),
-        selection=unmapped(config.model), data_config=unmapped(config.data),
+        data=unmapped(data), spec=specs, index=list(range(len(specs))), selection=unmapped(config.model),
     )
     results: list[CandidateResult | None] = []
     states: list[str] = []
@@ -121,18 +141,15 @@ def select_candidate(data: PreparedData, config: PipelineConfig, tasks: _TaskRec
     for index, future in enumerate(futures):
         future.wait()
         state = future.state
-        tasks.states[f"train_candidate-{index}"] = state.name
+        steps.states[f"train_candidate-{index}"] = state.name
         states.append(state.name)
         progress.finished(f"candidate {index} ({specs[index].kind}): {state.name}")
-        if state.is_completed():
-            results.append(future.result())
-            errors.append("")
-        else:
-            results.append(None)
-            errors.append(str(future.result(raise_on_failure=False)))
+        completed = state.is_completed()
+        results.append(future.result() if completed else None)
+        errors.append("" if completed else str(future.result(raise_on_failure=False)))
     elapsed = round(time.perf_counter() - started, 3)
     for index in range(len(specs)):  # mapped tasks run side by side: each shows the wall time of the whole map
-        tasks.seconds[f"train_candidate-{index}"] = elapsed
+        steps.seconds[f"train_candidate-{index}"] = elapsed
     selected = select_best(results) if any(r is not None for r in results) else None
     rows = candidate_rows(specs, results, states, errors, selected, cross_validated=bool(config.model.cv_folds))
     how = f"{config.model.cv_folds}-fold cross-validation" if config.model.cv_folds else (
@@ -149,7 +166,7 @@ def select_candidate(data: PreparedData, config: PipelineConfig, tasks: _TaskRec
     return Selection(selected, specs[selected], results[selected], rows)  # type: ignore[arg-type]
 
 
-def final_model(selection: Selection, data: PreparedData, config: PipelineConfig, tasks: _TaskRecorder) -> TrainedModel:
+def final_model(selection: Selection, data: PreparedData, config: PipelineConfig, steps: StepRecorder) -> TrainedModel:
     """The model that goes to the gate.
 
     By default (model.refit) the winning settings are refit on the whole training split: the validation rows
@@ -159,73 +176,55 @@ def final_model(selection: Selection, data: PreparedData, config: PipelineConfig
     split is used as is (cross-validation has no single fitted model, so it always refits).
     """
     if config.model.refit or selection.result.model is None:
-        return tasks.run(train, data, selection.spec, config.data).result()
+        return steps.run(train, data, selection.spec)
     return selection.result.model
 
 
-def load_champion(store: ModelStore, version: str | None = None) -> Champion | None:
-    """The champion (or the version named) loaded hash-verified; a load failure is kept as its reason.
+def evaluate(
+    trained: TrainedModel, data: PreparedData, config: PipelineConfig, champion: Champion | None,
+    steps: StepRecorder,
+) -> Evaluation:
+    """gate -> quantize -> infer (the int8 smoke test); the first failure stops the chain and is kept.
 
-    None means there is no champion yet (the first model of a name).
+    A failure here does not end the run at once: the commit step stores the candidate as rejected first, then
+    the flow raises the failure.
     """
+    evaluation = Evaluation()
     try:
-        version = version or store.champion()
-    except RegistryError as exc:
-        return Champion(version=CHAMPION_FILE, error=str(exc))
-    if version is None:
-        return None
-    try:
-        return Champion(version, store.load_float_model(version))
-    except Exception as exc:  # IntegrityError, or a pickle this library version cannot read
-        return Champion(version, error=f"{type(exc).__name__}: {exc}")
+        evaluation.gate = steps.run(gate, trained, data, config.gate, champion, config.registry.model_name)
+        if not config.quantize.enabled:
+            get_run_logger().info("quantize.enabled is false: no int8 model, no int8 inference smoke test")
+            return evaluation
+        evaluation.quantization = steps.run(quantize, trained, data, config.quantize)
+        evaluation.inference = steps.run(infer, evaluation.quantization.model, trained.estimator, data)
+    except Exception as exc:  # every failure is recorded as the rejected version's reason
+        evaluation.failure = exc
+        if isinstance(exc, GateFailed):
+            evaluation.gate = exc.report
+    return evaluation
 
 
-def build_card(
-    config: PipelineConfig, data: PreparedData, selection: Selection, trained: TrainedModel,
-    gate: GateReport | None, quantization: QuantizationResult | None, inference: InferenceReport | None,
-) -> dict[str, Any]:
-    """Everything recorded about a candidate: metrics, checks, selection, config, lineage.
-
-    The registry adds the version, status, reason and file hashes when it stores the card.
-    """
-    quant_report = asdict(quantization.report) if quantization else None
-    int8_metrics = {}
-    if quantization:
-        int8_metrics = {quantization.report.metric_name: quantization.report.int8_metric}
-    return {
-        "problem": config.problem,
-        "metrics": gate.metrics if gate else {},
-        "int8_metrics": int8_metrics,
-        "champion_metrics": gate.champion_metrics if gate else None,
-        "gate": {
-            "passed": bool(gate and gate.passed),
-            "champion_version": gate.champion_version if gate else None,
-            "checks": [asdict(c) for c in gate.checks] if gate else [],
-        },
-        "selection": {
-            "selected": selection.index,
-            "model": selection.spec.model_dump(mode="json"),
-            "validation_size": config.model.validation_size,
-            "cv_folds": config.model.cv_folds,
-            "refit": config.model.refit,
-            "candidates": selection.rows,
-        },
-        "quantization": quant_report,
-        "inference": {k: v for k, v in asdict(inference).items() if k != "sample"} if inference else None,
-        "config": config.model_dump(mode="json"),
-        "data": {
-            "source": data.source,
-            "fingerprint": data.fingerprint,
-            "n_train": int(data.X_train.shape[0]),
-            "n_test": int(data.X_test.shape[0]),
-            "feature_names": data.feature_names,
-            "target": data.target_name,
-        },
-        "fit_seconds": round(trained.fit_seconds, 4),
-        "code_version": code_version(),
-        "flow_run_id": flow_run.get_id(),
-        "run": run_context(),
-    }
+def run_summary(store: ModelStore, committed: Commit, selection: Selection, steps: StepRecorder) -> RunSummary:
+    """What the command line prints (and the flow run returns) for a promoted model."""
+    gate_report, publication = committed.gate, committed.publication
+    assert gate_report is not None  # a promoted model passed the gate
+    return RunSummary(
+        model_name=store.name,
+        version=publication.version,
+        status=publication.status,
+        became_champion=publication.promoted,
+        champion_version=store.champion(),
+        metrics=gate_report.metrics,
+        int8_metrics=committed.card["int8_metrics"],
+        gate_passed=gate_report.passed,
+        gate_checks=[str(c) for c in gate_report.checks],
+        model_folder=str(store.folder / publication.version),
+        candidates=[f"#{r['candidate']} {r['kind']} {r['selection metric']}={r['score']}"
+                    + (" (selected)" if r["selected"] else "") for r in selection.rows],
+        task_states=steps.states,
+        task_seconds=steps.seconds,
+        reason=committed.reason,
+    )
 
 
 def deployment_config() -> dict[str, Any] | None:
@@ -235,132 +234,6 @@ def deployment_config() -> dict[str, Any] | None:
         return None
     with get_client(sync_client=True) as client:
         return client.read_deployment(UUID(str(deployment_id))).parameters.get("config")
-
-
-def _failure(state: Any) -> BaseException:
-    error = state.result(raise_on_failure=False)
-    return error if isinstance(error, BaseException) else RuntimeError(f"task ended {state.name}: {error!r}")
-
-
-@flow(name="training-pipeline", log_prints=True)
-def training_pipeline(config: PipelineConfig = PipelineConfig()) -> RunSummary:  # noqa: B008
-    """Train candidates, gate the best, quantize and smoke-test it; promote it only if every step passed."""
-    logger = get_run_logger()
-    defaults = deployment_config()
-    if defaults is not None:
-        filled = fill_from_defaults(config, defaults)
-        if filled != config:
-            logger.info("config keys this run did not set come from its deployment's config")
-            config = filled
-    store = ModelStore(config.registry.root, config.registry.model_name, config.registry.lock_timeout_seconds)
-    tasks = _TaskRecorder()
-
-    # Retries and backoff come from the data config; `validate` publishes the data-quality table and fails the run
-    # on any contract violation before anything is trained or stored.
-    dataset = tasks.run(load_with_retries(config.data), config.data).result()
-    data = tasks.run(validate, dataset, config.data, config.problem,
-                     artifact_key(config.registry.model_name, "data-quality")).result()
-    selection = select_candidate(data, config, tasks)
-    trained = final_model(selection, data, config, tasks)
-
-    # From here on nothing is written to the store until the commit step below; any failure is recorded as a
-    # rejected version (kept for inspection) and the champion pointer does not move.
-    champion = load_champion(store)
-    gate: GateReport | None = None
-    quantization: QuantizationResult | None = None
-    inference: InferenceReport | None = None
-    failure: BaseException | None = None
-    gate_state = tasks.run(test_gate, trained.estimator, trained.model_bytes, data, config.gate,
-                           config.primary_metric, champion, config.data.seed, store.name)
-    if gate_state.is_failed():
-        failure = _failure(gate_state)
-        gate = failure.report if isinstance(failure, GateFailed) else None
-    else:
-        gate = gate_state.result()
-    if failure is None and config.quantize.enabled:
-        quant_state = tasks.run(quantize, trained.estimator, data.X_train, data.X_test, data.y_test,
-                                data.feature_names, config.problem, len(trained.model_bytes), config.quantize)
-        if quant_state.is_failed():
-            failure = _failure(quant_state)
-        else:
-            quantization = quant_state.result()
-            infer_state = tasks.run(infer, quantization.model, trained.estimator, data)
-            if infer_state.is_failed():
-                failure = _failure(infer_state)
-            else:
-                inference = infer_state.result()
-    elif failure is None:
-        logger.info("quantize.enabled is false: no int8 model, no int8 inference smoke test")
-
-    # The commit step.
-    card = build_card(config, data, selection, trained, gate, quantization, inference)
-    quant_report = failure.report if isinstance(failure, QuantizationGateFailed) else (
-        quantization.report if quantization else None)
-    if quant_report is not None and card["quantization"] is None:  # the quantization gate failed: say by how much
-        card["quantization"] = asdict(quant_report)
-    diagnostics = diagnose(config.problem, data.y_test, trained.estimator.predict(data.X_test), store.name)
-    card["diagnostics"] = diagnostics.summary
-    files = {FLOAT_MODEL_FILE: trained.model_bytes, **diagnostics.files}
-    # the contract the model's input must meet, and the sha256 of exactly the data read
-    if data.contract is not None:
-        files[CONTRACT_FILE] = data.contract.to_json_bytes()
-        card["data"].update(contract=CONTRACT_FILE)
-    card["data"].update(sha256=data.data_fingerprint,
-                        warnings=[str(f) for f in data.findings if f.severity == "warning"])
-    # what batch inference compares incoming data with to measure drift (a summary: no training rows are kept)
-    files[DRIFT_REFERENCE_FILE] = json_bytes(learn_reference(data.X_train, data.feature_names))
-    if quantization:
-        files[INT8_MODEL_FILE] = quantization.npz_bytes
-    if failure is None:
-        steps = "the test-gate" + (", quantization gate and inference smoke test" if config.quantize.enabled else "")
-        reason = f"passed {steps}; flow run {flow_run.get_id()}"
-    else:
-        reason = str(failure)
-    rechecked: list[Check] = []
-    rechecked_against: list[str] = []
-
-    def recheck(current: str) -> list[str]:
-        # called by the registry, under its lock, only if another run moved the champion since our gate
-        assert gate is not None
-        checks = champion_recheck(gate, data, config.gate, config.primary_metric,
-                                  lambda version: load_champion(store, version))(current)
-        rechecked.extend(checks)
-        rechecked_against.append(current)
-        return [str(c) for c in checks if not c.passed]
-
-    publication = store.publish(files, card, promote=failure is None,
-                                gated_against=champion.version if champion else None, recheck=recheck,
-                                reason=reason)
-    if failure is None and not publication.promoted:
-        assert gate is not None
-        gate = GateReport(gate.metrics, rechecked_against[-1], gate.champion_metrics, [*gate.checks, *rechecked])
-        publish_verdict(gate, store.name)
-        failure = GateFailed(gate)
-    folder = store.folder / publication.version
-    publish_run_artifacts(store.card(publication.version), folder)
-    publish_quantization_artifacts(store.name, publication.version, quant_report, inference, config.problem)
-    logger.info("stored %s %s (%s) at %s", store.name, publication.version, publication.status, folder)
-    if failure is not None:
-        raise failure
-
-    assert gate is not None
-    return RunSummary(
-        model_name=store.name,
-        version=publication.version,
-        status=publication.status,
-        became_champion=publication.promoted,
-        champion_version=store.champion(),
-        metrics=gate.metrics,
-        int8_metrics=card["int8_metrics"],
-        gate_passed=gate.passed,
-        gate_checks=[str(c) for c in gate.checks],
-        model_folder=str(folder),
-        candidates=[f"#{r['candidate']} {r['kind']} {r['selection metric']}={r['score']}"
-                    + (" (selected)" if r["selected"] else "") for r in selection.rows],
-        task_states=tasks.states,
-        task_seconds=tasks.seconds,
-        reason=reason,
-    )
 
 
 def format_summary(summary: RunSummary) -> str:

@@ -8,7 +8,7 @@ from prefect import task
 from prefect.artifacts import create_table_artifact
 
 from mlops_pipeline.caching import make_cache_key
-from mlops_pipeline.config import DataConfig, ModelConfig, ModelSection
+from mlops_pipeline.config import ModelConfig, ModelSection
 from mlops_pipeline.reports import artifact_key
 from mlops_pipeline.train import CandidateResult, TrainedModel, score_candidate, train_model
 from mlops_pipeline.validate import PreparedData
@@ -37,11 +37,9 @@ def _candidate_cache_key(context: Any, parameters: dict[str, Any]) -> str:
 
 @task(name="train_candidate", cache_key_fn=_candidate_cache_key, persist_result=True,
       task_run_name="train_candidate-{index}")
-def train_candidate(
-    data: PreparedData, spec: ModelConfig, index: int, selection: ModelSection, data_config: DataConfig
-) -> CandidateResult:
+def train_candidate(data: PreparedData, spec: ModelConfig, index: int, selection: ModelSection) -> CandidateResult:
     """Score one candidate on a validation split of the training rows; cached per candidate."""
-    return score_candidate(data.X_train, data.y_train, data.problem, spec, selection, seed=data_config.seed)
+    return score_candidate(data.X_train, data.y_train, data.problem, spec, selection, seed=data.seed)
 
 
 def _train_cache_key(context: Any, parameters: dict[str, Any]) -> str:
@@ -51,7 +49,7 @@ def _train_cache_key(context: Any, parameters: dict[str, Any]) -> str:
 
 
 @task(name="train", cache_key_fn=_train_cache_key, persist_result=True)
-def train(data: PreparedData, model_config: ModelConfig, data_config: DataConfig) -> TrainedModel:
+def train(data: PreparedData, model_config: ModelConfig) -> TrainedModel:
     """Fit the model on the whole training split; cached on (split fingerprint, model config, code version)."""
-    return train_model(data, model_config, seed=data_config.seed)
+    return train_model(data, model_config, seed=data.seed)
 

@@ -332,6 +332,11 @@ class RegistryConfig(Section):
     )
 
 
+def primary_metric(problem: ProblemKind) -> str:
+    """The metric candidates are selected by and the champion is compared on: the one place this rule lives."""
+    return "accuracy" if problem == "classification" else "r2"
+
+
 class PipelineConfig(Section):
     """Everything one training run needs. Defaults are `config/digits.yaml`."""
 
@@ -347,7 +352,7 @@ class PipelineConfig(Section):
 
     @property
     def primary_metric(self) -> str:
-        return "accuracy" if self.problem == "classification" else "r2"
+        return primary_metric(self.problem)
 
     @model_validator(mode="after")
     def _gate_metrics_fit_the_task(self) -> PipelineConfig:

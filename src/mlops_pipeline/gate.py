@@ -16,8 +16,9 @@ import joblib
 import numpy as np
 from sklearn.metrics import recall_score
 
-from mlops_pipeline.config import LOWER_IS_BETTER, GateConfig, ProblemKind
-from mlops_pipeline.train import evaluate
+from mlops_pipeline.config import LOWER_IS_BETTER, GateConfig, ProblemKind, primary_metric
+from mlops_pipeline.registry import CHAMPION_FILE, ModelStore, RegistryError
+from mlops_pipeline.train import TrainedModel, evaluate
 from mlops_pipeline.validate import PreparedData
 
 
@@ -225,6 +226,31 @@ def run_gate(
     if config.behavioural_checks:
         checks += behavioural_checks(estimator, model_bytes, data, config, seed)
     return GateReport(metrics, champion.version if champion else None, champion_metrics, checks)
+
+
+def gate_candidate(
+    trained: TrainedModel, data: PreparedData, config: GateConfig, champion: Champion | None
+) -> GateReport:
+    """The gate for a trained candidate: the primary metric comes from the problem, the seed from the data."""
+    return run_gate(trained.estimator, trained.model_bytes, data, config, primary_metric(data.problem), champion,
+                    data.seed)
+
+
+def load_champion(store: ModelStore, version: str | None = None) -> Champion | None:
+    """The champion (or the version named) loaded hash-verified; a load failure is kept as its reason.
+
+    None means there is no champion yet (the first model of a name).
+    """
+    try:
+        version = version or store.champion()
+    except RegistryError as exc:
+        return Champion(version=CHAMPION_FILE, error=str(exc))
+    if version is None:
+        return None
+    try:
+        return Champion(version, store.load_float_model(version))
+    except Exception as exc:  # IntegrityError, or a pickle this library version cannot read
+        return Champion(version, error=f"{type(exc).__name__}: {exc}")
 
 
 def champion_recheck(

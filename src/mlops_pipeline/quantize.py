@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from scipy.special import expit
@@ -40,7 +40,11 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from mlops_pipeline.config import ProblemKind, QuantizeConfig
+from mlops_pipeline.config import ProblemKind, QuantizeConfig, primary_metric
+
+if TYPE_CHECKING:
+    from mlops_pipeline.train import TrainedModel
+    from mlops_pipeline.validate import PreparedData
 
 # Version 1 (linear models only, one array per vector) is no longer read: re-run the pipeline to rewrite it.
 FORMAT_VERSION = 2
@@ -697,7 +701,8 @@ def compare_models(
     int8_predictions = int8_model.predict(X_test)
     predict_seconds = time.perf_counter() - started
     float_predictions = np.asarray(float_model.predict(X_test))
-    metric_name, metric = ("accuracy", accuracy_score) if problem == "classification" else ("r2", r2_score)
+    metric_name = primary_metric(problem)
+    metric = {"accuracy": accuracy_score, "r2": r2_score}[metric_name]
     output_compared, float_out, int8_out = comparable_outputs(float_model, int8_model, X_test)
     return {
         "metric_name": metric_name,
@@ -736,3 +741,13 @@ def check_quantization(report: QuantizationReport) -> None:
         raise QuantizationGateFailed(report)
 
 
+def quantize_trained(trained: TrainedModel, data: PreparedData, config: QuantizeConfig) -> QuantizationResult:
+    """The int8 model of a trained candidate, measured on the held-out split; raises if it loses too much.
+
+    Calibrates on the training rows and compares on the test rows; `QuantizationGateFailed` (with the report)
+    when the metric drops by more than `quantize.max_metric_drop`.
+    """
+    result = quantize_and_compare(trained.estimator, data.X_train, data.X_test, data.y_test, data.feature_names,
+                                  data.problem, len(trained.model_bytes), config)
+    check_quantization(result.report)
+    return result

@@ -25,7 +25,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC, LinearSVR
 
-from mlops_pipeline.config import LOWER_IS_BETTER, ModelConfig, ModelSection, ProblemKind
+from mlops_pipeline.config import LOWER_IS_BETTER, ModelConfig, ModelSection, ProblemKind, primary_metric
 from mlops_pipeline.validate import PreparedData
 
 
@@ -166,7 +166,7 @@ def score_candidate(
     seed: int,
 ) -> CandidateResult:
     """Score one candidate on a validation split (or by k-fold CV) of the training rows it is given."""
-    metric_name = "accuracy" if problem == "classification" else "r2"
+    metric_name = primary_metric(problem)
     if selection.cv_folds:
         splitter = cv_folds(y_train, problem, selection.cv_folds, seed)
         fold_metrics, seconds = [], 0.0

@@ -40,6 +40,7 @@ class PreparedData:
     findings: list[Finding] = field(default_factory=list)
     contract: DataContract | None = None
     data_fingerprint: str = ""  # sha256 of the bytes read (files) or of the arrays (built-ins)
+    seed: int = 0  # data.seed: the split's seed, reused by every step with randomness (training, noise checks)
 
 
 def _rows(dataset: Dataset, indices: np.ndarray, values: np.ndarray | None = None) -> str:
@@ -308,6 +309,7 @@ def prepare(dataset: Dataset, config: DataConfig, problem: ProblemKind) -> Prepa
         findings=findings,
         contract=contract,
         data_fingerprint=dataset.fingerprint,
+        seed=config.seed,
     )
 
 

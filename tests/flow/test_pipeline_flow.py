@@ -47,7 +47,7 @@ def test_first_run_trains_stores_and_promotes(tmp_path: Path) -> None:
     assert summary.int8_metrics["accuracy"] >= summary.metrics["accuracy"] - 0.005
     assert summary.task_states == {
         "load": "Completed", "validate": "Completed", "train_candidate-0": "Completed", "train": "Completed",
-        "test_gate": "Completed", "quantize": "Completed", "infer": "Completed",
+        "gate": "Completed", "quantize": "Completed", "infer": "Completed",
     }
     store = ModelStore(tmp_path, "digits-logreg")
     assert (summary.version, summary.became_champion, store.champion()) == ("v1", True, "v1")

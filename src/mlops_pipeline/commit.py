@@ -1,0 +1,175 @@
+"""The commit step: the model card, the files of a version, and storing it (promoted only if every step passed).
+
+Plain functions over the step results; the Prefect task `mlops_pipeline.tasks.commit.commit` wraps them and
+publishes the artifacts. Nothing is written to the store before this step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from mlops_pipeline.caching import code_version
+from mlops_pipeline.config import ModelConfig, PipelineConfig
+from mlops_pipeline.contract import CONTRACT_FILE
+from mlops_pipeline.drift import DRIFT_REFERENCE_FILE
+from mlops_pipeline.gate import Champion, Check, GateFailed, GateReport, champion_recheck, load_champion
+from mlops_pipeline.infer import InferenceReport
+from mlops_pipeline.quantize import QuantizationGateFailed, QuantizationReport, QuantizationResult
+from mlops_pipeline.registry import FLOAT_MODEL_FILE, INT8_MODEL_FILE, ModelStore, Publication, json_bytes
+from mlops_pipeline.reports import Diagnostics
+from mlops_pipeline.train import CandidateResult, TrainedModel
+from mlops_pipeline.validate import PreparedData
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The outcome of the candidate comparison."""
+
+    index: int
+    spec: ModelConfig
+    result: CandidateResult
+    rows: list[dict[str, Any]]
+
+
+@dataclass
+class Evaluation:
+    """What the evaluate steps (gate, quantize, smoke test) produced, and the first failure, if any."""
+
+    gate: GateReport | None = None
+    quantization: QuantizationResult | None = None
+    inference: InferenceReport | None = None
+    failure: BaseException | None = None
+
+    @property
+    def quantization_report(self) -> QuantizationReport | None:
+        """The float-vs-int8 report, also when the quantization gate failed (to say by how much)."""
+        if isinstance(self.failure, QuantizationGateFailed):
+            return self.failure.report
+        return self.quantization.report if self.quantization else None
+
+
+@dataclass
+class Commit:
+    """The stored version; `gate` is the verdict, re-checked if another run moved the champion meanwhile."""
+
+    publication: Publication
+    gate: GateReport | None
+    reason: str
+    card: dict[str, Any] = field(default_factory=dict)
+    champion_moved: bool = False  # the candidate passed but lost the re-check against a newer champion
+
+    @property
+    def failure(self) -> GateFailed | None:
+        return GateFailed(self.gate) if self.champion_moved and self.gate is not None else None
+
+
+def build_card(
+    config: PipelineConfig, data: PreparedData, selection: Selection, trained: TrainedModel,
+    evaluation: Evaluation, diagnostics: Diagnostics, run: dict[str, Any],
+) -> dict[str, Any]:
+    """Everything recorded about a candidate: metrics, checks, selection, config, data, lineage.
+
+    The registry adds the version, status, reason and file hashes when it stores the card.
+    """
+    gate, quantization, inference = evaluation.gate, evaluation.quantization, evaluation.inference
+    quant_report = evaluation.quantization_report
+    int8_metrics = {quantization.report.metric_name: quantization.report.int8_metric} if quantization else {}
+    return {
+        "problem": config.problem,
+        "metrics": gate.metrics if gate else {},
+        "int8_metrics": int8_metrics,
+        "champion_metrics": gate.champion_metrics if gate else None,
+        "gate": {
+            "passed": bool(gate and gate.passed),
+            "champion_version": gate.champion_version if gate else None,
+            "checks": [asdict(c) for c in gate.checks] if gate else [],
+        },
+        "selection": {
+            "selected": selection.index,
+            "model": selection.spec.model_dump(mode="json"),
+            "validation_size": config.model.validation_size,
+            "cv_folds": config.model.cv_folds,
+            "refit": config.model.refit,
+            "candidates": selection.rows,
+        },
+        "quantization": asdict(quant_report) if quant_report else None,
+        "inference": {k: v for k, v in asdict(inference).items() if k != "sample"} if inference else None,
+        "config": config.model_dump(mode="json"),
+        "data": data_card(data),
+        "fit_seconds": round(trained.fit_seconds, 4),
+        "code_version": code_version(),
+        "flow_run_id": run.get("flow_run_id"),
+        "run": run,
+        "diagnostics": diagnostics.summary,
+    }
+
+
+def data_card(data: PreparedData) -> dict[str, Any]:
+    """The card's `data` section: where the rows came from, their sha256, the split and the contract file."""
+    card: dict[str, Any] = {
+        "source": data.source,
+        "fingerprint": data.fingerprint,
+        "n_train": int(data.X_train.shape[0]),
+        "n_test": int(data.X_test.shape[0]),
+        "feature_names": data.feature_names,
+        "target": data.target_name,
+    }
+    if data.contract is not None:
+        card["contract"] = CONTRACT_FILE
+    card["sha256"] = data.data_fingerprint
+    card["warnings"] = [str(f) for f in data.findings if f.severity == "warning"]
+    return card
+
+
+def version_files(
+    trained: TrainedModel, data: PreparedData, evaluation: Evaluation, diagnostics: Diagnostics,
+    drift_reference: dict[str, Any],
+) -> dict[str, bytes]:
+    """The files of a version: float model, plots, the input contract, the drift reference, the int8 model."""
+    files = {FLOAT_MODEL_FILE: trained.model_bytes, **diagnostics.files}
+    if data.contract is not None:
+        files[CONTRACT_FILE] = data.contract.to_json_bytes()
+    # what batch inference compares incoming data with to measure drift (a summary: no training rows are kept)
+    files[DRIFT_REFERENCE_FILE] = json_bytes(drift_reference)
+    if evaluation.quantization:
+        files[INT8_MODEL_FILE] = evaluation.quantization.npz_bytes
+    return files
+
+
+def commit_reason(config: PipelineConfig, evaluation: Evaluation, flow_run_id: Any) -> str:
+    """The reason stored with the version: the steps it passed, or the failure."""
+    if evaluation.failure is not None:
+        return str(evaluation.failure)
+    steps = "the test-gate" + (", quantization gate and inference smoke test" if config.quantize.enabled else "")
+    return f"passed {steps}; flow run {flow_run_id}"
+
+
+def commit_version(
+    store: ModelStore, files: dict[str, bytes], card: dict[str, Any], evaluation: Evaluation,
+    champion: Champion | None, data: PreparedData, config: PipelineConfig, reason: str,
+) -> Commit:
+    """Store the version; promote it if every step passed and it still beats whichever champion is current.
+
+    If another run moved the champion since the gate, the registry calls the re-check under its lock; a failed
+    re-check stores the version as rejected and the returned gate report lists the re-checked champion checks.
+    """
+    gate = evaluation.gate
+    rechecked: list[Check] = []
+    rechecked_against: list[str] = []
+
+    def recheck(current: str) -> list[str]:
+        assert gate is not None  # only called for a promotion, which needs a passed gate
+        checks = champion_recheck(gate, data, config.gate, config.primary_metric,
+                                  lambda version: load_champion(store, version))(current)
+        rechecked.extend(checks)
+        rechecked_against.append(current)
+        return [str(c) for c in checks if not c.passed]
+
+    passed = evaluation.failure is None
+    publication = store.publish(files, card, promote=passed, gated_against=champion.version if champion else None,
+                                recheck=recheck, reason=reason)
+    if passed and not publication.promoted and gate is not None:
+        gate = GateReport(gate.metrics, rechecked_against[-1], gate.champion_metrics, [*gate.checks, *rechecked])
+        return Commit(publication, gate, reason, card, champion_moved=True)
+    return Commit(publication, gate, reason, card)

@@ -1,0 +1,52 @@
+"""The `commit` task: store the version (promoted only if every step passed) and publish the run's artifacts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlops_pipeline.tasks.artifacts import publish_quantization_artifacts, publish_run_artifacts
+from mlops_pipeline.tasks.gate import publish_verdict
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from mlops_pipeline.commit import (
+    Commit,
+    Evaluation,
+    Selection,
+    build_card,
+    commit_reason,
+    commit_version,
+    version_files,
+)
+from mlops_pipeline.config import PipelineConfig
+from mlops_pipeline.gate import Champion
+from mlops_pipeline.registry import ModelStore
+from mlops_pipeline.reports import Diagnostics
+from mlops_pipeline.train import TrainedModel
+from mlops_pipeline.validate import PreparedData
+
+
+@task(name="commit", persist_result=False, cache_policy=NO_CACHE)
+def commit(
+    store: ModelStore, config: PipelineConfig, data: PreparedData, selection: Selection, trained: TrainedModel,
+    champion: Champion | None, evaluation: Evaluation, diagnostics: Diagnostics, reference: dict[str, Any],
+    run: dict[str, Any],
+) -> Commit:
+    """Write the version with its card and files; move the champion pointer only if every step passed.
+
+    A failed step still stores the version, as rejected (kept for inspection). If another run promoted a
+    champion since the gate, the candidate is re-checked against it under the store's lock.
+    """
+    card = build_card(config, data, selection, trained, evaluation, diagnostics, run)
+    files = version_files(trained, data, evaluation, diagnostics, reference)
+    reason = commit_reason(config, evaluation, run.get("flow_run_id"))
+    committed = commit_version(store, files, card, evaluation, champion, data, config, reason)
+    if committed.champion_moved and committed.gate is not None:
+        publish_verdict(committed.gate, store.name)
+    version = committed.publication.version
+    folder = store.folder / version
+    publish_run_artifacts(store.card(version), folder)
+    publish_quantization_artifacts(store.name, version, evaluation.quantization_report, evaluation.inference,
+                                   config.problem)
+    get_run_logger().info("stored %s %s (%s) at %s", store.name, version, committed.publication.status, folder)
+    return committed

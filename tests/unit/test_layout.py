@@ -1,0 +1,51 @@
+"""The shape of the house: the library imports without Prefect, the training flow body stays wiring."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+
+from conftest import REPO_ROOT
+
+IMPORT_EVERY_LIBRARY_MODULE = """
+import importlib, pkgutil, sys
+sys.modules["prefect"] = None  # any `import prefect...` now raises ImportError
+import mlops_pipeline
+names = [m.name for m in pkgutil.iter_modules(mlops_pipeline.__path__, "mlops_pipeline.")]
+names = [n for n in names if n.split(".")[1] not in ("tasks", "flows", "deployments")]
+for name in names:
+    importlib.import_module(name)
+print(len(names))
+"""
+
+
+def test_the_library_imports_with_prefect_absent() -> None:
+    done = subprocess.run([sys.executable, "-c", IMPORT_EVERY_LIBRARY_MODULE], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.strip()) >= 15  # every module of src/mlops_pipeline was imported
+
+
+def test_the_quantized_model_imports_with_prefect_absent() -> None:
+    code = 'import sys; sys.modules["prefect"] = None; from mlops_pipeline.quantize import QuantizedModel'
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def _function(path: str, name: str) -> ast.FunctionDef:
+    tree = ast.parse((REPO_ROOT / path).read_text(encoding="utf-8"))
+    return next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
+
+
+def test_the_training_flow_body_is_at_most_40_lines() -> None:
+    flow = _function("flows/pipeline.py", "training_pipeline")
+    assert flow.end_lineno is not None
+    assert flow.end_lineno - flow.lineno + 1 <= 40
+
+
+def test_no_task_is_named_like_a_test() -> None:
+    for path in sorted((REPO_ROOT / "tasks").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
+        assert not [n for n in names if n.startswith("test")], path
