@@ -132,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warnings   {len(report.warnings)} (see the log)")
     if args.summary_md:
         with args.summary_md.open("a", encoding="utf-8") as handle:
-            rows = [{"item": "rows scored", "value": report.rows}, {"item": "predictions", "value": report.output}]
+            rows: list[dict[str, Any]] = [{"item": "rows scored", "value": report.rows},
+                                          {"item": "predictions", "value": report.output}]
             handle.write(summary_markdown(summary.model_name, summary.version, rows))
     return 0
 

@@ -247,7 +247,7 @@ def format_summary(summary: RunSummary) -> str:
         f"float      {metrics}",
         f"int8       {int8}",
         f"gate       {'PASSED' if summary.gate_passed else 'FAILED'}: " + "; ".join(summary.gate_checks),
-        f"champion   {'yes, ' + summary.version + ' is the champion' if summary.became_champion else 'no'}",
+        f"champion   {f'yes, {summary.version} is the champion' if summary.became_champion else 'no'}",
         f"files      {summary.model_folder}",
         f"tasks      {states}",
     ]

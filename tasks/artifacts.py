@@ -68,7 +68,7 @@ class CandidateProgress:
             raise ValueError(f"{model_name}: need at least one candidate to track, got {total}")
         self.total = total
         self.done = 0
-        self.artifact_id: UUID = create_progress_artifact(
+        self.artifact_id: UUID = create_progress_artifact(  # type: ignore[assignment]  # sync in a sync flow
             progress=0.0, key=artifact_key(model_name, "training-progress"),
             description=f"{model_name}: " + progress_description(0, total, None),
         )

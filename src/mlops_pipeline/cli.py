@@ -36,7 +36,7 @@ def _infer(argv: list[str]) -> int:
 # ---- serve: the prediction service lives in the `serving` package (built separately); imported only here -------
 def _serve(argv: list[str]) -> int:
     try:
-        import serving.__main__ as service  # type: ignore[import-not-found]
+        import serving.__main__ as service
     except ImportError as exc:
         print(f"error: `mlops serve` needs the `serving` package, which is not installed here ({exc})",
               file=sys.stderr)

@@ -206,6 +206,10 @@ def _with_default_kind(candidate: Any) -> Any:
     return candidate
 
 
+def _default_candidates() -> list[ModelConfig]:
+    return [LogisticRegressionConfig()]
+
+
 class ModelSection(Section):
     """The model to train: one model, or several candidates compared on a validation split.
 
@@ -215,7 +219,7 @@ class ModelSection(Section):
     """
 
     candidates: list[ModelConfig] = Field(
-        default_factory=lambda: [LogisticRegressionConfig()], min_length=1,
+        default_factory=_default_candidates, min_length=1,
         description="Model settings to compare; the best on the validation split goes to the test-gate.",
     )
     validation_size: float = Field(
@@ -273,11 +277,15 @@ class ModelSection(Section):
         return [c.kind for c in self.candidates]
 
 
+def _default_min_metrics() -> dict[MetricName, float]:
+    return {"accuracy": 0.95, "macro_f1": 0.95}
+
+
 class GateConfig(Section):
     """Bounds a candidate must meet before it may become the champion."""
 
     min_metrics: dict[MetricName, float] = Field(
-        default_factory=lambda: {"accuracy": 0.95, "macro_f1": 0.95},
+        default_factory=_default_min_metrics,
         description="Metric -> lowest acceptable value on the held-out split.",
     )
     max_metrics: dict[MetricName, float] = Field(

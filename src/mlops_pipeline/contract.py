@@ -212,6 +212,7 @@ def apply_missing_policy(X: np.ndarray, contract: DataContract, origin: str, *, 
     """NaN/inf cells: filled in place with the training split's values when the contract imputes, else errors."""
     findings: list[Finding] = []
     imputing = contract.impute_strategy != "none" and contract.impute_values is not None
+    fill = contract.impute_values or []
     for j, name in enumerate(contract.feature_names):
         if name in skip:
             continue
@@ -223,9 +224,9 @@ def apply_missing_policy(X: np.ndarray, contract: DataContract, origin: str, *, 
         examples = example_rows(rows, row_offset=row_offset, csv_lines=csv_lines)
         if imputing:
             findings.append(Finding("warning", "missing values imputed", [name], int(rows.size),
-                                    f"{origin}: filled with {contract.impute_strategy} {contract.impute_values[j]:g} "
+                                    f"{origin}: filled with {contract.impute_strategy} {fill[j]:g} "
                                     f"from training; e.g. {examples}"))
-            column[bad] = contract.impute_values[j]
+            column[bad] = fill[j]
         else:
             findings.append(Finding("error", "missing or infinite values", [name], int(rows.size),
                                     f"{origin}: the model was trained without imputation; e.g. {examples}"))
@@ -379,7 +380,7 @@ def iter_inference_chunks(
         column_findings = check_columns(columns, contract, uri)
         raise_on_errors(column_findings, uri)
         has_target = contract.target is not None and contract.target in columns
-        wanted = contract.feature_names + ([contract.target] if has_target else [])  # type: ignore[list-item]
+        wanted = contract.feature_names + ([contract.target] if has_target and contract.target is not None else [])
         row_offset = 0
         target_index = len(contract.features) if has_target else None
         for frame in _selected_frames(copy, spec, columns, wanted, chunk_rows, uri):
@@ -417,7 +418,7 @@ def read_for_inference(
         return InferenceBatch(chunks[0].X, chunks[0].y, chunks[0].findings)
     X = np.concatenate([c.X for c in chunks]) if chunks else np.empty((0, len(contract.features)))
     ys = [c.y for c in chunks]
-    y = np.concatenate(ys) if ys and all(v is not None for v in ys) else None
+    y = np.concatenate([v for v in ys if v is not None]) if ys and all(v is not None for v in ys) else None
     return InferenceBatch(X, y, [f for c in chunks for f in c.findings])
 
 

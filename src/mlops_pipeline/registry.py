@@ -367,7 +367,7 @@ def _cli(argv: list[str] | None = None) -> int:
                 print(f"{marker} {version:>5}  {card.get('status', '?'):9} {card.get('created_at', '')}  "
                       f"{_format_metrics(card)}")
         elif args.command == "show":
-            version = args.version or store.champion()
+            version = args.version or store.champion()  # type: ignore[assignment]
             if version is None:
                 raise RegistryError(f"{store.folder}: no champion yet; name a version")
             card = store.card(version)

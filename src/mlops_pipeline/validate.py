@@ -17,7 +17,7 @@ from sklearn.model_selection import train_test_split
 from mlops_pipeline.config import DataConfig, ProblemKind
 from mlops_pipeline.contract import DataContract, check_ranges, learn_contract
 from mlops_pipeline.data import Dataset
-from mlops_pipeline.findings import DataValidationError, Finding, example_rows, raise_on_errors
+from mlops_pipeline.findings import DataValidationError, Finding, Severity, example_rows, raise_on_errors
 
 __all__ = ["DataValidationError", "Finding", "PreparedData", "check_dataset", "prepare"]
 
@@ -54,7 +54,7 @@ def _column_findings(dataset: Dataset, config: DataConfig) -> tuple[list[Finding
     findings: list[Finding] = []
     skip = set(dataset.non_numeric_columns)
     empty, constant, usable = [], [], []
-    missing_rule = "error" if config.impute == "none" else "warning"
+    missing_rule: Severity = "error" if config.impute == "none" else "warning"
     missing_hint = ("set data.impute (mean, median or most_frequent) to fill them" if config.impute == "none"
                     else f"filled with the training split's {config.impute}")
     for j, name in enumerate(names):
@@ -291,7 +291,8 @@ def prepare(dataset: Dataset, config: DataConfig, problem: ProblemKind) -> Prepa
         _fill_missing(X_test, fill)
     contract = learn_contract(
         X_train, dataset.y, dataset.feature_names, problem=problem, target=dataset.target_name,
-        impute_strategy=config.impute, impute_values=fill, range_tolerance=config.range_tolerance,
+        impute_strategy=config.impute, impute_values=None if fill is None else fill.tolist(),
+        range_tolerance=config.range_tolerance,
         max_abs_value=config.max_abs_value, source=dataset.source, fingerprint=dataset.fingerprint,
         missing_counts=missing_counts.tolist(),
     )

@@ -113,7 +113,7 @@ def test_every_workflow_command_exists_in_the_project(workflow: str, command: st
         prefect_file = words[words.index("--prefect-file") + 1]
         assert (REPO_ROOT / prefect_file).is_file(), f"{workflow}: {prefect_file} does not exist"
         return
-    assert words[0] in {"ruff", "pytest"}, f"{workflow}: unexpected command {command!r}"
+    assert words[0] in {"ruff", "mypy", "pytest"}, f"{workflow}: unexpected command {command!r}"
     dev = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dev"]
     assert any(req.startswith(words[0]) for req in dev), f"{words[0]} is not in the dev extra"
 
