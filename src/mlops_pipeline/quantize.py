@@ -37,6 +37,7 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils import ClassifierTags, RegressorTags, Tags, get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
@@ -330,7 +331,68 @@ class QuantizedModel(BaseEstimator):
     calibration rows and, when the model has no scaler, the input statistics. `QuantizedModel.load(path)` or
     `from_bytes` restores one from `.npz`. `weight_dtype="float32"` keeps the weights unquantized (same file format
     and code path), to measure what int8 costs. `batch_rows` bounds the rows computed at once.
+
+    Prefit semantics (as scikit-learn's `FrozenEstimator`): `estimator` is an already fitted model and is never
+    refit. `fit(X)` only quantizes it, with X as calibration rows; `y` is ignored. `clone()` keeps the same fitted
+    `estimator` (it is not cloned, so not unfitted) and drops the quantization, so a clone can be fit again on
+    other calibration rows. `is_classifier` / `is_regressor` follow the wrapped estimator (or, for a model loaded
+    from `.npz`, its stored problem type).
+
+    Parameters
+    ----------
+    estimator : fitted estimator or Pipeline, default=None
+        The float model to quantize: a (pipeline ending in a) logistic/linear regression, ridge, linear SVM or MLP,
+        optionally after a StandardScaler. Must be fitted; None only for a model restored with `load`.
+    feature_names : list of str, default=None
+        Names of the input columns, stored in the `.npz` header and checked against DataFrame input.
+    calibration_rows : int, default=10000
+        At most this many rows of X (evenly spaced) calibrate the activation ranges of hidden layers.
+    weight_dtype : {"int8", "float32"}, default="int8"
+        "float32" stores the weights unquantized (same format and code path), to measure what int8 costs.
+    batch_rows : int, default=1024
+        Rows computed at once by predict, bounding the memory of a call.
+
+    Attributes
+    ----------
+    input_mean_ : ndarray of shape (n_features_in_,)
+        Per-feature mean folded into the first layer (the scaler's, else the calibration rows').
+    input_scale_ : ndarray of shape (n_features_in_,)
+        Per-feature scale folded into the first layer.
+    layers_ : list of StoredLayer
+        The quantized weights (int8 with per-row scales) and float biases, input layer first.
+    problem_ : {"classification", "regression"}
+        The ML problem type of the wrapped model.
+    output_ : str
+        How the last layer's values become predictions, as stored in the `.npz` header.
+    hidden_activation_ : str
+        Activation of the hidden layers ("identity" for linear models).
+    model_kind_ : str
+        The kind of the wrapped final estimator, as stored in the header.
+    n_features_in_ : int
+        Number of input features.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        The feature names, when given.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels (classification only).
     """
+
+    def __sklearn_clone__(self) -> QuantizedModel:
+        # the wrapped model is prefit: keep it (sklearn's clone would clone it to an unfitted copy)
+        return type(self)(**self.get_params(deep=False))
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        estimator_type = None
+        if self.estimator is not None:
+            estimator_type = get_tags(self.estimator).estimator_type
+        elif hasattr(self, "problem_"):
+            estimator_type = "classifier" if self.problem_ == "classification" else "regressor"
+        tags.estimator_type = estimator_type
+        if estimator_type == "classifier":
+            tags.classifier_tags = ClassifierTags()
+        elif estimator_type == "regressor":
+            tags.regressor_tags = RegressorTags()
+        return tags
 
     def __init__(self, estimator: Any = None, feature_names: list[str] | None = None,
                  calibration_rows: int = 10_000,
