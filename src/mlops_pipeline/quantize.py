@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from scipy.special import expit
-from sklearn.base import BaseEstimator, is_classifier
+from sklearn.base import BaseEstimator, clone, is_classifier
+from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.neural_network import MLPClassifier, MLPRegressor
@@ -334,9 +335,9 @@ class QuantizedModel(BaseEstimator):
 
     Prefit semantics (as scikit-learn's `FrozenEstimator`): `estimator` is an already fitted model and is never
     refit. `fit(X)` only quantizes it, with X as calibration rows; `y` is ignored. `clone()` keeps the same fitted
-    `estimator` (it is not cloned, so not unfitted) and drops the quantization, so a clone can be fit again on
-    other calibration rows. `is_classifier` / `is_regressor` follow the wrapped estimator (or, for a model loaded
-    from `.npz`, its stored problem type).
+    `estimator` (not cloned, which would unfit it; an unfitted one is cloned) and drops the quantization, so a
+    clone can be fit again on other calibration rows. `is_classifier` / `is_regressor` follow the wrapped
+    estimator (or, for a model loaded from `.npz`, its stored problem type).
 
     Parameters
     ----------
@@ -377,8 +378,16 @@ class QuantizedModel(BaseEstimator):
     """
 
     def __sklearn_clone__(self) -> QuantizedModel:
-        # the wrapped model is prefit: keep it (sklearn's clone would clone it to an unfitted copy)
-        return type(self)(**self.get_params(deep=False))
+        # a fitted wrapped model is prefit: kept as is (sklearn's clone would make an unfitted copy of it); an
+        # unfitted one is cloned like any parameter
+        params = {name: clone(value, safe=False) for name, value in self.get_params(deep=False).items()
+                  if name != "estimator"}
+        try:
+            check_is_fitted(self.estimator)
+            estimator = self.estimator
+        except (NotFittedError, TypeError):  # TypeError: None or not an estimator
+            estimator = clone(self.estimator, safe=False)
+        return type(self)(estimator=estimator, **params)
 
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
