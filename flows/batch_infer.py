@@ -17,14 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops_pipeline.tasks.batch import load_model, measure_drift, score
+from mlops_pipeline.tasks.batch import load_model, measure_drift, publish_summary, score
 from prefect import flow
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pydantic import ValidationError
 
-from mlops_pipeline.batch import ScoringReport, summary_markdown, summary_rows
+from mlops_pipeline.batch import ScoringReport, summary_markdown
 from mlops_pipeline.config import ConfigError, InferenceConfig, load_config
-from mlops_pipeline.reports import artifact_key
 
 
 @dataclass
@@ -42,14 +40,7 @@ def batch_inference(config: InferenceConfig = InferenceConfig()) -> BatchSummary
     scoring = load_model(config.models_root, config.model_name, config.version)
     report, accumulator = score(scoring, config)
     drift = measure_drift(scoring, accumulator, config.drift, config.data) if accumulator is not None else None
-    rows = summary_rows(scoring, report, drift)
-    create_table_artifact(key=artifact_key(scoring.name, "batch-inference"), table=rows,
-                          description=f"{scoring.name} {scoring.version}: batch inference of {config.data}")
-    create_markdown_artifact(
-        key=artifact_key(scoring.name, "batch-inference-summary"),
-        markdown=summary_markdown(scoring.name, scoring.version, rows),
-        description=f"{scoring.name}: latest batch inference",
-    )
+    publish_summary(scoring, report, drift, config.data)
     return BatchSummary(scoring.name, scoring.version, report,
                         drift.drift_detected if drift else None, drift.drifted_features if drift else [])
 

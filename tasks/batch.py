@@ -1,11 +1,12 @@
-"""Prefect tasks of batch inference: load the stored model, score the file, measure drift and emit its event."""
+"""Prefect tasks of batch inference: load the stored model, score the file, measure drift and publish."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from prefect import get_run_logger, task
-from prefect.artifacts import create_table_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 
 from mlops_pipeline.batch import (
@@ -15,6 +16,8 @@ from mlops_pipeline.batch import (
     load_scoring_model,
     model_resource_id,
     score_to_file,
+    summary_markdown,
+    summary_rows,
 )
 from mlops_pipeline.config import DriftConfig, InferenceConfig
 from mlops_pipeline.contract import iter_inference_chunks
@@ -67,3 +70,15 @@ def measure_drift(
                                  len(report.drifted_features), len(report.features), DRIFT_EVENT)
     return report
 
+
+@task(name="publish_summary", cache_policy=NO_CACHE)
+def publish_summary(scoring: ScoringModel, report: ScoringReport, drift: DriftReport | None, source: str) -> None:
+    """The batch-inference table and the latest-run markdown summary artifacts."""
+    rows = summary_rows(scoring, report, drift)
+    create_table_artifact(key=artifact_key(scoring.name, "batch-inference"), table=rows,
+                          description=f"{scoring.name} {scoring.version}: batch inference of {source}")
+    create_markdown_artifact(
+        key=artifact_key(scoring.name, "batch-inference-summary"),
+        markdown=summary_markdown(scoring.name, scoring.version, rows),
+        description=f"{scoring.name}: latest batch inference",
+    )
