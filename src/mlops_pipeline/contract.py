@@ -32,6 +32,7 @@ from mlops_pipeline.data import (
     resolve_source,
 )
 from mlops_pipeline.findings import DataValidationError, Finding, example_rows, raise_on_errors
+from mlops_pipeline.plain import python_value
 
 CONTRACT_FILE = "contract.json"
 CONTRACT_SCHEMA_VERSION = 1
@@ -104,10 +105,6 @@ class DataContract:
         return cls.from_json(path.read_bytes(), origin=str(path))
 
 
-def _json_value(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def target_kind_of(y: np.ndarray) -> TargetKind:
     if np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_:
         return "integer"
@@ -135,7 +132,7 @@ def learn_contract(
         ))
     classes = None
     if problem == "classification":
-        classes = [_json_value(c) for c in np.unique(y)]
+        classes = [python_value(c) for c in np.unique(y)]
     return DataContract(
         features=features, problem=problem, target=target, target_kind=target_kind_of(y), classes=classes,
         impute_strategy=impute_strategy,
@@ -261,7 +258,7 @@ def check_labels(y: np.ndarray, contract: DataContract, origin: str, *, row_offs
     if not new.any():
         return []
     rows = np.flatnonzero(new)
-    unseen = sorted({_json_value(v) for v in y[new].tolist()}, key=str)
+    unseen = sorted({python_value(v) for v in y[new].tolist()}, key=str)
     return [Finding("error", "new class labels", target, int(rows.size),
                     f"{origin}: labels {unseen[:5]} not among the training classes {contract.classes}; e.g. "
                     f"{example_rows(rows, row_offset=row_offset, csv_lines=csv_lines)}")]

@@ -28,6 +28,7 @@ import numpy as np
 
 from mlops_pipeline.config import DataConfig, ProblemKind
 from mlops_pipeline.findings import Finding, example_rows
+from mlops_pipeline.plain import sha256_stream
 
 FileFormat = Literal["csv", "parquet", "npz"]
 
@@ -217,24 +218,21 @@ class LocalCopy:
 
 
 def _copy_hashing(read: Callable[[int], bytes], destination: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
+    """Copy a stream to `destination`, returning the sha256 and size of exactly the bytes copied."""
     with destination.open("wb") as out:
-        while block := read(_COPY_BLOCK):
-            digest.update(block)
+
+        def read_and_copy(size: int) -> bytes:
+            block = read(size)
             out.write(block)
-            size += len(block)
-    return digest.hexdigest(), size
+            return block
+
+        return sha256_stream(read_and_copy, _COPY_BLOCK)
 
 
-def sha256_file(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
+def file_digest(path: Path) -> tuple[str, int]:
+    """The sha256 (hex) and size in bytes of a local file."""
     with path.open("rb") as handle:
-        while block := handle.read(_COPY_BLOCK):
-            digest.update(block)
-            size += len(block)
-    return digest.hexdigest(), size
+        return sha256_stream(handle.read, _COPY_BLOCK)
 
 
 def download_http(url: str, destination: Path, timeout: float) -> tuple[str, int]:
@@ -288,7 +286,7 @@ def local_copy(spec: SourceSpec, timeout: float = 30.0, *, hash_local: bool = Tr
             raise DataLoadError(f"{spec.location}: file not found (data.source / --data)")
         if path.is_dir():
             raise DataLoadError(f"{spec.location}: is a folder, expected a .csv, .tsv, .parquet or .npz file")
-        sha256, n_bytes = sha256_file(path) if hash_local else ("", path.stat().st_size)
+        sha256, n_bytes = file_digest(path) if hash_local else ("", path.stat().st_size)
         yield LocalCopy(path, sha256, n_bytes)
         return
     folder = Path(tempfile.mkdtemp(prefix="mlops-data-"))

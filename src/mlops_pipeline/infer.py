@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from mlops_pipeline.plain import python_value
 from mlops_pipeline.quantize import ModelInputError, QuantizedModel, agreement_rate
 from mlops_pipeline.validate import PreparedData
 
@@ -44,10 +45,6 @@ def predict_batches(
         first_row += n_rows
 
 
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def run_inference(model: QuantizedModel, float_estimator: Any, data: PreparedData,
                   sample_rows: int = SAMPLE_ROWS) -> InferenceReport:
     """Predict the held-out split with the int8 model; compare with the float model row by row."""
@@ -56,8 +53,8 @@ def run_inference(model: QuantizedModel, float_estimator: Any, data: PreparedDat
     seconds = time.perf_counter() - started
     float_predictions = np.asarray(float_estimator.predict(data.X_test))
     sample = [
-        {"row": i, "true": _plain(data.y_test[i]), "float": _plain(float_predictions[i]),
-         "int8": _plain(int8_predictions[i])}
+        {"row": i, "true": python_value(data.y_test[i]), "float": python_value(float_predictions[i]),
+         "int8": python_value(int8_predictions[i])}
         for i in range(min(sample_rows, data.X_test.shape[0]))
     ]
     n_rows = int(data.X_test.shape[0])

@@ -40,6 +40,7 @@ from typing import Any, BinaryIO
 import joblib
 from filelock import FileLock, Timeout
 
+from mlops_pipeline.plain import sha256_stream
 from mlops_pipeline.quantize import QuantizedModel
 
 FLOAT_MODEL_FILE = "model.joblib"
@@ -65,11 +66,8 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return sha256_stream(handle.read)[0]
 
 
 @contextmanager
