@@ -17,6 +17,8 @@ class OnlineDriftConfig(DriftConfig):
     sample_rows: int = Field(5_000, ge=100, description="Rows of a window kept for the KS test.")
     max_pending_rows: int = Field(100_000, ge=1, description="Rows waiting for the drift worker; beyond this, rows "
                                   "are not measured (counted and logged) rather than slowing requests down.")
+    event_cooldown_seconds: float = Field(600.0, ge=0, description="At most one drift event per version in this "
+                                          "many seconds: sustained drift starts one retraining, not one per window.")
     retry_seconds: float = Field(10.0, gt=0, description="Wait before re-sending events the Prefect API refused.")
     max_pending_events: int = Field(100, ge=1, description="Undelivered events kept for retry (oldest dropped).")
 

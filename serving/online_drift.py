@@ -121,6 +121,7 @@ class OnlineDrift:
         self.last_report: dict[str, Any] | None = None
         self.ticks = 0
         self._model_name = ""
+        self._last_event_at: dict[str, float] = {}
 
     # ---- the request path: O(1), never raises ------------------------------------------------------------------
     def observe(self, model: ServedModel, X: np.ndarray) -> None:
@@ -140,8 +141,14 @@ class OnlineDrift:
         """Measure what came in, close a window that is due, try to deliver queued events. One worker iteration."""
         with self._lock:
             batches, self._queue, self._queued_rows = list(self._queue), collections.deque(), 0
-        for model, X in batches:
-            self._add(model, X)
+        # one accumulator update per run of same-version batches, not one per request (1-row requests)
+        while batches:
+            model = batches[0][0]
+            run = 0
+            while run < len(batches) and batches[run][0].version == model.version:
+                run += 1
+            self._add(model, np.concatenate([X for _, X in batches[:run]]))
+            batches = batches[run:]
         window = self._window
         if window is not None and self._due(window):
             self._measure(window)
@@ -181,6 +188,12 @@ class OnlineDrift:
         logger.warning("online drift DETECTED in %d rows served by %s: %d of %d features", report.n_rows,
                        window.version, len(report.drifted_features), len(report.features))
         if config.emit_event and self.sink is not None:
+            since = self.clock() - self._last_event_at.get(window.version, -np.inf)
+            if since < config.event_cooldown_seconds:  # one retraining trigger per cool-down, not one per window
+                logger.info("drift event for %s not emitted: the last one was %.0f s ago (cool-down %g s)",
+                            window.version, since, config.event_cooldown_seconds)
+                return
+            self._last_event_at[window.version] = self.clock()
             event = drift_event(self._model_name, window.version, SOURCE, report)
             if len(self._events) == self._events.maxlen:
                 logger.error("dropping the oldest undelivered drift event (%d kept)", self._events.maxlen)

@@ -307,8 +307,13 @@ def test_drifted_traffic_emits_the_batch_paths_event(client: TestClient, store: 
 
 def test_traffic_like_the_training_data_emits_nothing(client: TestClient) -> None:
     service = client.app.state.service
+    contract = service.model.contract
+    low, high = np.array([f.min for f in contract.features]), np.array([f.max for f in contract.features])
+    slack = contract.range_tolerance * np.where(high > low, high - low, np.maximum(np.abs(high), 1.0))
+    low, high = low - slack, high + slack
+    inside = DIGITS.data[((DIGITS.data >= low) & (DIGITS.data <= high)).all(axis=1)][:1000]  # rows it accepts
     for start in range(0, 1000, 200):
-        client.post("/predict", json={"instances": DIGITS.data[start:start + 200].tolist()})
+        assert client.post("/predict", json={"instances": inside[start:start + 200].tolist()}).status_code == 200
     service.drift.tick()
     assert service.drift.status().windows_measured == 1
     assert service.drift.last_report["drift"] is False and service.drift.sink.events == []
@@ -380,3 +385,18 @@ def test_with_the_prefect_api_up_the_event_reaches_it(store: Path) -> None:
 
     _wait_for(lambda: bool(found()), "the drift event in the Prefect API", timeout=120)
     assert found()[0]["payload"]["rows"] == 200
+
+
+def test_sustained_drift_emits_one_event_per_cool_down(client: TestClient) -> None:
+    clock, sink = FakeClock(), RecordingSink()
+    drift = OnlineDrift(OnlineDriftConfig(every_rows=100, event_cooldown_seconds=600), sink, clock=clock)
+    served = client.app.state.service.model
+    for _ in range(3):
+        drift.observe(served, _dimmed(DIGITS.data[:100]))
+        drift.tick()
+        clock.now += 60
+    assert drift.status().drift_windows == 3 and len(sink.events) == 1
+    clock.now += 600
+    drift.observe(served, _dimmed(DIGITS.data[:100]))
+    drift.tick()
+    assert len(sink.events) == 2
