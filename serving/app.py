@@ -13,8 +13,9 @@ from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
@@ -174,7 +175,8 @@ def create_app(config: ServingConfig | None = None, *, loader: ModelLoader = loa
             logger.exception("predict failed")
             return JSONResponse({"detail": "internal error while predicting (logged)", "errors": []},
                                 status_code=500)
-        return JSONResponse(answer)
+        # orjson: ~10x faster than json.dumps on 100 rows of probabilities (the answers hold no NaN)
+        return Response(orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json")
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
