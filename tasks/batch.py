@@ -13,8 +13,8 @@ from mlops_pipeline.batch import (
     DRIFT_EVENT,
     ScoringModel,
     ScoringReport,
+    drift_event,
     load_scoring_model,
-    model_resource_id,
     score_to_file,
     summary_markdown,
     summary_rows,
@@ -59,13 +59,7 @@ def measure_drift(
         f"and KS p < {config.ks_alpha}); threshold {config.min_drifted_share:.0%} of features",
     )
     if report.drift_detected and config.emit_event:
-        emit_event(
-            event=DRIFT_EVENT,
-            resource={"prefect.resource.id": model_resource_id(scoring.name), "prefect.resource.name": scoring.name},
-            payload={"version": scoring.version, "source": source, "rows": report.n_rows,
-                     "drifted_features": report.drifted_features[:50], "drifted_share": report.drifted_share,
-                     "max_psi": report.max_psi},
-        )
+        emit_event(**drift_event(scoring.name, scoring.version, source, report))
         get_run_logger().warning("drift detected in %s: %d of %d features; emitted %s", source,
                                  len(report.drifted_features), len(report.features), DRIFT_EVENT)
     return report

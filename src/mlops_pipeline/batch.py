@@ -32,6 +32,21 @@ def model_resource_id(model_name: str) -> str:
     return f"mlops.model.{model_name}"
 
 
+def drift_event(model_name: str, version: str, source: str, report: DriftReport) -> dict[str, Any]:
+    """The `model.drift.detected` event of a drifted batch, as keyword arguments of Prefect's `emit_event`.
+
+    Built here (no Prefect import) so batch inference and the online prediction service emit the same event,
+    and the retraining triggers that match on its resource fire for either.
+    """
+    return {
+        "event": DRIFT_EVENT,
+        "resource": {"prefect.resource.id": model_resource_id(model_name), "prefect.resource.name": model_name},
+        "payload": {"version": version, "source": source, "rows": report.n_rows,
+                    "drifted_features": report.drifted_features[:50], "drifted_share": report.drifted_share,
+                    "max_psi": report.max_psi},
+    }
+
+
 @dataclass(frozen=True)
 class ScoringModel:
     name: str
