@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from mlops_pipeline.flows.runners import TaskRunnerSpecError, task_runner_from_spec
 from mlops_pipeline.tasks.artifacts import CandidateProgress, run_context
 from mlops_pipeline.tasks.champion import load_champion
 from mlops_pipeline.tasks.commit import commit
@@ -272,6 +273,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="data source, overrides data.source: a built-in set (digits, iris, ...), a .csv, .tsv, "
                         ".parquet or .npz path, or a URL (file://, http(s)://, s3:// with s3fs)")
     parser.add_argument("--target", metavar="COLUMN", help="target column of a table, overrides data.target")
+    parser.add_argument("--task-runner", default=None, metavar="SPEC",
+                        help="thread (default), dask (a local Dask cluster of processes) or dask=tcp://HOST:PORT")
     return parser.parse_args(argv)
 
 
@@ -315,7 +318,13 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    state = training_pipeline(config, return_state=True)
+    try:
+        runner = task_runner_from_spec(args.task_runner)
+    except TaskRunnerSpecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    flow_fn = training_pipeline if runner is None else training_pipeline.with_options(task_runner=runner)
+    state = flow_fn(config, return_state=True)
     if state.is_completed():
         summary = state.result()
         print(format_summary(summary))
