@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -33,6 +34,7 @@ from prefect.runtime import flow_run
 
 from mlops_pipeline.caching import code_version
 from mlops_pipeline.config import (
+    LOWER_IS_BETTER,
     ConfigError,
     ModelConfig,
     PipelineConfig,
@@ -44,7 +46,7 @@ from mlops_pipeline.config import (
 )
 from mlops_pipeline.contract import CONTRACT_FILE
 from mlops_pipeline.drift import DRIFT_REFERENCE_FILE, learn_reference
-from mlops_pipeline.gate import Champion, Check, GateFailed, GateReport, champion_recheck
+from mlops_pipeline.gate import BestPassed, Champion, Check, GateFailed, GateReport, champion_recheck
 from mlops_pipeline.infer import InferenceReport
 from mlops_pipeline.quantize import QuantizationError, QuantizationGateFailed, QuantizationResult
 from mlops_pipeline.registry import (
@@ -56,6 +58,7 @@ from mlops_pipeline.registry import (
     json_bytes,
 )
 from mlops_pipeline.reports import artifact_key, diagnose
+from mlops_pipeline.security import allowed_roots, check_allowed_paths
 from mlops_pipeline.train import CandidateResult, TrainedModel, candidate_rows, select_best
 from mlops_pipeline.validate import PreparedData
 
@@ -180,6 +183,13 @@ def load_champion(store: ModelStore, version: str | None = None) -> Champion | N
         return Champion(version, error=f"{type(exc).__name__}: {exc}")
 
 
+def load_best_passed(store: ModelStore, config: PipelineConfig, data: PreparedData) -> BestPassed | None:
+    """The gate ratchet's bound: the best primary metric a passed version reached on this held-out split."""
+    best = store.best_passed_metric(config.primary_metric, data.fingerprint,
+                                    config.primary_metric in LOWER_IS_BETTER)
+    return BestPassed(*best) if best else None
+
+
 def build_card(
     config: PipelineConfig, data: PreparedData, selection: Selection, trained: TrainedModel,
     gate: GateReport | None, quantization: QuantizationResult | None, inference: InferenceReport | None,
@@ -252,7 +262,9 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> RunSummary: 
         if filled != config:
             logger.info("config keys this run did not set come from its deployment's config")
             config = filled
+        check_allowed_paths(config, allowed_roots(os.environ, Path.cwd(), defaults), Path.cwd())
     store = ModelStore(config.registry.root, config.registry.model_name, config.registry.lock_timeout_seconds)
+    store.check_writable()  # a read-only or unwritable store fails now, not after training
     tasks = _TaskRecorder()
 
     # Retries and backoff come from the data config; `validate` publishes the data-quality table and fails the run
@@ -271,7 +283,8 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> RunSummary: 
     inference: InferenceReport | None = None
     failure: BaseException | None = None
     gate_state = tasks.run(test_gate, trained.estimator, trained.model_bytes, data, config.gate,
-                           config.primary_metric, champion, config.data.seed, store.name)
+                           config.primary_metric, champion, config.data.seed, store.name,
+                           load_best_passed(store, config, data))
     if gate_state.is_failed():
         failure = _failure(gate_state)
         gate = failure.report if isinstance(failure, GateFailed) else None

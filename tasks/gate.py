@@ -8,7 +8,7 @@ from prefect import task
 from prefect.artifacts import create_table_artifact
 
 from mlops_pipeline.config import GateConfig
-from mlops_pipeline.gate import Champion, GateFailed, GateReport, run_gate, verdict_rows
+from mlops_pipeline.gate import BestPassed, Champion, GateFailed, GateReport, run_gate, verdict_rows
 from mlops_pipeline.reports import artifact_key
 from mlops_pipeline.validate import PreparedData
 
@@ -33,9 +33,10 @@ def test_gate(
     champion: Champion | None,
     seed: int,
     model_name: str,
+    best: BestPassed | None = None,
 ) -> GateReport:
     """Publish the verdict table; raise GateFailed (listing every failed check) unless every check passed."""
-    report = run_gate(estimator, model_bytes, data, config, primary_metric, champion, seed)
+    report = run_gate(estimator, model_bytes, data, config, primary_metric, champion, seed, best)
     publish_verdict(report, model_name)
     if not report.passed:
         raise GateFailed(report)

@@ -64,7 +64,7 @@ def load_scoring_model(models_root: str | Path, name: str, version: str | None =
         version = store.champion()
         if version is None:
             raise RegistryError(f"{store.folder}: '{name}' has no champion yet; train one or name a version")
-    card = store.card(version)
+    card = store.verified_card(version)  # HMAC / champion card_sha256 checked before any file is trusted
     if INT8_MODEL_FILE not in card.get("files", {}):
         raise RegistryError(f"{store.folder / version}: no int8 model (trained with quantize.enabled false)")
     if CONTRACT_FILE not in card.get("files", {}):

@@ -115,6 +115,26 @@ def champion_check(
     return _at_least(name, metrics[primary_metric], champion - tolerance, detail)
 
 
+@dataclass(frozen=True)
+class BestPassed:
+    """The best primary metric any passed version reached on the same held-out data definition (the ratchet)."""
+
+    version: str
+    value: float
+
+
+def ratchet_check(metrics: dict[str, float], best: BestPassed, primary_metric: str, tolerance: float) -> Check:
+    """The candidate is within the tolerance of the best passed version, not only of the current champion: a
+    chain of candidates each slightly worse than the last cannot walk the champion down (at most one of a
+    chain of steps smaller than the tolerance is promoted before the drift adds up past it)."""
+    detail = (f"best passed {best.version} on the same held-out data: {primary_metric}={best.value:.4f}, "
+              f"tolerance {tolerance}")
+    name = f"{primary_metric} vs best passed {best.version} (ratchet)"
+    if primary_metric in LOWER_IS_BETTER:
+        return _at_most(name, metrics[primary_metric], best.value + tolerance, detail)
+    return _at_least(name, metrics[primary_metric], best.value - tolerance, detail)
+
+
 def score_champion(
     champion: Champion, X: np.ndarray, y: np.ndarray, problem: ProblemKind
 ) -> tuple[dict[str, float] | None, Check]:
@@ -208,8 +228,13 @@ def run_gate(
     primary_metric: str,
     champion: Champion | None,
     seed: int,
+    best: BestPassed | None = None,
 ) -> GateReport:
-    """Score the candidate (and the champion, on the same held-out rows) and run every check."""
+    """Score the candidate (and the champion, on the same held-out rows) and run every check.
+
+    `best`, when given, adds the ratchet: the candidate must also be within `champion_tolerance` of the best
+    primary metric any passed version reached on the same held-out data definition.
+    """
     predictions = estimator.predict(data.X_test)
     metrics = evaluate(lambda _: predictions, data.X_test, data.y_test, data.problem)
     checks = absolute_checks(metrics, config)
@@ -222,6 +247,8 @@ def run_gate(
         if champion_metrics is not None:
             checks.append(champion_check(metrics, champion_metrics, primary_metric, config.champion_tolerance,
                                          champion.version))
+    if best is not None:
+        checks.append(ratchet_check(metrics, best, primary_metric, config.champion_tolerance))
     if config.behavioural_checks:
         checks += behavioural_checks(estimator, model_bytes, data, config, seed)
     return GateReport(metrics, champion.version if champion else None, champion_metrics, checks)
