@@ -8,7 +8,7 @@ from typing import Any
 from prefect import get_run_logger, task
 
 from mlops_pipeline.config import DataConfig
-from mlops_pipeline.data import Dataset, is_transient, load_dataset, retry_delays
+from mlops_pipeline.data import RETRY_JITTER_FACTOR, Dataset, is_transient, load_dataset, retry_delays
 
 
 def _retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
@@ -21,7 +21,7 @@ def _retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
     name="load",
     retries=4,
     retry_delay_seconds=retry_delays(4, 1.0),
-    retry_jitter_factor=0.5,
+    retry_jitter_factor=RETRY_JITTER_FACTOR,
     retry_condition_fn=_retry_if_transient,
     persist_result=False,
 )

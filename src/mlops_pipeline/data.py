@@ -572,6 +572,17 @@ def load_dataset(config: DataConfig) -> Dataset:
         return read_file(copy, spec, config.target, origin=config.source)
 
 
+RETRY_JITTER_FACTOR = 0.5  # the load task's retry_jitter_factor: a delay may grow by up to half
+
+
+def load_time_bound(config: DataConfig) -> float:
+    """The longest a source that fails transiently forever (503, timeouts) can hold a run, in seconds: every
+    attempt up to data.timeout_seconds plus every backoff delay at its largest jitter. Defaults: 5 x 30 s +
+    (1 + 2 + 4 + 8) x 1.5 s = 172.5 s. (A read that trickles bytes is bounded per read, not in total.)"""
+    delays = retry_delays(config.retries, config.retry_delay_seconds)
+    return (config.retries + 1) * config.timeout_seconds + sum(delays) * (1 + RETRY_JITTER_FACTOR)
+
+
 def retry_delays(retries: int, first_delay: float) -> list[float]:
     """Exponential backoff: first_delay, 2x, 4x, ... capped at a minute (Prefect adds the jitter)."""
     return [min(first_delay * 2**attempt, _MAX_RETRY_DELAY_SECONDS) for attempt in range(retries)]
