@@ -314,8 +314,13 @@ class ModelStore:
     def check_writable(self) -> None:
         """Fail now, naming the folder, if the store cannot be written (read-only mount, permissions): a run
         checks this before it loads data or trains, not after."""
+        if not self.folder.is_dir():  # create nothing yet: probe the nearest folder that exists
+            existing = next(p for p in (self.folder, *self.folder.parents) if p.exists())
+            if not (existing.is_dir() and os.access(existing, os.W_OK)):
+                raise RegistryError(f"{self.folder}: the model store is not writable ({existing} is not a "
+                                    "writable folder); fix registry.root or its permissions before training")
+            return
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
             fd, probe = tempfile.mkstemp(dir=self.folder, prefix=".write-probe-")
             os.close(fd)
             os.unlink(probe)
