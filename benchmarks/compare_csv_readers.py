@@ -70,8 +70,9 @@ def read_matrix(reader: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
         with pacsv.open_csv(path) as stream:
             for batch in stream:
                 t = batch.column(batch.schema.get_field_index("target")).to_numpy()
-                cols = [batch.column(i).to_numpy() for i in range(batch.num_columns)
-                        if batch.schema.names[i] != "target"]
+                cols = [
+                    batch.column(i).to_numpy() for i in range(batch.num_columns) if batch.schema.names[i] != "target"
+                ]
                 parts.append(np.column_stack(cols).astype(np.float64, copy=False))
                 targets.append(t)
         X = np.concatenate(parts)
@@ -97,17 +98,34 @@ def read_matrix(reader: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def child(reader: str, path: Path) -> None:
     # Import the library before taking the baseline, so the figure is the reading itself.
-    module = {"pandas-c": "pandas", "pandas-pyarrow": "pandas", "pyarrow": "pyarrow.csv",
-              "pyarrow-stream": "pyarrow.csv", "polars": "polars", "numpy-loadtxt": "numpy",
-              "pipeline": "mlops_pipeline.data"}[reader]
+    module = {
+        "pandas-c": "pandas",
+        "pandas-pyarrow": "pandas",
+        "pyarrow": "pyarrow.csv",
+        "pyarrow-stream": "pyarrow.csv",
+        "polars": "polars",
+        "numpy-loadtxt": "numpy",
+        "pipeline": "mlops_pipeline.data",
+    }[reader]
     __import__(module)
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     started = time.perf_counter()
     X, y = read_matrix(reader, path)
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"reader": reader, "seconds": seconds, "peak_bytes": peak, "baseline_bytes": baseline,
-                      "x_bytes": X.nbytes, "shape": list(X.shape), "checksum": float(X[:, 0].sum())}))
+    print(
+        json.dumps(
+            {
+                "reader": reader,
+                "seconds": seconds,
+                "peak_bytes": peak,
+                "baseline_bytes": baseline,
+                "x_bytes": X.nbytes,
+                "shape": list(X.shape),
+                "checksum": float(X[:, 0].sum()),
+            }
+        )
+    )
 
 
 def main() -> int:
@@ -124,20 +142,25 @@ def main() -> int:
         path = Path(folder) / "bench.csv"
         started = time.perf_counter()
         write_csv(path, args.rows, args.cols)
-        print(f"wrote {args.rows:,} x {args.cols} CSV ({path.stat().st_size / 2**20:,.0f} MiB) "
-              f"in {time.perf_counter() - started:.1f}s; float64 matrix = {args.rows * args.cols * 8 / 2**20:,.0f} MiB")
+        print(
+            f"wrote {args.rows:,} x {args.cols} CSV ({path.stat().st_size / 2**20:,.0f} MiB) "
+            f"in {time.perf_counter() - started:.1f}s; float64 matrix = {args.rows * args.cols * 8 / 2**20:,.0f} MiB"
+        )
         print(f"{'reader':16} {'seconds':>8} {'peak MiB':>9} {'above baseline MiB':>19} {'x matrix':>9}")
         for reader in args.readers.split(","):
-            done = subprocess.run([sys.executable, __file__, "--child", reader, str(path)],
-                                  capture_output=True, text=True)
+            done = subprocess.run(
+                [sys.executable, __file__, "--child", reader, str(path)], capture_output=True, text=True
+            )
             if done.returncode != 0:
                 last = (done.stderr.strip().splitlines() or ["?"])[-1]
                 print(f"{reader:16} failed: {last}")
                 continue
             r = json.loads(done.stdout.strip().splitlines()[-1])
             above = r["peak_bytes"] - r["baseline_bytes"]
-            print(f"{reader:16} {r['seconds']:8.2f} {r['peak_bytes'] / 2**20:9,.0f} {above / 2**20:19,.0f} "
-                  f"{above / r['x_bytes']:8.2f}x")
+            print(
+                f"{reader:16} {r['seconds']:8.2f} {r['peak_bytes'] / 2**20:9,.0f} {above / 2**20:19,.0f} "
+                f"{above / r['x_bytes']:8.2f}x"
+            )
     return 0
 
 

@@ -62,10 +62,16 @@ def measure(path: Path, impute: str) -> dict[str, float]:
     prepared = prepare(dataset, config, "classification")
     validate_seconds = time.perf_counter() - started
     return {
-        "rows": dataset.n_rows, "cols": dataset.X.shape[1], "x_bytes": dataset.X.nbytes,
-        "load_seconds": load_seconds, "validate_seconds": validate_seconds,
-        "baseline_bytes": baseline, "load_peak_bytes": load_peak, "peak_bytes": peak_rss(),
-        "findings": len(prepared.findings), "errors": sum(f.severity == "error" for f in prepared.findings),
+        "rows": dataset.n_rows,
+        "cols": dataset.X.shape[1],
+        "x_bytes": dataset.X.nbytes,
+        "load_seconds": load_seconds,
+        "validate_seconds": validate_seconds,
+        "baseline_bytes": baseline,
+        "load_peak_bytes": load_peak,
+        "peak_bytes": peak_rss(),
+        "findings": len(prepared.findings),
+        "errors": sum(f.severity == "error" for f in prepared.findings),
     }
 
 
@@ -83,10 +89,13 @@ def main() -> int:
         path = Path(folder) / "large.csv"
         started = time.perf_counter()
         write_csv(path, args.rows, args.cols)
-        print(f"wrote {args.rows:,} x {args.cols} + label CSV, {path.stat().st_size / MIB:,.0f} MiB, "
-              f"in {time.perf_counter() - started:.1f} s")
-        done = subprocess.run([sys.executable, __file__, "--measure", str(path), "--impute", args.impute],
-                              capture_output=True, text=True)
+        print(
+            f"wrote {args.rows:,} x {args.cols} + label CSV, {path.stat().st_size / MIB:,.0f} MiB, "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
+        done = subprocess.run(
+            [sys.executable, __file__, "--measure", str(path), "--impute", args.impute], capture_output=True, text=True
+        )
     if done.returncode != 0:
         print(done.stderr, file=sys.stderr)
         return done.returncode
@@ -95,11 +104,15 @@ def main() -> int:
     above = r["peak_bytes"] - r["baseline_bytes"]
     print(f"float64 feature matrix   {x / MIB:8,.0f} MiB ({r['rows']:,} x {r['cols']})")
     load_above = r["load_peak_bytes"] - r["baseline_bytes"]
-    print(f"load                     {r['load_seconds']:8.2f} s   peak {load_above / MIB:7,.0f} MiB above baseline "
-          f"= {load_above / x:.2f}x the matrix")
+    print(
+        f"load                     {r['load_seconds']:8.2f} s   peak {load_above / MIB:7,.0f} MiB above baseline "
+        f"= {load_above / x:.2f}x the matrix"
+    )
     print(f"validate (+ split)       {r['validate_seconds']:8.2f} s")
-    print(f"load + validate          {r['load_seconds'] + r['validate_seconds']:8.2f} s   peak {above / MIB:7,.0f} MiB "
-          f"above baseline = {above / x:.2f}x the matrix (target < 3x); process peak {r['peak_bytes'] / MIB:,.0f} MiB")
+    print(
+        f"load + validate          {r['load_seconds'] + r['validate_seconds']:8.2f} s   peak {above / MIB:7,.0f} MiB "
+        f"above baseline = {above / x:.2f}x the matrix (target < 3x); process peak {r['peak_bytes'] / MIB:,.0f} MiB"
+    )
     print(f"findings                 {r['findings']} ({r['errors']} errors)")
     return 0
 

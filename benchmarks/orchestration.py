@@ -54,15 +54,22 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-orchestration-") as tmp:
         warm_home = Path(tmp, "warm-home")
         registry = Path(tmp, "models")
-        pipeline = [sys.executable, "flows/pipeline.py", "--config", "config/digits.yaml",
-                    "--set", f"registry.root={registry}"]
+        pipeline = [
+            sys.executable,
+            "flows/pipeline.py",
+            "--config",
+            "config/digits.yaml",
+            "--set",
+            f"registry.root={registry}",
+        ]
         warm_env = {**base, "PREFECT_HOME": str(warm_home)}
         timed(pipeline, warm_env)  # migrate the warm home once, not timed
         samples: dict[str, list[float]] = {name: [] for name in ("plain", "import", "warm", "fresh")}
         for index in range(args.repeat):
             samples["plain"].append(timed([sys.executable, "-c", PLAIN_SCRIPT], base))
             samples["import"].append(
-                timed([sys.executable, "-c", "import prefect, sklearn, mlops_pipeline.flows.pipeline"], warm_env))
+                timed([sys.executable, "-c", "import prefect, sklearn, mlops_pipeline.flows.pipeline"], warm_env)
+            )
             samples["warm"].append(timed(pipeline, warm_env))
             fresh_env = {**base, "PREFECT_HOME": str(Path(tmp, f"fresh-home-{index}"))}
             samples["fresh"].append(timed(pipeline, fresh_env))

@@ -50,8 +50,9 @@ class Case:
 
 
 def _synthetic_classification() -> tuple[np.ndarray, np.ndarray]:
-    return make_classification(200_000, 64, n_informative=40, n_redundant=8, n_classes=10, class_sep=2.0,
-                               random_state=SEED)
+    return make_classification(
+        200_000, 64, n_informative=40, n_redundant=8, n_classes=10, class_sep=2.0, random_state=SEED
+    )
 
 
 def _synthetic_regression() -> tuple[np.ndarray, np.ndarray]:
@@ -62,20 +63,35 @@ def _synthetic_regression() -> tuple[np.ndarray, np.ndarray]:
 
 
 CASES = [
-    Case("digits, logistic regression", lambda: load_digits(return_X_y=True),
-         lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, random_state=SEED)),
-         "classification"),
-    Case("diabetes (scaled), linear regression", lambda: load_diabetes(return_X_y=True), LinearRegression,
-         "regression"),
-    Case("diabetes (scaled=False), linear regression", lambda: load_diabetes(return_X_y=True, scaled=False),
-         LinearRegression, "regression"),
-    Case("digits, MLP classifier (100 relu)", lambda: load_digits(return_X_y=True),
-         lambda: make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(100,), max_iter=300,
-                                                               random_state=SEED)),
-         "classification"),
-    Case("synthetic 200k x 64, 10 classes, logistic", _synthetic_classification,
-         lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=300, random_state=SEED)),
-         "classification"),
+    Case(
+        "digits, logistic regression",
+        lambda: load_digits(return_X_y=True),
+        lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, random_state=SEED)),
+        "classification",
+    ),
+    Case(
+        "diabetes (scaled), linear regression", lambda: load_diabetes(return_X_y=True), LinearRegression, "regression"
+    ),
+    Case(
+        "diabetes (scaled=False), linear regression",
+        lambda: load_diabetes(return_X_y=True, scaled=False),
+        LinearRegression,
+        "regression",
+    ),
+    Case(
+        "digits, MLP classifier (100 relu)",
+        lambda: load_digits(return_X_y=True),
+        lambda: make_pipeline(
+            StandardScaler(), MLPClassifier(hidden_layer_sizes=(100,), max_iter=300, random_state=SEED)
+        ),
+        "classification",
+    ),
+    Case(
+        "synthetic 200k x 64, 10 classes, logistic",
+        _synthetic_classification,
+        lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=300, random_state=SEED)),
+        "classification",
+    ),
     Case("synthetic 200k x 64, linear regression", _synthetic_regression, LinearRegression, "regression"),
 ]
 
@@ -119,14 +135,19 @@ def _onnx_dynamic_int8(estimator: Any, X_train: np.ndarray, task: str, folder: P
     options = {id(final): {"zipmap": False}} if task == "classification" else None
     # The default export uses the ai.onnx.ml LinearClassifier / LinearRegressor ops, which dynamic quantization
     # leaves untouched; banning them makes skl2onnx emit MatMul + Add, which it does quantize.
-    onnx_model = convert_sklearn(estimator, initial_types=[("X", FloatTensorType([None, X_train.shape[1]]))],
-                                 options=options, black_op={"LinearClassifier", "LinearRegressor"},
-                                 target_opset={"": 17, "ai.onnx.ml": 3})
+    onnx_model = convert_sklearn(
+        estimator,
+        initial_types=[("X", FloatTensorType([None, X_train.shape[1]]))],
+        options=options,
+        black_op={"LinearClassifier", "LinearRegressor"},
+        target_opset={"": 17, "ai.onnx.ml": 3},
+    )
     float_path, int8_path = folder / "model.onnx", folder / "model.int8.onnx"
     float_path.write_bytes(onnx_model.SerializeToString())
     # ONNX shape inference does not type the outputs of ai.onnx.ml ops (the StandardScaler's Scaler): say float.
-    quantize_dynamic(float_path, int8_path, weight_type=QuantType.QInt8,
-                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    quantize_dynamic(
+        float_path, int8_path, weight_type=QuantType.QInt8, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT}
+    )
     options_ = ort.SessionOptions()
     options_.intra_op_num_threads = 1
     options_.inter_op_num_threads = 1
@@ -146,15 +167,26 @@ def run_case(case: Case, repeats: int) -> list[Engine]:
     buffer = io.BytesIO()
     joblib.dump(estimator, buffer)
     loaded = joblib.load(io.BytesIO(buffer.getvalue()))
-    engines = [Engine("scikit-learn float (joblib)", len(buffer.getvalue()),
-                      _metric(case.problem, y_test, loaded.predict(X_test)),
-                      _rows_per_second(loaded.predict, batch, repeats))]
+    engines = [
+        Engine(
+            "scikit-learn float (joblib)",
+            len(buffer.getvalue()),
+            _metric(case.problem, y_test, loaded.predict(X_test)),
+            _rows_per_second(loaded.predict, batch, repeats),
+        )
+    ]
 
     for label, weight_dtype in (("this project float32", "float32"), ("this project int8", "int8")):
         stored = QuantizedModel(estimator=estimator, weight_dtype=weight_dtype).fit(X_train).to_bytes()
         model = QuantizedModel.from_bytes(stored)
-        engines.append(Engine(label, len(stored), _metric(case.problem, y_test, model.predict(X_test)),
-                              _rows_per_second(model.predict, batch, repeats)))
+        engines.append(
+            Engine(
+                label,
+                len(stored),
+                _metric(case.problem, y_test, model.predict(X_test)),
+                _rows_per_second(model.predict, batch, repeats),
+            )
+        )
 
     with tempfile.TemporaryDirectory() as folder:
         try:
@@ -170,18 +202,25 @@ def run_case(case: Case, repeats: int) -> list[Engine]:
                 # float32 input is part of the cost: callers hold float64 arrays
                 return session.run(None, {"X": rows.astype(np.float32)})[0]
 
-            engines.append(Engine("ONNX Runtime dynamic int8", size,
-                                  _metric(case.problem, y_test, np.ravel(onnx_predict(X_test))),
-                                  _rows_per_second(onnx_predict, batch, repeats)))
+            engines.append(
+                Engine(
+                    "ONNX Runtime dynamic int8",
+                    size,
+                    _metric(case.problem, y_test, np.ravel(onnx_predict(X_test))),
+                    _rows_per_second(onnx_predict, batch, repeats),
+                )
+            )
     return engines
 
 
 def format_case(case: Case, engines: list[Engine]) -> str:
     metric_name = "accuracy" if case.problem == "classification" else "R²"
     base = engines[0]
-    lines = [f"\n### {case.name}\n",
-             f"| model | file bytes | {metric_name} | Δ vs float | rows/s (1 thread) | speed vs scikit-learn |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"\n### {case.name}\n",
+        f"| model | file bytes | {metric_name} | Δ vs float | rows/s (1 thread) | speed vs scikit-learn |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for engine in engines:
         if engine.metric is None:
             lines.append(f"| {engine.name} | – | – | – | – | {engine.note} |")

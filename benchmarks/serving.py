@@ -51,8 +51,15 @@ def serve_float(model: str, root: str, port: int) -> None:
     def float_loader(store: ModelStore, version: str) -> ServedModel:
         scoring = load_scoring_model(store.root, store.name, version)  # contract + drift reference, verified
         sha256 = store.card(version)["files"][FLOAT_MODEL_FILE]["sha256"]
-        return ServedModel(store.name, version, sha256, store.load_float_model(version), scoring.contract,
-                           scoring.drift_reference, kind="float (benchmark only)")
+        return ServedModel(
+            store.name,
+            version,
+            sha256,
+            store.load_float_model(version),
+            scoring.contract,
+            scoring.drift_reference,
+            kind="float (benchmark only)",
+        )
 
     app = create_app(ServingConfig(model_name=model, root=root), loader=float_loader, sink=LogEventSink())
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
@@ -65,8 +72,7 @@ def started(args: list[str], url: str) -> Iterator[None]:
 
     log = Path(tempfile.gettempdir()) / f"benchmark-serving-{url.rsplit(':', 1)[1]}.log"
     with log.open("wb") as output:  # the service's log (drift warnings: repeated rows do drift) stays out of the table
-        process = subprocess.Popen(args, cwd=REPO_ROOT, start_new_session=True, stdout=output,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(args, cwd=REPO_ROOT, start_new_session=True, stdout=output, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -114,13 +120,19 @@ async def phase(url: str, body: bytes, requests: int, seconds: float, concurrenc
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - began
     ms = sorted(1000 * x for x in latencies)
-    return {"requests": len(ms), "failures": failures, "rps": len(ms) / elapsed,
-            "p50": statistics.median(ms), "p99": ms[min(len(ms) - 1, int(0.99 * len(ms)))]}
+    return {
+        "requests": len(ms),
+        "failures": failures,
+        "rps": len(ms) / elapsed,
+        "p50": statistics.median(ms),
+        "p99": ms[min(len(ms) - 1, int(0.99 * len(ms)))],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python benchmarks/serving.py", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python benchmarks/serving.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--root", default="models")
     parser.add_argument("--model", default="digits-logreg")
     parser.add_argument("--requests", type=int, default=1000, help="requests per phase (default: %(default)s)")
@@ -139,21 +151,44 @@ def main(argv: list[str] | None = None) -> int:
     from mlops_pipeline.registry import ModelStore
 
     if ModelStore(args.root, args.model).champion() is None:
-        print(f"error: {args.model} has no champion under {args.root}; run python flows/pipeline.py first",
-              file=sys.stderr)
+        print(
+            f"error: {args.model} has no champion under {args.root}; run python flows/pipeline.py first",
+            file=sys.stderr,
+        )
         return 2
     rows = load_digits().data[-360:]  # the tail of the set: rows of the kind served, in range
     bodies = {n: json.dumps({"instances": np.resize(rows, (n, rows.shape[1])).tolist()}).encode() for n in (1, 100)}
     services = {
-        "int8 (python -m serving)": [sys.executable, "-m", "serving", "--model", args.model, "--root", args.root,
-                                     "--log-level", "warning", "--no-access-log"],
-        "float (benchmark only)": [sys.executable, str(Path(__file__).resolve()), "--model", args.model, "--root",
-                                   args.root, "--serve-float"],
+        "int8 (python -m serving)": [
+            sys.executable,
+            "-m",
+            "serving",
+            "--model",
+            args.model,
+            "--root",
+            args.root,
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        "float (benchmark only)": [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--model",
+            args.model,
+            "--root",
+            args.root,
+            "--serve-float",
+        ],
     }
-    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start; "
-          f"{args.requests} requests per phase (at most {args.seconds:g} s)\n")
-    print("| model served | rows/request | p50 ms (1 in flight) | p99 ms (1 in flight) | "
-          f"requests/s ({args.concurrency} in flight) | rows/s | failed |")
+    print(
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start; "
+        f"{args.requests} requests per phase (at most {args.seconds:g} s)\n"
+    )
+    print(
+        "| model served | rows/request | p50 ms (1 in flight) | p99 ms (1 in flight) | "
+        f"requests/s ({args.concurrency} in flight) | rows/s | failed |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, command in services.items():
         port = free_port()
@@ -164,8 +199,11 @@ def main(argv: list[str] | None = None) -> int:
                 latency = asyncio.run(phase(url, body, args.requests, args.seconds, 1))
                 throughput = asyncio.run(phase(url, body, args.requests, args.seconds, args.concurrency))
                 failed = latency["failures"] + throughput["failures"]
-                print(f"| {name} | {n} | {latency['p50']:.2f} | {latency['p99']:.2f} | {throughput['rps']:,.0f} | "
-                      f"{throughput['rps'] * n:,.0f} | {failed} |", flush=True)
+                print(
+                    f"| {name} | {n} | {latency['p50']:.2f} | {latency['p99']:.2f} | {throughput['rps']:,.0f} | "
+                    f"{throughput['rps'] * n:,.0f} | {failed} |",
+                    flush=True,
+                )
     print(f"\nload average {os.getloadavg()[0]:.2f} at the end")
     return 0
 

@@ -41,8 +41,13 @@ def batch_inference(config: InferenceConfig = InferenceConfig()) -> BatchSummary
     report, accumulator = score(scoring, config)
     drift = measure_drift(scoring, accumulator, config.drift, config.data) if accumulator is not None else None
     publish_summary(scoring, report, drift, config.data)
-    return BatchSummary(scoring.name, scoring.version, report,
-                        drift.drift_detected if drift else None, drift.drifted_features if drift else [])
+    return BatchSummary(
+        scoring.name,
+        scoring.version,
+        report,
+        drift.drift_detected if drift else None,
+        drift.drifted_features if drift else [],
+    )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -51,23 +56,44 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Score a file with the champion's int8 model (hash-verified, input checked against the "
         "training contract), write predictions, and measure drift against the training data.",
     )
-    parser.add_argument("--model", help="model name in the store (default: registry.model_name of --config, "
-                        "else digits-logreg)")
+    parser.add_argument(
+        "--model", help="model name in the store (default: registry.model_name of --config, else digits-logreg)"
+    )
     parser.add_argument("--models-root", help="model store folder (default: registry.root of --config, else models)")
-    parser.add_argument("--config", type=Path, help="a training config: model name, store and (without --data) "
-                        "its data source come from it")
-    parser.add_argument("--data", help="file or URL to score (.csv, .tsv, .parquet, .npz; file://, http(s)://, "
-                        "s3://), or a built-in data set name")
-    parser.add_argument("--out", default="predictions.csv", help="predictions file, .csv or .parquet "
-                        "(default: %(default)s)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="a training config: model name, store and (without --data) its data source come from it",
+    )
+    parser.add_argument(
+        "--data",
+        help="file or URL to score (.csv, .tsv, .parquet, .npz; file://, http(s)://, "
+        "s3://), or a built-in data set name",
+    )
+    parser.add_argument(
+        "--out", default="predictions.csv", help="predictions file, .csv or .parquet (default: %(default)s)"
+    )
     parser.add_argument("--version", help="score with this version instead of the champion, e.g. v3")
     parser.add_argument("--chunk-rows", type=int, default=100_000, help="rows per chunk (default: %(default)s)")
-    parser.add_argument("--reject-out-of-range", action="store_true",
-                        help="fail on values far beyond the training range instead of scoring and reporting them")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="with --config: override a training-config value, e.g. registry.root=models")
-    parser.add_argument("--summary-md", type=Path, metavar="PATH",
-                        help="also append the summary as markdown to PATH (e.g. \"$GITHUB_STEP_SUMMARY\")")
+    parser.add_argument(
+        "--reject-out-of-range",
+        action="store_true",
+        help="fail on values far beyond the training range instead of scoring and reporting them",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="with --config: override a training-config value, e.g. registry.root=models",
+    )
+    parser.add_argument(
+        "--summary-md",
+        type=Path,
+        metavar="PATH",
+        help='also append the summary as markdown to PATH (e.g. "$GITHUB_STEP_SUMMARY")',
+    )
     return parser.parse_args(argv)
 
 
@@ -75,22 +101,28 @@ def inference_config(args: argparse.Namespace) -> InferenceConfig:
     values: dict[str, Any] = {}
     if args.config is not None:
         training = load_config(args.config, args.overrides)
-        values.update(model_name=training.registry.model_name, models_root=training.registry.root,
-                      data=training.data.source)
+        values.update(
+            model_name=training.registry.model_name, models_root=training.registry.root, data=training.data.source
+        )
     elif args.overrides:
         raise ConfigError("--set needs --config (it overrides values of a training config)")
-    for key, value in (("model_name", args.model), ("models_root", args.models_root), ("data", args.data),
-                       ("version", args.version)):
+    for key, value in (
+        ("model_name", args.model),
+        ("models_root", args.models_root),
+        ("data", args.data),
+        ("version", args.version),
+    ):
         if value is not None:
             values[key] = value
-    values.update(out=args.out, chunk_rows=args.chunk_rows,
-                  out_of_range="error" if args.reject_out_of_range else "warning")
+    values.update(
+        out=args.out, chunk_rows=args.chunk_rows, out_of_range="error" if args.reject_out_of_range else "warning"
+    )
     try:
         return InferenceConfig.model_validate(values)
     except ValidationError as exc:  # name the option at fault, not pydantic's dump of every input
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'options'}: "
-            f"{error['msg'].removeprefix('Value error, ')}" for error in exc.errors()
+            f"{'.'.join(str(part) for part in error['loc']) or 'options'}: {error['msg'].removeprefix('Value error, ')}"
+            for error in exc.errors()
         )
         raise ConfigError(f"invalid batch-inference options: {problems}") from None
 
@@ -123,8 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warnings   {len(report.warnings)} (see the log)")
     if args.summary_md:
         with args.summary_md.open("a", encoding="utf-8") as handle:
-            rows: list[dict[str, Any]] = [{"item": "rows scored", "value": report.rows},
-                                          {"item": "predictions", "value": report.output}]
+            rows: list[dict[str, Any]] = [
+                {"item": "rows scored", "value": report.rows},
+                {"item": "predictions", "value": report.output},
+            ]
             handle.write(summary_markdown(summary.model_name, summary.version, rows))
     return 0
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from uuid import UUID
 
 from mlops_pipeline.flows.runners import TaskRunnerSpecError, task_runner_from_spec
 from mlops_pipeline.tasks.artifacts import CandidateProgress, run_context
-from mlops_pipeline.tasks.champion import load_champion
+from mlops_pipeline.tasks.champion import load_best_passed, load_champion
 from mlops_pipeline.tasks.commit import commit
 from mlops_pipeline.tasks.diagnose import diagnose
 from mlops_pipeline.tasks.drift import drift_reference
@@ -40,10 +41,11 @@ from mlops_pipeline.config import (
     parse_config,
     with_data_source,
 )
-from mlops_pipeline.gate import Champion, GateFailed
+from mlops_pipeline.gate import BestPassed, Champion, GateFailed
 from mlops_pipeline.quantize import QuantizationError
 from mlops_pipeline.registry import ModelStore, RegistryError
 from mlops_pipeline.reports import artifact_key
+from mlops_pipeline.security import allowed_roots, check_allowed_paths
 from mlops_pipeline.train import CandidateResult, TrainedModel, candidate_rows, select_best
 from mlops_pipeline.validate import PreparedData
 
@@ -89,6 +91,7 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> RunSummary: 
     """Train candidates, gate the best, quantize and smoke-test it; promote it only if every step passed."""
     config = with_deployment_defaults(config)
     store = ModelStore(config.registry.root, config.registry.model_name, config.registry.lock_timeout_seconds)
+    store.check_writable()  # a read-only or unwritable store fails now, not after training
     steps = StepRecorder()
 
     # load (retries and backoff from the data config) -> validate (fails the run on any contract violation)
@@ -101,13 +104,14 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> RunSummary: 
 
     # evaluate: gate against the champion -> quantize -> int8 smoke test; a failure is kept for the commit
     champion = load_champion(store)
-    evaluation = evaluate(trained, data, config, champion, steps)
+    evaluation = evaluate(trained, data, config, champion, load_best_passed(store, data, champion), steps)
 
     # commit: nothing is written to the store before this; a failed run is stored as rejected, the champion kept
     diagnostics = diagnose(trained, data, store.name)
     reference = drift_reference(data)
-    committed = commit(store, config, data, selection, trained, champion, evaluation, diagnostics, reference,
-                       run_context())
+    committed = commit(
+        store, config, data, selection, trained, champion, evaluation, diagnostics, reference, run_context()
+    )
     failure = evaluation.failure or committed.failure
     if failure is not None:
         raise failure
@@ -122,6 +126,8 @@ def with_deployment_defaults(config: PipelineConfig) -> PipelineConfig:
     filled = fill_from_defaults(config, defaults)
     if filled != config:
         get_run_logger().info("config keys this run did not set come from its deployment's config")
+    # a deployment run's parameters may only point the store and the data inside the roots this worker allows
+    check_allowed_paths(filled, allowed_roots(os.environ, Path.cwd(), defaults), Path.cwd())
     return filled
 
 
@@ -134,7 +140,10 @@ def select_candidate(data: PreparedData, config: PipelineConfig, steps: StepReco
     progress = CandidateProgress(config.registry.model_name, total=len(specs))
     started = time.perf_counter()
     futures = train_candidate.map(
-        data=unmapped(data), spec=specs, index=list(range(len(specs))), selection=unmapped(config.model),
+        data=unmapped(data),
+        spec=specs,
+        index=list(range(len(specs))),
+        selection=unmapped(config.model),
     )
     results: list[CandidateResult | None] = []
     states: list[str] = []
@@ -153,16 +162,22 @@ def select_candidate(data: PreparedData, config: PipelineConfig, steps: StepReco
         steps.seconds[f"train_candidate-{index}"] = elapsed
     selected = select_best(results) if any(r is not None for r in results) else None
     rows = candidate_rows(specs, results, states, errors, selected, cross_validated=bool(config.model.cv_folds))
-    how = f"{config.model.cv_folds}-fold cross-validation" if config.model.cv_folds else (
-        f"a validation split of {config.model.validation_size:.0%} of the training rows")
+    how = (
+        f"{config.model.cv_folds}-fold cross-validation"
+        if config.model.cv_folds
+        else (f"a validation split of {config.model.validation_size:.0%} of the training rows")
+    )
     publish_candidate_table(
-        config.registry.model_name, rows,
+        config.registry.model_name,
+        rows,
         f"{config.registry.model_name}: {len(specs)} candidate(s) compared by {config.primary_metric} on {how}; "
         + (f"candidate {selected} selected" if selected is not None else "none could be trained"),
     )
     if selected is None:
-        listed = "\n".join(f"  - candidate {i} ({spec.kind}): {error}" for i, (spec, error)
-                           in enumerate(zip(specs, errors, strict=True)))
+        listed = "\n".join(
+            f"  - candidate {i} ({spec.kind}): {error}"
+            for i, (spec, error) in enumerate(zip(specs, errors, strict=True))
+        )
         raise RuntimeError(f"every candidate failed to train:\n{listed}")
     return Selection(selected, specs[selected], results[selected], rows)  # type: ignore[arg-type]
 
@@ -182,7 +197,11 @@ def final_model(selection: Selection, data: PreparedData, config: PipelineConfig
 
 
 def evaluate(
-    trained: TrainedModel, data: PreparedData, config: PipelineConfig, champion: Champion | None,
+    trained: TrainedModel,
+    data: PreparedData,
+    config: PipelineConfig,
+    champion: Champion | None,
+    best: BestPassed | None,
     steps: StepRecorder,
 ) -> Evaluation:
     """gate -> quantize -> infer (the int8 smoke test); the first failure stops the chain and is kept.
@@ -192,7 +211,7 @@ def evaluate(
     """
     evaluation = Evaluation()
     try:
-        evaluation.gate = steps.run(gate, trained, data, config.gate, champion, config.registry.model_name)
+        evaluation.gate = steps.run(gate, trained, data, config.gate, champion, config.registry.model_name, best)
         if not config.quantize.enabled:
             get_run_logger().info("quantize.enabled is false: no int8 model, no int8 inference smoke test")
             return evaluation
@@ -220,8 +239,11 @@ def run_summary(store: ModelStore, committed: Commit, selection: Selection, step
         gate_passed=gate_report.passed,
         gate_checks=[str(c) for c in gate_report.checks],
         model_folder=str(store.folder / publication.version),
-        candidates=[f"#{r['candidate']} {r['kind']} {r['selection metric']}={r['score']}"
-                    + (" (selected)" if r["selected"] else "") for r in selection.rows],
+        candidates=[
+            f"#{r['candidate']} {r['kind']} {r['selection metric']}={r['score']}"
+            + (" (selected)" if r["selected"] else "")
+            for r in selection.rows
+        ],
         task_states=steps.states,
         task_seconds=steps.seconds,
         reason=committed.reason,
@@ -240,8 +262,9 @@ def deployment_config() -> dict[str, Any] | None:
 def format_summary(summary: RunSummary) -> str:
     metrics = ", ".join(f"{k}={v:.4f}" for k, v in summary.metrics.items())
     int8 = ", ".join(f"{k}={v:.4f}" for k, v in summary.int8_metrics.items()) or "n/a"
-    states = ", ".join(f"{name}={state} ({summary.task_seconds.get(name, 0):.2f}s)"
-                       for name, state in summary.task_states.items())
+    states = ", ".join(
+        f"{name}={state} ({summary.task_seconds.get(name, 0):.2f}s)" for name, state in summary.task_states.items()
+    )
     lines = [
         f"model      {summary.model_name} {summary.version}",
         f"candidates {'; '.join(summary.candidates)}",
@@ -261,20 +284,40 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Train, test-gate, quantize to int8 and batch-infer a scikit-learn model as a Prefect flow. "
         "Runs on Prefect's ephemeral local server unless PREFECT_API_URL points at a server.",
     )
-    parser.add_argument("--config", type=Path, default=None,
-                        help="YAML or JSON pipeline config (default: the built-in defaults, which are "
-                        "config/digits.yaml)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override one config value, e.g. --set model.C=0.5 --set registry.root=/tmp/models "
-                        "(repeatable)")
-    parser.add_argument("--summary-md", type=Path, default=None, metavar="PATH",
-                        help="also append the run summary as markdown to PATH (e.g. \"$GITHUB_STEP_SUMMARY\")")
-    parser.add_argument("--data", metavar="URI",
-                        help="data source, overrides data.source: a built-in set (digits, iris, ...), a .csv, .tsv, "
-                        ".parquet or .npz path, or a URL (file://, http(s)://, s3:// with s3fs)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="YAML or JSON pipeline config (default: the built-in defaults, which are config/digits.yaml)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config value, e.g. --set model.C=0.5 --set registry.root=/tmp/models (repeatable)",
+    )
+    parser.add_argument(
+        "--summary-md",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help='also append the run summary as markdown to PATH (e.g. "$GITHUB_STEP_SUMMARY")',
+    )
+    parser.add_argument(
+        "--data",
+        metavar="URI",
+        help="data source, overrides data.source: a built-in set (digits, iris, ...), a .csv, .tsv, "
+        ".parquet or .npz path, or a URL (file://, http(s)://, s3:// with s3fs)",
+    )
     parser.add_argument("--target", metavar="COLUMN", help="target column of a table, overrides data.target")
-    parser.add_argument("--task-runner", default=None, metavar="SPEC",
-                        help="thread (default), dask (a local Dask cluster of processes) or dask=tcp://HOST:PORT")
+    parser.add_argument(
+        "--task-runner",
+        default=None,
+        metavar="SPEC",
+        help="thread (default), dask (a local Dask cluster of processes) or dask=tcp://HOST:PORT",
+    )
     return parser.parse_args(argv)
 
 

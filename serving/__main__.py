@@ -24,37 +24,73 @@ Prefect API in PREFECT_API_URL (unset: logged only)."""
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     defaults, drift = ServingConfig(), OnlineDriftConfig()
-    parser = argparse.ArgumentParser(prog="python -m serving", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m serving", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", required=True, metavar="NAME", help="model name in the store, e.g. digits-logreg")
     parser.add_argument("--root", default=defaults.root, help="model store folder (default: %(default)s)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s; 0.0.0.0 to "
-                        "accept connections from other hosts, e.g. in a container)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default: %(default)s; 0.0.0.0 to "
+        "accept connections from other hosts, e.g. in a container)",
+    )
     parser.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
-    parser.add_argument("--max-rows", type=int, default=defaults.max_rows,
-                        help="most rows per request (default: %(default)s)")
-    parser.add_argument("--max-bytes", type=int, default=defaults.max_bytes,
-                        help="largest request body in bytes (default: %(default)s)")
-    parser.add_argument("--poll-seconds", type=float, default=defaults.poll_seconds,
-                        help="how often the champion pointer is checked (default: %(default)s)")
-    parser.add_argument("--drift-every-rows", type=int, default=drift.every_rows,
-                        help="measure online drift every N served rows (default: %(default)s) ...")
-    parser.add_argument("--drift-every-seconds", type=float, default=drift.every_seconds,
-                        help="... or every T seconds, given at least --drift-min-rows rows (default: %(default)s)")
-    parser.add_argument("--drift-min-rows", type=int, default=drift.min_rows,
-                        help="fewest rows a time-based drift window is measured on (default: %(default)s)")
-    parser.add_argument("--no-drift-events", action="store_true",
-                        help="measure and log online drift, but emit no model.drift.detected event")
+    parser.add_argument(
+        "--max-rows", type=int, default=defaults.max_rows, help="most rows per request (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--max-bytes", type=int, default=defaults.max_bytes, help="largest request body in bytes (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--poll-seconds",
+        type=float,
+        default=defaults.poll_seconds,
+        help="how often the champion pointer is checked (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--drift-every-rows",
+        type=int,
+        default=drift.every_rows,
+        help="measure online drift every N served rows (default: %(default)s) ...",
+    )
+    parser.add_argument(
+        "--drift-every-seconds",
+        type=float,
+        default=drift.every_seconds,
+        help="... or every T seconds, given at least --drift-min-rows rows (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--drift-min-rows",
+        type=int,
+        default=drift.min_rows,
+        help="fewest rows a time-based drift window is measured on (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--no-drift-events",
+        action="store_true",
+        help="measure and log online drift, but emit no model.drift.detected event",
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--no-access-log", action="store_true", help="do not log every request")
     return parser.parse_args(argv)
 
 
 def config_from_args(args: argparse.Namespace) -> ServingConfig:
-    drift = OnlineDriftConfig(every_rows=args.drift_every_rows, every_seconds=args.drift_every_seconds,
-                              min_rows=args.drift_min_rows, emit_event=not args.no_drift_events)
-    return ServingConfig(model_name=args.model, root=args.root, max_rows=args.max_rows, max_bytes=args.max_bytes,
-                         poll_seconds=args.poll_seconds, drift=drift)
+    drift = OnlineDriftConfig(
+        every_rows=args.drift_every_rows,
+        every_seconds=args.drift_every_seconds,
+        min_rows=args.drift_min_rows,
+        emit_event=not args.no_drift_events,
+    )
+    return ServingConfig(
+        model_name=args.model,
+        root=args.root,
+        max_rows=args.max_rows,
+        max_bytes=args.max_bytes,
+        poll_seconds=args.poll_seconds,
+        drift=drift,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

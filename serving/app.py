@@ -42,8 +42,9 @@ class PredictRequest(BaseModel):
 
 class PredictResponse(BaseModel):
     predictions: list[Any]
-    probabilities: list[list[float]] | None = Field(None, description="Per row, one probability per class "
-                                                    "(classifiers with probabilities).")
+    probabilities: list[list[float]] | None = Field(
+        None, description="Per row, one probability per class (classifiers with probabilities)."
+    )
     classes: list[Any] | None = Field(None, description="The class of each probability column.")
     model: str
     version: str
@@ -84,8 +85,13 @@ class Service:
         served = self.model
         refused = self.watcher.refused
         return {
-            "status": "ok", "model": served.name, "version": served.version, "sha256": served.sha256,
-            "kind": served.kind, "features": len(served.contract.features), "classes": served.classes,
+            "status": "ok",
+            "model": served.name,
+            "version": served.version,
+            "sha256": served.sha256,
+            "kind": served.kind,
+            "features": len(served.contract.features),
+            "classes": served.classes,
             "champion_refused": dataclasses.asdict(refused) if refused else None,
             "watcher_polls": self.watcher.polls,
             "drift": dataclasses.asdict(self.drift.status()),
@@ -97,12 +103,18 @@ class Service:
         versions = []
         for version in reversed(self.store.versions()):
             card = self.store.card(version)
-            versions.append({
-                "version": version, "status": card.get("status"), "champion": version == champion,
-                "serving": version == serving, "created_at": card.get("created_at"),
-                "metrics": card.get("metrics"), "int8_metrics": card.get("int8_metrics"),
-                "reason": card.get("reason") or None,
-            })
+            versions.append(
+                {
+                    "version": version,
+                    "status": card.get("status"),
+                    "champion": version == champion,
+                    "serving": version == serving,
+                    "created_at": card.get("created_at"),
+                    "metrics": card.get("metrics"),
+                    "int8_metrics": card.get("int8_metrics"),
+                    "reason": card.get("reason") or None,
+                }
+            )
         return {"model": self.store.name, "champion": champion, "serving": serving, "versions": versions}
 
 
@@ -120,8 +132,13 @@ async def _read_body(request: Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-def create_app(config: ServingConfig | None = None, *, loader: ModelLoader = load_int8,
-               sink: EventSink | None = None, background: bool = True) -> FastAPI:
+def create_app(
+    config: ServingConfig | None = None,
+    *,
+    loader: ModelLoader = load_int8,
+    sink: EventSink | None = None,
+    background: bool = True,
+) -> FastAPI:
     """The prediction service for `config.model_name`'s champion (loaded now: fails if there is none).
 
     `loader` turns a store version into a ServedModel (the int8 model; the benchmark passes its float twin);
@@ -157,14 +174,21 @@ def create_app(config: ServingConfig | None = None, *, loader: ModelLoader = loa
         return JSONResponse(exc.body(), status_code=exc.status)
 
     @app.post(
-        "/predict", response_model=PredictResponse,
-        responses={400: {"model": ErrorResponse, "description": "malformed JSON or body"},
-                   413: {"model": ErrorResponse, "description": "too many rows or bytes"},
-                   422: {"model": ErrorResponse, "description": "rows break the data contract"}},
-        openapi_extra={"requestBody": {"required": True, "content": {
-            "application/json": {"schema": PredictRequest.model_json_schema()}}}},
+        "/predict",
+        response_model=PredictResponse,
+        responses={
+            400: {"model": ErrorResponse, "description": "malformed JSON or body"},
+            413: {"model": ErrorResponse, "description": "too many rows or bytes"},
+            422: {"model": ErrorResponse, "description": "rows break the data contract"},
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": PredictRequest.model_json_schema()}},
+            }
+        },
     )
-    async def predict(request: Request) -> JSONResponse:
+    async def predict(request: Request) -> Response:
         """Predict rows with the champion's int8 model (KServe V1 / MLflow `instances`)."""
         body = await _read_body(request, config.max_bytes)
         try:
@@ -173,8 +197,7 @@ def create_app(config: ServingConfig | None = None, *, loader: ModelLoader = loa
             raise
         except Exception:  # a bug, not the request: log it, answer 500, keep serving
             logger.exception("predict failed")
-            return JSONResponse({"detail": "internal error while predicting (logged)", "errors": []},
-                                status_code=500)
+            return JSONResponse({"detail": "internal error while predicting (logged)", "errors": []}, status_code=500)
         # orjson: ~10x faster than json.dumps on 100 rows of probabilities (the answers hold no NaN)
         return Response(orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json")
 

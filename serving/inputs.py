@@ -49,8 +49,10 @@ class ContractLimits:
 
     @classmethod
     def of(cls, contract: DataContract) -> ContractLimits:
-        return cls(np.array([f.min for f in contract.features], dtype=np.float64),
-                   np.array([f.max for f in contract.features], dtype=np.float64))
+        return cls(
+            np.array([f.min for f in contract.features], dtype=np.float64),
+            np.array([f.max for f in contract.features], dtype=np.float64),
+        )
 
 
 @dataclass(frozen=True)
@@ -80,8 +82,9 @@ def parse_body(body: bytes) -> Any:
 
 def _instances(payload: Any, max_rows: int) -> list[Any]:
     if not isinstance(payload, dict):
-        raise RequestError(400, f'the body must be a JSON object {{"instances": [...]}}, got a JSON '
-                           f"{_json_type(payload)}")
+        raise RequestError(
+            400, f'the body must be a JSON object {{"instances": [...]}}, got a JSON {_json_type(payload)}'
+        )
     unknown = sorted(k for k in payload if k != "instances")
     if unknown:
         raise RequestError(400, f"unknown key(s) {unknown} in the body; the only key is 'instances'")
@@ -93,8 +96,9 @@ def _instances(payload: Any, max_rows: int) -> list[Any]:
     if not instances:
         raise RequestError(422, "'instances' is empty: send at least one row")
     if len(instances) > max_rows:
-        raise RequestError(413, f"{len(instances)} rows in one request; at most {max_rows} are accepted "
-                           "(--max-rows): split the batch")
+        raise RequestError(
+            413, f"{len(instances)} rows in one request; at most {max_rows} are accepted (--max-rows): split the batch"
+        )
     return instances
 
 
@@ -102,24 +106,31 @@ def _json_type(value: Any) -> str:
     if value is None:
         return "null"
     return {bool: "boolean", int: "number", float: "number", str: "string", list: "array", dict: "object"}.get(
-        type(value), type(value).__name__)
+        type(value), type(value).__name__
+    )
 
 
 def _value_error(row: int, column: str, value: Any) -> dict[str, Any] | None:
     if value is None or type(value) in _NUMBER_TYPES:
         return None
     shown = json.dumps(value)[:40] if not isinstance(value, str) else repr(value[:40])
-    return {"rule": "non-numeric value", "row": row, "column": column,
-            "detail": f"instances[{row}][{column!r}]: {shown} is a JSON {_json_type(value)}, not a number"}
+    return {
+        "rule": "non-numeric value",
+        "row": row,
+        "column": column,
+        "detail": f"instances[{row}][{column!r}]: {shown} is a JSON {_json_type(value)}, not a number",
+    }
 
 
-def _rows_matrix(instances: list[Any], contract: DataContract) -> np.ndarray:
+def _rows_matrix(instances: list[Any], contract: DataContract) -> np.ndarray:  # noqa: C901 - one pass per cell kind
     """Rows of numbers (or None) in contract order, or a RequestError listing every row/column at fault."""
     names = contract.feature_names
     n = len(names)
     # the common case in one pass of C loops: every row a list of n JSON numbers
-    if (all(type(row) is list and len(row) == n for row in instances)
-            and set(map(type, itertools.chain.from_iterable(instances))) <= _NUMBER_TYPES):
+    if (
+        all(type(row) is list and len(row) == n for row in instances)
+        and set(map(type, itertools.chain.from_iterable(instances))) <= _NUMBER_TYPES
+    ):
         try:
             return np.array(instances, dtype=np.float64)
         except OverflowError:  # an integer beyond float64: the slow path words it
@@ -133,28 +144,48 @@ def _rows_matrix(instances: list[Any], contract: DataContract) -> np.ndarray:
             missing = [name for name in names if name not in row]
             unknown = [key for key in row if key not in position]
             if missing:
-                errors.append({"rule": "missing column", "row": i, "columns": missing[:MAX_LISTED],
-                               "detail": f"instances[{i}]: missing column(s) {_names(missing)}; the model needs "
-                               f"all {n}"})
+                errors.append(
+                    {
+                        "rule": "missing column",
+                        "row": i,
+                        "columns": missing[:MAX_LISTED],
+                        "detail": f"instances[{i}]: missing column(s) {_names(missing)}; the model needs all {n}",
+                    }
+                )
             if unknown:
-                errors.append({"rule": "unknown column", "row": i, "columns": unknown[:MAX_LISTED],
-                               "detail": f"instances[{i}]: unknown column(s) {_names(unknown)}; the contract's "
-                               f"columns are {_names(names)}"})
+                errors.append(
+                    {
+                        "rule": "unknown column",
+                        "row": i,
+                        "columns": unknown[:MAX_LISTED],
+                        "detail": f"instances[{i}]: unknown column(s) {_names(unknown)}; the contract's "
+                        f"columns are {_names(names)}",
+                    }
+                )
             if missing or unknown:
                 continue
             values = [row[name] for name in names]
         elif not by_name and isinstance(row, list):
             if len(row) != n:
-                errors.append({"rule": "wrong number of columns", "row": i,
-                               "detail": f"instances[{i}]: {len(row)} values; the model takes {n} columns in "
-                               f"contract order ({_names(names)})"})
+                errors.append(
+                    {
+                        "rule": "wrong number of columns",
+                        "row": i,
+                        "detail": f"instances[{i}]: {len(row)} values; the model takes {n} columns in "
+                        f"contract order ({_names(names)})",
+                    }
+                )
                 continue
             values = row
         else:
             form = "an object of column: value" if by_name else f"a list of {n} numbers"
-            errors.append({"rule": "malformed row", "row": i,
-                           "detail": f"instances[{i}]: a JSON {_json_type(row)}; every row must be {form}, "
-                           "like instances[0]"})
+            errors.append(
+                {
+                    "rule": "malformed row",
+                    "row": i,
+                    "detail": f"instances[{i}]: a JSON {_json_type(row)}; every row must be {form}, like instances[0]",
+                }
+            )
             continue
         if not all(type(v) in _NUMBER_TYPES for v in values):  # the slow path only for a row with a bad cell
             bad = [e for j, v in enumerate(values) if (e := _value_error(i, names[j], v)) is not None]
@@ -185,8 +216,10 @@ def _summary(errors: list[dict[str, Any]]) -> str:
 
 
 def _finding_errors(findings: list[Finding]) -> list[dict[str, Any]]:
-    return [{"rule": f.rule, "columns": f.columns[:MAX_LISTED], "count": f.count, "detail": str(f)}
-            for f in errors_in(findings)]
+    return [
+        {"rule": f.rule, "columns": f.columns[:MAX_LISTED], "count": f.count, "detail": str(f)}
+        for f in errors_in(findings)
+    ]
 
 
 def check_request(body: bytes, contract: DataContract, limits: ContractLimits, max_rows: int) -> CheckedRows:
@@ -198,14 +231,22 @@ def check_request(body: bytes, contract: DataContract, limits: ContractLimits, m
         findings += apply_missing_policy(X, contract, ORIGIN)
         errors = _finding_errors(findings)
         if errors:
-            raise RequestError(422, f"missing or non-finite values (NaN, inf, null) and the model was trained "
-                               f"without imputation: {errors[0]['detail']}", errors)
+            raise RequestError(
+                422,
+                f"missing or non-finite values (NaN, inf, null) and the model was trained "
+                f"without imputation: {errors[0]['detail']}",
+                errors,
+            )
     with np.errstate(invalid="ignore"):
         outside = bool((np.less(X, limits.low) | np.greater(X, limits.high)).any())
     if outside:
         findings += check_ranges(X, contract, ORIGIN, beyond_tolerance="error")
         errors = _finding_errors(findings)
         if errors:
-            raise RequestError(422, f"value(s) beyond the training range by more than the contract's tolerance "
-                               f"({contract.range_tolerance:g} x range): {errors[0]['detail']}", errors)
+            raise RequestError(
+                422,
+                f"value(s) beyond the training range by more than the contract's tolerance "
+                f"({contract.range_tolerance:g} x range): {errors[0]['detail']}",
+                errors,
+            )
     return CheckedRows(X, [str(f) for f in findings if f.severity == "warning"])

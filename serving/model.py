@@ -56,8 +56,9 @@ def _plain(value: Any) -> Any:
 
 
 def from_scoring_model(scoring: ScoringModel, sha256: str, kind: str = "int8") -> ServedModel:
-    return ServedModel(scoring.name, scoring.version, sha256, scoring.model, scoring.contract,
-                       scoring.drift_reference, kind=kind)
+    return ServedModel(
+        scoring.name, scoring.version, sha256, scoring.model, scoring.contract, scoring.drift_reference, kind=kind
+    )
 
 
 def load_int8(store: ModelStore, version: str) -> ServedModel:

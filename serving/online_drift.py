@@ -74,8 +74,10 @@ def default_sink() -> EventSink:
 
     if PREFECT_API_URL.value():
         return PrefectEventSink()
-    logger.warning("PREFECT_API_URL is not set: online drift is measured and logged, but no event reaches a "
-                   "Prefect server (set it to let drift start the retraining deployments)")
+    logger.warning(
+        "PREFECT_API_URL is not set: online drift is measured and logged, but no event reaches a "
+        "Prefect server (set it to let drift start the retraining deployments)"
+    )
     return LogEventSink()
 
 
@@ -101,8 +103,7 @@ class DriftStatus:
 
 
 class OnlineDrift:
-    def __init__(self, config: OnlineDriftConfig, sink: EventSink | None,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(self, config: OnlineDriftConfig, sink: EventSink | None, clock: Callable[[], float] = time.monotonic):
         self.config = config
         self.sink = sink
         self.clock = clock
@@ -159,8 +160,13 @@ class OnlineDrift:
         window = self._window
         if window is None or window.version != model.version:  # first rows, or the champion changed
             if window is not None and window.accumulator.n_rows:
-                logger.info("champion changed to %s: %d rows of %s's drift window not measured", model.version,
-                            window.accumulator.n_rows, window.version)
+                logger.info(
+                    "champion changed to %s: %d rows of %s's drift window not measured",
+                    model.version,
+                    window.accumulator.n_rows,
+                    window.version,
+                )
+            assert model.drift_reference is not None  # observe() queues only models that have one
             accumulator = DriftAccumulator(model.drift_reference, sample_rows=self.config.sample_rows)
             window = self._window = _Window(model.version, accumulator, self.clock())
             self._model_name = model.name
@@ -170,28 +176,44 @@ class OnlineDrift:
     def _due(self, window: _Window) -> bool:
         rows = window.accumulator.n_rows
         return rows >= self.config.every_rows or (
-            rows >= self.config.min_rows and self.clock() - window.opened >= self.config.every_seconds)
+            rows >= self.config.min_rows and self.clock() - window.opened >= self.config.every_seconds
+        )
 
     def _measure(self, window: _Window) -> None:
         config = self.config
         report = window.accumulator.report(config.psi_threshold, config.ks_alpha, config.min_drifted_share)
-        self._window = _Window(window.version, DriftAccumulator(window.accumulator.reference, config.sample_rows),
-                               self.clock())
+        self._window = _Window(
+            window.version, DriftAccumulator(window.accumulator.reference, config.sample_rows), self.clock()
+        )
         self.windows_measured += 1
-        self.last_report = {"version": window.version, "rows": report.n_rows, "drift": report.drift_detected,
-                            "drifted_features": len(report.drifted_features), "features": len(report.features),
-                            "max_psi": round(report.max_psi, 4)}
+        self.last_report = {
+            "version": window.version,
+            "rows": report.n_rows,
+            "drift": report.drift_detected,
+            "drifted_features": len(report.drifted_features),
+            "features": len(report.features),
+            "max_psi": round(report.max_psi, 4),
+        }
         if not report.drift_detected:
             logger.info("online drift: none in %d rows (max PSI %.3f)", report.n_rows, report.max_psi)
             return
         self.drift_windows += 1
-        logger.warning("online drift DETECTED in %d rows served by %s: %d of %d features", report.n_rows,
-                       window.version, len(report.drifted_features), len(report.features))
+        logger.warning(
+            "online drift DETECTED in %d rows served by %s: %d of %d features",
+            report.n_rows,
+            window.version,
+            len(report.drifted_features),
+            len(report.features),
+        )
         if config.emit_event and self.sink is not None:
             since = self.clock() - self._last_event_at.get(window.version, -np.inf)
             if since < config.event_cooldown_seconds:  # one retraining trigger per cool-down, not one per window
-                logger.info("drift event for %s not emitted: the last one was %.0f s ago (cool-down %g s)",
-                            window.version, since, config.event_cooldown_seconds)
+                logger.info(
+                    "drift event for %s not emitted: the last one was %.0f s ago (cool-down %g s)",
+                    window.version,
+                    since,
+                    config.event_cooldown_seconds,
+                )
                 return
             self._last_event_at[window.version] = self.clock()
             event = drift_event(self._model_name, window.version, SOURCE, report)
@@ -211,8 +233,13 @@ class OnlineDrift:
                 self.send_failures += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 self._next_send = self.clock() + self.config.retry_seconds
-                logger.warning("could not send %s (%d pending), retrying in %g s: %s", event["event"],
-                               len(self._events), self.config.retry_seconds, self.last_error)
+                logger.warning(
+                    "could not send %s (%d pending), retrying in %g s: %s",
+                    event["event"],
+                    len(self._events),
+                    self.config.retry_seconds,
+                    self.last_error,
+                )
                 return
             self._events.popleft()
             self.events_sent += 1
@@ -221,9 +248,18 @@ class OnlineDrift:
 
     def status(self) -> DriftStatus:
         window = self._window
-        return DriftStatus(self.rows_seen, window.accumulator.n_rows if window else 0, self.windows_measured,
-                           self.drift_windows, self.events_sent, len(self._events), self.send_failures,
-                           self.rows_not_measured, self.last_error, self.last_report)
+        return DriftStatus(
+            self.rows_seen,
+            window.accumulator.n_rows if window else 0,
+            self.windows_measured,
+            self.drift_windows,
+            self.events_sent,
+            len(self._events),
+            self.send_failures,
+            self.rows_not_measured,
+            self.last_error,
+            self.last_report,
+        )
 
     def start(self) -> None:
         if self._thread is None:

@@ -28,8 +28,13 @@ class Refusal:
 
 
 class ChampionWatcher:
-    def __init__(self, store: ModelStore, loader: ModelLoader, poll_seconds: float = 1.0,
-                 on_swap: Callable[[ServedModel | None, ServedModel], None] | None = None):
+    def __init__(
+        self,
+        store: ModelStore,
+        loader: ModelLoader,
+        poll_seconds: float = 1.0,
+        on_swap: Callable[[ServedModel | None, ServedModel], None] | None = None,
+    ):
         self.store = store
         self.loader = loader
         self.poll_seconds = poll_seconds
@@ -50,8 +55,10 @@ class ChampionWatcher:
         """Load the champion at start-up; fail (naming the store path) if there is none or it does not verify."""
         version = self.store.champion()
         if version is None:
-            raise RegistryError(f"{self.store.folder}: '{self.store.name}' has no champion yet; train one first "
-                                "(python flows/pipeline.py)")
+            raise RegistryError(
+                f"{self.store.folder}: '{self.store.name}' has no champion yet; train one first "
+                "(python flows/pipeline.py)"
+            )
         self._swap(self.loader(self.store, version))
         return self._current  # type: ignore[return-value]
 
@@ -85,8 +92,9 @@ class ChampionWatcher:
         refusal = Refusal(version, f"{type(exc).__name__}: {exc}")
         if refusal != self.refused:  # log a broken champion once, not every poll
             served = self._current.version if self._current else "nothing"
-            logger.error("champion %s of %s refused, still serving %s: %s", version, self.store.name, served,
-                         refusal.error)
+            logger.error(
+                "champion %s of %s refused, still serving %s: %s", version, self.store.name, served, refusal.error
+            )
         self.refused = refusal
 
     def _swap(self, new: ServedModel) -> None:

@@ -54,8 +54,11 @@ def run_context() -> dict[str, Any]:
         "deployment": deployment.name,
         "deployment_id": deployment.id,
         "scheduled_start": scheduled.isoformat() if scheduled else None,
-        "started_by": started_by(bool(run and run.auto_scheduled), creator.type if creator else None,
-                                 creator.display_value if creator else None),
+        "started_by": started_by(
+            bool(run and run.auto_scheduled),
+            creator.type if creator else None,
+            creator.display_value if creator else None,
+        ),
         "tags": sorted(flow_run.tags or []),
     }
 
@@ -69,7 +72,8 @@ class CandidateProgress:
         self.total = total
         self.done = 0
         self.artifact_id: UUID = create_progress_artifact(  # type: ignore[assignment]  # sync in a sync flow
-            progress=0.0, key=artifact_key(model_name, "training-progress"),
+            progress=0.0,
+            key=artifact_key(model_name, "training-progress"),
             description=f"{model_name}: " + progress_description(0, total, None),
         )
         self.model_name = model_name
@@ -78,7 +82,8 @@ class CandidateProgress:
         """Record one more trained candidate."""
         self.done = min(self.done + 1, self.total)
         update_progress_artifact(
-            self.artifact_id, progress=100.0 * self.done / self.total,
+            self.artifact_id,
+            progress=100.0 * self.done / self.total,
             description=f"{self.model_name}: " + progress_description(self.done, self.total, candidate),
         )
 
@@ -90,49 +95,56 @@ def publish_run_artifacts(card: dict[str, Any], folder: Path) -> None:
     plots = read_plots(card, folder)
     diagnostics = card.get("diagnostics") or {}
     create_table_artifact(
-        key=artifact_key(name, "metrics"), table=metrics_rows(card),
+        key=artifact_key(name, "metrics"),
+        table=metrics_rows(card),
         description=f"{label}: held-out metrics, float vs int8 vs champion",
     )
     if "per_class" in diagnostics:
         create_table_artifact(
-            key=artifact_key(name, "per-class-metrics"), table=per_class_table(diagnostics["per_class"]),
+            key=artifact_key(name, "per-class-metrics"),
+            table=per_class_table(diagnostics["per_class"]),
             description=f"{label}: precision, recall, F1 and support per class (held-out split)",
         )
     for caption, filename in diagnostics.get("plots", {}).items():
         if filename in plots:
             create_markdown_artifact(
-                key=artifact_key(name, caption), markdown=f"![{caption}]({svg_data_uri(plots[filename])})\n\n"
-                f"File: `{folder / filename}`\n",
+                key=artifact_key(name, caption),
+                markdown=f"![{caption}]({svg_data_uri(plots[filename])})\n\nFile: `{folder / filename}`\n",
                 description=f"{label}: {caption} (held-out split)",
             )
     create_markdown_artifact(
-        key=artifact_key(name, "model-card"), markdown=model_card_markdown(card, folder, plots),
+        key=artifact_key(name, "model-card"),
+        markdown=model_card_markdown(card, folder, plots),
         description=f"{label} model card ({card['status']})",
     )
     create_link_artifact(
-        key=artifact_key(name, "model-files"), link=folder.resolve().as_uri(),
+        key=artifact_key(name, "model-files"),
+        link=folder.resolve().as_uri(),
         link_text=f"{label} ({card['status']})",
         description="Folder of the stored model version",
     )
 
 
 def publish_quantization_artifacts(
-    model_name: str, version: str, report: QuantizationReport | None, inference: InferenceReport | None,
+    model_name: str,
+    version: str,
+    report: QuantizationReport | None,
+    inference: InferenceReport | None,
     problem: str,
 ) -> None:
     """The float-vs-int8 table and the sample-predictions table (inside a flow or task run); absent parts skip."""
     if report is not None:
         create_table_artifact(
-            key=artifact_key(model_name, "quantization"), table=quantization_rows(report),
+            key=artifact_key(model_name, "quantization"),
+            table=quantization_rows(report),
             description=f"{model_name} {version}: float vs int8 on the held-out split (quantization gate "
-                        f"{'passed' if report.passed else 'failed'})",
+            f"{'passed' if report.passed else 'failed'})",
         )
     if inference is not None:
         create_table_artifact(
             key=artifact_key(model_name, "sample-predictions"),
             table=sample_prediction_rows(inference, problem),
             description=f"{model_name} {version}: first held-out rows, float vs int8 "
-                        f"({inference.agreement_with_float:.2%} of {inference.n_rows} rows agree, "
-                        f"{inference.rows_per_second:,.0f} rows/s)",
+            f"({inference.agreement_with_float:.2%} of {inference.n_rows} rows agree, "
+            f"{inference.rows_per_second:,.0f} rows/s)",
         )
-

@@ -34,10 +34,14 @@ def load_model(models_root: str, name: str, version: str | None) -> ScoringModel
 @task(name="score")
 def score(scoring: ScoringModel, config: InferenceConfig) -> tuple[ScoringReport, DriftAccumulator | None]:
     """Read, check, score and write chunk by chunk; accumulate the drift measure on the way."""
-    accumulator = (DriftAccumulator(scoring.drift_reference, config.drift.sample_rows)
-                   if scoring.drift_reference is not None else None)
-    chunks = iter_inference_chunks(config.data, scoring.contract, chunk_rows=config.chunk_rows,
-                                   out_of_range=config.out_of_range)
+    accumulator = (
+        DriftAccumulator(scoring.drift_reference, config.drift.sample_rows)
+        if scoring.drift_reference is not None
+        else None
+    )
+    chunks = iter_inference_chunks(
+        config.data, scoring.contract, chunk_rows=config.chunk_rows, out_of_range=config.out_of_range
+    )
     report = score_to_file(scoring.model, chunks, Path(config.out), accumulator)
     logger = get_run_logger()
     for warning in report.warnings[:20]:
@@ -53,15 +57,21 @@ def measure_drift(
     report = accumulator.report(config.psi_threshold, config.ks_alpha, config.min_drifted_share)
     verdict = "DETECTED" if report.drift_detected else "none"
     create_table_artifact(
-        key=artifact_key(scoring.name, "drift"), table=drift_rows(report),
+        key=artifact_key(scoring.name, "drift"),
+        table=drift_rows(report),
         description=f"{scoring.name} {scoring.version} vs {source}: drift {verdict} — "
         f"{len(report.drifted_features)} of {len(report.features)} features drifted (PSI > {config.psi_threshold} "
         f"and KS p < {config.ks_alpha}); threshold {config.min_drifted_share:.0%} of features",
     )
     if report.drift_detected and config.emit_event:
         emit_event(**drift_event(scoring.name, scoring.version, source, report))
-        get_run_logger().warning("drift detected in %s: %d of %d features; emitted %s", source,
-                                 len(report.drifted_features), len(report.features), DRIFT_EVENT)
+        get_run_logger().warning(
+            "drift detected in %s: %d of %d features; emitted %s",
+            source,
+            len(report.drifted_features),
+            len(report.features),
+            DRIFT_EVENT,
+        )
     return report
 
 
@@ -69,8 +79,11 @@ def measure_drift(
 def publish_summary(scoring: ScoringModel, report: ScoringReport, drift: DriftReport | None, source: str) -> None:
     """The batch-inference table and the latest-run markdown summary artifacts."""
     rows = summary_rows(scoring, report, drift)
-    create_table_artifact(key=artifact_key(scoring.name, "batch-inference"), table=rows,
-                          description=f"{scoring.name} {scoring.version}: batch inference of {source}")
+    create_table_artifact(
+        key=artifact_key(scoring.name, "batch-inference"),
+        table=rows,
+        description=f"{scoring.name} {scoring.version}: batch inference of {source}",
+    )
     create_markdown_artifact(
         key=artifact_key(scoring.name, "batch-inference-summary"),
         markdown=summary_markdown(scoring.name, scoring.version, rows),

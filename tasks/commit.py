@@ -28,8 +28,15 @@ from mlops_pipeline.validate import PreparedData
 
 @task(name="commit", persist_result=False, cache_policy=NO_CACHE)
 def commit(
-    store: ModelStore, config: PipelineConfig, data: PreparedData, selection: Selection, trained: TrainedModel,
-    champion: Champion | None, evaluation: Evaluation, diagnostics: Diagnostics, reference: dict[str, Any],
+    store: ModelStore,
+    config: PipelineConfig,
+    data: PreparedData,
+    selection: Selection,
+    trained: TrainedModel,
+    champion: Champion | None,
+    evaluation: Evaluation,
+    diagnostics: Diagnostics,
+    reference: dict[str, Any],
     run: dict[str, Any],
 ) -> Commit:
     """Write the version with its card and files; move the champion pointer only if every step passed.
@@ -46,7 +53,8 @@ def commit(
     version = committed.publication.version
     folder = store.folder / version
     publish_run_artifacts(store.card(version), folder)
-    publish_quantization_artifacts(store.name, version, evaluation.quantization_report, evaluation.inference,
-                                   config.problem)
+    publish_quantization_artifacts(
+        store.name, version, evaluation.quantization_report, evaluation.inference, config.problem
+    )
     get_run_logger().info("stored %s %s (%s) at %s", store.name, version, committed.publication.status, folder)
     return committed

@@ -9,7 +9,7 @@ from prefect import task
 from prefect.artifacts import create_table_artifact
 
 from mlops_pipeline.config import GateConfig
-from mlops_pipeline.gate import Champion, GateFailed, GateReport, gate_candidate, verdict_rows
+from mlops_pipeline.gate import BestPassed, Champion, GateFailed, GateReport, gate_candidate, verdict_rows
 from mlops_pipeline.reports import artifact_key
 from mlops_pipeline.train import TrainedModel
 from mlops_pipeline.validate import PreparedData
@@ -27,10 +27,15 @@ def publish_verdict(report: GateReport, model_name: str) -> None:
 
 @task(name="gate", persist_result=False)
 def gate(
-    trained: TrainedModel, data: PreparedData, config: GateConfig, champion: Champion | None, model_name: str
+    trained: TrainedModel,
+    data: PreparedData,
+    config: GateConfig,
+    champion: Champion | None,
+    model_name: str,
+    best: BestPassed | None = None,
 ) -> GateReport:
     """Publish the verdict table; raise GateFailed (listing every failed check) unless every check passed."""
-    report = gate_candidate(trained, data, config, champion)
+    report = gate_candidate(trained, data, config, champion, best)
     publish_verdict(report, model_name)
     if not report.passed:
         raise GateFailed(report)

@@ -15,4 +15,3 @@ from mlops_pipeline.validate import PreparedData
 def infer(model: QuantizedModel, float_estimator: Any, data: PreparedData) -> InferenceReport:
     """Batch predictions of the quantized model on the held-out split (the smoke test before promotion)."""
     return run_inference(model, float_estimator, data)
-

@@ -8,7 +8,7 @@ from typing import Any
 from prefect import get_run_logger, task
 
 from mlops_pipeline.config import DataConfig
-from mlops_pipeline.data import Dataset, is_transient, load_dataset, retry_delays
+from mlops_pipeline.data import RETRY_JITTER_FACTOR, Dataset, is_transient, load_dataset, retry_delays
 
 
 def _retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
@@ -21,7 +21,7 @@ def _retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
     name="load",
     retries=4,
     retry_delay_seconds=retry_delays(4, 1.0),
-    retry_jitter_factor=0.5,
+    retry_jitter_factor=RETRY_JITTER_FACTOR,
     retry_condition_fn=_retry_if_transient,
     persist_result=False,
 )
@@ -31,8 +31,12 @@ def load(config: DataConfig) -> Dataset:
     started = time.perf_counter()
     dataset = load_dataset(config)
     logger.info(
-        "loaded %s: %d rows x %d features in %.2f s, sha256 %s", dataset.source, dataset.n_rows,
-        dataset.X.shape[1], time.perf_counter() - started, dataset.fingerprint[:16],
+        "loaded %s: %d rows x %d features in %.2f s, sha256 %s",
+        dataset.source,
+        dataset.n_rows,
+        dataset.X.shape[1],
+        time.perf_counter() - started,
+        dataset.fingerprint[:16],
     )
     return dataset
 
@@ -42,4 +46,3 @@ def load_with_retries(config: DataConfig) -> Any:
     return load.with_options(
         retries=config.retries, retry_delay_seconds=retry_delays(config.retries, config.retry_delay_seconds) or 0
     )
-

@@ -30,13 +30,19 @@ def _candidate_cache_key(context: Any, parameters: dict[str, Any]) -> str:
     # adding a candidate to the config does not retrain the ones already there.
     selection: ModelSection = parameters["selection"]
     return make_cache_key(
-        "train_candidate", parameters["data"].fingerprint, parameters["spec"],
+        "train_candidate",
+        parameters["data"].fingerprint,
+        parameters["spec"],
         {"validation_size": selection.validation_size, "cv_folds": selection.cv_folds},
     )
 
 
-@task(name="train_candidate", cache_key_fn=_candidate_cache_key, persist_result=True,
-      task_run_name="train_candidate-{index}")
+@task(
+    name="train_candidate",
+    cache_key_fn=_candidate_cache_key,
+    persist_result=True,
+    task_run_name="train_candidate-{index}",
+)
 def train_candidate(data: PreparedData, spec: ModelConfig, index: int, selection: ModelSection) -> CandidateResult:
     """Score one candidate on a validation split of the training rows; cached per candidate."""
     return score_candidate(data.X_train, data.y_train, data.problem, spec, selection, seed=data.seed)
@@ -52,4 +58,3 @@ def _train_cache_key(context: Any, parameters: dict[str, Any]) -> str:
 def train(data: PreparedData, model_config: ModelConfig) -> TrainedModel:
     """Fit the model on the whole training split; cached on (split fingerprint, model config, code version)."""
     return train_model(data, model_config, seed=data.seed)
-

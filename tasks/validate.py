@@ -16,15 +16,17 @@ def publish_quality_table(key: str, findings: list[Finding], dataset: Dataset) -
     errors = sum(f.severity == "error" for f in findings)
     warnings = len(findings) - errors
     create_table_artifact(
-        key=key, table=quality_rows(findings, dataset),
+        key=key,
+        table=quality_rows(findings, dataset),
         description=f"{dataset.source}: {errors} error(s), {warnings} warning(s); fingerprint "
         f"{dataset.fingerprint[:16]}",
     )
 
 
 @task(name="validate", persist_result=False)
-def validate(dataset: Dataset, config: DataConfig, problem: ProblemKind,
-             quality_artifact_key: str | None = None) -> PreparedData:
+def validate(
+    dataset: Dataset, config: DataConfig, problem: ProblemKind, quality_artifact_key: str | None = None
+) -> PreparedData:
     """Enforce the data contract before anything is trained; hold out the test split; learn the contract.
 
     Warnings are logged; with `quality_artifact_key` every finding also goes to a data-quality table artifact,
@@ -42,4 +44,3 @@ def validate(dataset: Dataset, config: DataConfig, problem: ProblemKind,
     if quality_artifact_key:
         publish_quality_table(quality_artifact_key, data.findings, dataset)
     return data
-

@@ -133,14 +133,18 @@ def running_prefect_server(folder: Path, *, ui: bool = False) -> Iterator[Prefec
     server_env = subprocess_env(folder / "server")
     # Host and port as settings, not only as --host/--port: the UI reads its API address from the settings and
     # would otherwise call 127.0.0.1:4200.
-    server_env.update(PREFECT_SERVER_API_HOST="127.0.0.1", PREFECT_SERVER_API_PORT=str(port),
-                      PREFECT_SERVER_UI_ENABLED=str(ui).lower())
+    server_env.update(
+        PREFECT_SERVER_API_HOST="127.0.0.1",
+        PREFECT_SERVER_API_PORT=str(port),
+        PREFECT_SERVER_UI_ENABLED=str(ui).lower(),
+    )
     Path(server_env["PREFECT_HOME"]).mkdir(parents=True)  # the server does not create the folder of its database
     api_url = f"http://127.0.0.1:{port}/api"
     log = folder / "server.log"
     prefect = str(Path(sys.executable).with_name("prefect"))
-    with background_process([prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                            server_env, log) as process:
+    with background_process(
+        [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)], server_env, log
+    ) as process:
         wait_until(lambda: _http_ok(f"{api_url}/health"), process, log, "prefect server")
         client_env = subprocess_env(folder / "client")
         client_env["PREFECT_API_URL"] = api_url
@@ -168,20 +172,28 @@ class ServedDeployments:
 
 
 @pytest.fixture(scope="session")
-def served_deployments(prefect_server: PrefectServer, tmp_path_factory: pytest.TempPathFactory
-                       ) -> Iterator[ServedDeployments]:
+def served_deployments(
+    prefect_server: PrefectServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServedDeployments]:
     """`python deployments/serve.py` against `prefect_server`, with the model store in a temp folder."""
     from mlops_pipeline.deployments import catalog
 
     folder = tmp_path_factory.mktemp("serve")
     env = subprocess_env(folder)
-    env.update(PREFECT_API_URL=prefect_server.api_url, PREFECT_RUNNER_POLL_FREQUENCY="1",
-               **{catalog.MODEL_STORE_ENV: str(folder / "models")})
+    env.update(
+        PREFECT_API_URL=prefect_server.api_url,
+        PREFECT_RUNNER_POLL_FREQUENCY="1",
+        **{catalog.MODEL_STORE_ENV: str(folder / "models")},
+    )
     names = [f"{d.flow_name}/{d.name}" for d in catalog.served_deployments()]
     log = folder / "serve.log"
     with background_process([sys.executable, "deployments/serve.py"], env, log) as process:
-        wait_until(lambda: all(_http_ok(f"{prefect_server.api_url}/deployments/name/{name}") for name in names),
-                   process, log, "deployments/serve.py")
+        wait_until(
+            lambda: all(_http_ok(f"{prefect_server.api_url}/deployments/name/{name}") for name in names),
+            process,
+            log,
+            "deployments/serve.py",
+        )
         yield ServedDeployments(prefect_server, folder / "models", log)
 
 

@@ -41,9 +41,14 @@ def drift_event(model_name: str, version: str, source: str, report: DriftReport)
     return {
         "event": DRIFT_EVENT,
         "resource": {"prefect.resource.id": model_resource_id(model_name), "prefect.resource.name": model_name},
-        "payload": {"version": version, "source": source, "rows": report.n_rows,
-                    "drifted_features": report.drifted_features[:50], "drifted_share": report.drifted_share,
-                    "max_psi": report.max_psi},
+        "payload": {
+            "version": version,
+            "source": source,
+            "rows": report.n_rows,
+            "drifted_features": report.drifted_features[:50],
+            "drifted_share": report.drifted_share,
+            "max_psi": report.max_psi,
+        },
     }
 
 
@@ -79,18 +84,18 @@ def load_scoring_model(models_root: str | Path, name: str, version: str | None =
         version = store.champion()
         if version is None:
             raise RegistryError(f"{store.folder}: '{name}' has no champion yet; train one or name a version")
-    card = store.card(version)
+    card = store.verified_card(version)  # HMAC / champion card_sha256 checked before any file is trusted
     if INT8_MODEL_FILE not in card.get("files", {}):
         raise RegistryError(f"{store.folder / version}: no int8 model (trained with quantize.enabled false)")
     if CONTRACT_FILE not in card.get("files", {}):
         raise RegistryError(f"{store.folder / version}: no {CONTRACT_FILE}; retrain to score new data against it")
-    contract = DataContract.from_json(store.verified_bytes(version, CONTRACT_FILE),
-                                      origin=str(store.folder / version / CONTRACT_FILE))
+    contract = DataContract.from_json(
+        store.verified_bytes(version, CONTRACT_FILE), origin=str(store.folder / version / CONTRACT_FILE)
+    )
     reference = None
     if DRIFT_REFERENCE_FILE in card["files"]:
         reference = json.loads(store.verified_bytes(version, DRIFT_REFERENCE_FILE))
-    return ScoringModel(name, version, store.folder / version, store.load_quantized_model(version), contract,
-                        reference)
+    return ScoringModel(name, version, store.folder / version, store.load_quantized_model(version), contract, reference)
 
 
 def _output_columns(model: QuantizedModel, chunk: InferenceChunk, predictions: np.ndarray) -> dict[str, Any]:
@@ -106,7 +111,10 @@ def _output_columns(model: QuantizedModel, chunk: InferenceChunk, predictions: n
 
 
 def score_to_file(
-    model: QuantizedModel, chunks: Iterator[InferenceChunk], out: Path, drift: DriftAccumulator | None,
+    model: QuantizedModel,
+    chunks: Iterator[InferenceChunk],
+    out: Path,
+    drift: DriftAccumulator | None,
 ) -> ScoringReport:
     """Score every chunk, write predictions (CSV or Parquet), feed the drift measure; the file appears whole or not."""
     import polars as pl
@@ -166,8 +174,12 @@ def score_to_file(
         report.accuracy_or_r2 = correct / labelled if labelled else None
     elif report.rows:
         mean = total / report.rows
-        report.prediction_stats = {"mean": mean, "std": float(np.sqrt(max(total_sq / report.rows - mean**2, 0.0))),
-                                   "min": low, "max": high}
+        report.prediction_stats = {
+            "mean": mean,
+            "std": float(np.sqrt(max(total_sq / report.rows - mean**2, 0.0))),
+            "min": low,
+            "max": high,
+        }
     return report
 
 
@@ -181,16 +193,21 @@ def summary_rows(scoring: ScoringModel, report: ScoringReport, drift: DriftRepor
         {"item": "warnings", "value": len(report.warnings)},
     ]
     rows += [{"item": f"class {label}", "value": count} for label, count in report.class_counts.items()]
-    rows += [{"item": f"prediction {name}", "value": round(value, 4)}
-             for name, value in report.prediction_stats.items()]
+    rows += [
+        {"item": f"prediction {name}", "value": round(value, 4)} for name, value in report.prediction_stats.items()
+    ]
     if report.accuracy_or_r2 is not None:
         rows.append({"item": "accuracy on the file's labels", "value": round(report.accuracy_or_r2, 4)})
     if drift is not None:
-        rows.append({"item": "drift", "value": f"{'DETECTED' if drift.drift_detected else 'none'}: "
-                     f"{len(drift.drifted_features)} of {len(drift.features)} features, max PSI {drift.max_psi:.3f}"})
+        rows.append(
+            {
+                "item": "drift",
+                "value": f"{'DETECTED' if drift.drift_detected else 'none'}: "
+                f"{len(drift.drifted_features)} of {len(drift.features)} features, max PSI {drift.max_psi:.3f}",
+            }
+        )
     return rows
 
 
 def summary_markdown(name: str, version: str, rows: list[dict[str, Any]]) -> str:
     return f"### Batch inference: {name} {version}\n\n" + markdown_table(rows)
-

@@ -38,8 +38,7 @@ def _serve(argv: list[str]) -> int:
     try:
         import serving.__main__ as service
     except ImportError as exc:
-        print(f"error: `mlops serve` needs the `serving` package, which is not installed here ({exc})",
-              file=sys.stderr)
+        print(f"error: `mlops serve` needs the `serving` package, which is not installed here ({exc})", file=sys.stderr)
         return 2
     return int(service.main(argv) or 0)
 
@@ -54,8 +53,9 @@ def _registry(argv: list[str]) -> int:
 
 def compare(argv: list[str] | None = None) -> int:
     """`mlops registry compare NAME A [B]`: two versions' held-out metrics side by side (B: the champion)."""
-    parser = argparse.ArgumentParser(prog="mlops registry compare",
-                                     description="Compare two versions' metrics (default second: the champion).")
+    parser = argparse.ArgumentParser(
+        prog="mlops registry compare", description="Compare two versions' metrics (default second: the champion)."
+    )
     parser.add_argument("--root", default="models", help="model store folder (default: %(default)s)")
     parser.add_argument("name")
     parser.add_argument("version")
@@ -75,8 +75,10 @@ def compare(argv: list[str] | None = None) -> int:
 
 def compare_table(a: str, card_a: dict[str, Any], b: str, card_b: dict[str, Any]) -> str:
     """Rows of metric, A, B and B - A over the float and int8 metrics of two cards, plus each one's status."""
-    lines = [f"{'':22} {a:>10} {b:>10} {'diff':>10}",
-             f"{'status':22} {card_a.get('status', '?'):>10} {card_b.get('status', '?'):>10}"]
+    lines = [
+        f"{'':22} {a:>10} {b:>10} {'diff':>10}",
+        f"{'status':22} {card_a.get('status', '?'):>10} {card_b.get('status', '?'):>10}",
+    ]
     for section in ("metrics", "int8_metrics"):
         ma, mb = card_a.get(section) or {}, card_b.get(section) or {}
         for metric in dict.fromkeys([*ma, *mb]):

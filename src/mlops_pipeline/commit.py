@@ -65,8 +65,13 @@ class Commit:
 
 
 def build_card(
-    config: PipelineConfig, data: PreparedData, selection: Selection, trained: TrainedModel,
-    evaluation: Evaluation, diagnostics: Diagnostics, run: dict[str, Any],
+    config: PipelineConfig,
+    data: PreparedData,
+    selection: Selection,
+    trained: TrainedModel,
+    evaluation: Evaluation,
+    diagnostics: Diagnostics,
+    run: dict[str, Any],
 ) -> dict[str, Any]:
     """Everything recorded about a candidate: metrics, checks, selection, config, data, lineage.
 
@@ -123,7 +128,10 @@ def data_card(data: PreparedData) -> dict[str, Any]:
 
 
 def version_files(
-    trained: TrainedModel, data: PreparedData, evaluation: Evaluation, diagnostics: Diagnostics,
+    trained: TrainedModel,
+    data: PreparedData,
+    evaluation: Evaluation,
+    diagnostics: Diagnostics,
     drift_reference: dict[str, Any],
 ) -> dict[str, bytes]:
     """The files of a version: float model, plots, the input contract, the drift reference, the int8 model."""
@@ -146,8 +154,14 @@ def commit_reason(config: PipelineConfig, evaluation: Evaluation, flow_run_id: A
 
 
 def commit_version(
-    store: ModelStore, files: dict[str, bytes], card: dict[str, Any], evaluation: Evaluation,
-    champion: Champion | None, data: PreparedData, config: PipelineConfig, reason: str,
+    store: ModelStore,
+    files: dict[str, bytes],
+    card: dict[str, Any],
+    evaluation: Evaluation,
+    champion: Champion | None,
+    data: PreparedData,
+    config: PipelineConfig,
+    reason: str,
 ) -> Commit:
     """Store the version; promote it if every step passed and it still beats whichever champion is current.
 
@@ -160,15 +174,22 @@ def commit_version(
 
     def recheck(current: str) -> list[str]:
         assert gate is not None  # only called for a promotion, which needs a passed gate
-        checks = champion_recheck(gate, data, config.gate, config.primary_metric,
-                                  lambda version: load_champion(store, version))(current)
+        checks = champion_recheck(
+            gate, data, config.gate, config.primary_metric, lambda version: load_champion(store, version)
+        )(current)
         rechecked.extend(checks)
         rechecked_against.append(current)
         return [str(c) for c in checks if not c.passed]
 
     passed = evaluation.failure is None
-    publication = store.publish(files, card, promote=passed, gated_against=champion.version if champion else None,
-                                recheck=recheck, reason=reason)
+    publication = store.publish(
+        files,
+        card,
+        promote=passed,
+        gated_against=champion.version if champion else None,
+        recheck=recheck,
+        reason=reason,
+    )
     if passed and not publication.promoted and gate is not None:
         gate = GateReport(gate.metrics, rechecked_against[-1], gate.champion_metrics, [*gate.checks, *rechecked])
         return Commit(publication, gate, reason, card, champion_moved=True)

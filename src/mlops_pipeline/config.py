@@ -46,8 +46,9 @@ class DataConfig(Section):
         ".parquet or .npz file.",
     )
     target: str | None = Field(
-        None, description="Target column of a table (a column named 'target' is used when unset); built-ins and "
-        ".npz files (array 'y') know theirs."
+        None,
+        description="Target column of a table (a column named 'target' is used when unset); built-ins and "
+        ".npz files (array 'y') know theirs.",
     )
     format: DataFormat = Field("auto", description="File format; 'auto' goes by the file suffix.")
     delimiter: str = Field(
@@ -60,12 +61,16 @@ class DataConfig(Section):
     )
     min_rows_per_class: int = Field(2, ge=1, description="Classification: fewest rows any class may have.")
     max_abs_value: float = Field(
-        1e12, gt=0.0, description="Feature values larger than this in magnitude are rejected (they overflow "
-        "scaling and quantization)."
+        1e12,
+        gt=0.0,
+        description="Feature values larger than this in magnitude are rejected (they overflow "
+        "scaling and quantization).",
     )
     range_tolerance: float = Field(
-        0.1, ge=0.0, description="Inference: values beyond the training min/max by more than this fraction of the "
-        "training range are errors; within it, warnings."
+        0.1,
+        ge=0.0,
+        description="Inference: values beyond the training min/max by more than this fraction of the "
+        "training range are errors; within it, warnings.",
     )
     timeout_seconds: float = Field(30.0, gt=0.0, description="Network timeout for one read of a URL.")
     retries: int = Field(4, ge=0, le=10, description="Retries of a transient load failure (5xx, timeouts, ...).")
@@ -146,7 +151,9 @@ LayerWidth = Annotated[int, Field(ge=1, le=1024)]
 
 class _MLPFields(Section):
     hidden_layer_sizes: list[LayerWidth] = Field(
-        default_factory=lambda: [64], min_length=1, max_length=4,
+        default_factory=lambda: [64],
+        min_length=1,
+        max_length=4,
         description="Width of each hidden layer (1 to 4 layers of 1 to 1024 units): a small MLP.",
     )
     activation: Literal["relu", "tanh", "logistic", "identity"] = "relu"
@@ -219,14 +226,17 @@ class ModelSection(Section):
     """
 
     candidates: list[ModelConfig] = Field(
-        default_factory=_default_candidates, min_length=1,
+        default_factory=_default_candidates,
+        min_length=1,
         description="Model settings to compare; the best on the validation split goes to the test-gate.",
     )
     validation_size: float = Field(
         0.2, gt=0.0, lt=1.0, description="Fraction of the training split held out to compare candidates."
     )
     cv_folds: int | None = Field(
-        None, ge=2, le=20,
+        None,
+        ge=2,
+        le=20,
         description="Compare candidates by k-fold cross-validation on the training split instead (slower).",
     )
     refit: bool = Field(
@@ -301,14 +311,17 @@ class GateConfig(Section):
         True, description="Check determinism, a batch of one row and agreement under tiny input noise."
     )
     noise_scale: float = Field(
-        0.01, ge=0.0, le=1.0,
+        0.01,
+        ge=0.0,
+        le=1.0,
         description="Noise check: Gaussian noise of this fraction of each feature's training std is added.",
     )
     min_noise_agreement: float = Field(
         0.95, ge=0.0, le=1.0, description="Noise check: lowest fraction of predictions that must not change."
     )
     noise_tolerance: float = Field(
-        0.05, gt=0.0,
+        0.05,
+        gt=0.0,
         description="Noise check, regression only: predictions agree within this fraction of the target's std.",
     )
 
@@ -321,7 +334,9 @@ class QuantizeConfig(Section):
         0.005, ge=0.0, description="Largest allowed loss of the primary metric, int8 vs float."
     )
     calibration_rows: int = Field(
-        10_000, ge=1, description="Training rows (evenly spaced) that int8 rounding is tuned on: output-aware "
+        10_000,
+        ge=1,
+        description="Training rows (evenly spaced) that int8 rounding is tuned on: output-aware "
         "rounding (GPTQ) and each layer's bias correction.",
     )
 
@@ -542,15 +557,19 @@ class DriftConfig(Section):
 class InferenceConfig(Section):
     """One batch-inference run: which model, which data, where the predictions go."""
 
-    model_name: str = Field("digits-logreg", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
-                            description="Model in the store; its champion's int8 model scores the data.")
+    model_name: str = Field(
+        "digits-logreg",
+        pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
+        description="Model in the store; its champion's int8 model scores the data.",
+    )
     models_root: str = Field("models", description="Folder of the model store.")
     version: str | None = Field(None, pattern=r"^v[0-9]+$", description="Score with this version, not the champion.")
     data: str = Field("digits", description="A file or URL (CSV, TSV, Parquet, npz), or a built-in data set name.")
     out: str = Field("predictions.csv", description="Where predictions go: a .csv or .parquet path.")
     chunk_rows: int = Field(100_000, ge=1, description="Rows scored at a time; memory stays flat on large files.")
     out_of_range: Literal["error", "warning"] = Field(
-        "warning", description="Values beyond the training range (past its tolerance): reject the file, or score "
+        "warning",
+        description="Values beyond the training range (past its tolerance): reject the file, or score "
         "them and report them (drift measures them either way).",
     )
     drift: DriftConfig = Field(default_factory=DriftConfig)
@@ -570,6 +589,5 @@ def fill_from_defaults(config: PipelineConfig, defaults: dict[str, Any]) -> Pipe
     """
     explicit = config.model_dump(mode="json", exclude_unset=True)
     # section by section, key by key; a key's value (a threshold table, the candidate list) replaces whole
-    merged = {section: {**defaults.get(section, {}), **explicit.get(section, {})}
-              for section in {*defaults, *explicit}}
+    merged = {section: {**defaults.get(section, {}), **explicit.get(section, {})} for section in {*defaults, *explicit}}
     return parse_config(merged, origin="run parameters over the deployment's config")

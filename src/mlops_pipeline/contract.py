@@ -114,9 +114,19 @@ def target_kind_of(y: np.ndarray) -> TargetKind:
 
 
 def learn_contract(
-    X_train: np.ndarray, y: np.ndarray, feature_names: Sequence[str], *, problem: ProblemKind, target: str | None,
-    impute_strategy: str = "none", impute_values: Sequence[float] | None = None, range_tolerance: float = 0.1,
-    max_abs_value: float = 1e12, source: str = "", fingerprint: str = "", missing_counts: Sequence[int] | None = None,
+    X_train: np.ndarray,
+    y: np.ndarray,
+    feature_names: Sequence[str],
+    *,
+    problem: ProblemKind,
+    target: str | None,
+    impute_strategy: str = "none",
+    impute_values: Sequence[float] | None = None,
+    range_tolerance: float = 0.1,
+    max_abs_value: float = 1e12,
+    source: str = "",
+    fingerprint: str = "",
+    missing_counts: Sequence[int] | None = None,
 ) -> DataContract:
     """The contract of a training split (statistics ignore missing values; the class set comes from all of y)."""
     features = []
@@ -125,19 +135,33 @@ def learn_contract(
         finite = column[np.isfinite(column)]
         if finite.size == 0:  # only possible with imputation of an all-missing column, which validation rejects
             finite = np.zeros(1)
-        features.append(FeatureSpec(
-            name=str(name), dtype="float64", integer=bool(np.array_equal(finite, np.round(finite))),
-            min=float(finite.min()), max=float(finite.max()), mean=float(finite.mean()), std=float(finite.std()),
-            missing=int(missing_counts[j]) if missing_counts is not None else int(column.size - finite.size),
-        ))
+        features.append(
+            FeatureSpec(
+                name=str(name),
+                dtype="float64",
+                integer=bool(np.array_equal(finite, np.round(finite))),
+                min=float(finite.min()),
+                max=float(finite.max()),
+                mean=float(finite.mean()),
+                std=float(finite.std()),
+                missing=int(missing_counts[j]) if missing_counts is not None else int(column.size - finite.size),
+            )
+        )
     classes = None
     if problem == "classification":
         classes = [python_value(c) for c in np.unique(y)]
     return DataContract(
-        features=features, problem=problem, target=target, target_kind=target_kind_of(y), classes=classes,
+        features=features,
+        problem=problem,
+        target=target,
+        target_kind=target_kind_of(y),
+        classes=classes,
         impute_strategy=impute_strategy,
         impute_values=[float(v) for v in impute_values] if impute_values is not None else None,
-        range_tolerance=range_tolerance, max_abs_value=max_abs_value, source=source, fingerprint=fingerprint,
+        range_tolerance=range_tolerance,
+        max_abs_value=max_abs_value,
+        source=source,
+        fingerprint=fingerprint,
         n_rows=int(X_train.shape[0]),
     )
 
@@ -149,22 +173,46 @@ def check_columns(columns: Sequence[str], contract: DataContract, origin: str) -
     present = set(columns)
     duplicated = sorted({c for c in columns if list(columns).count(c) > 1})
     if duplicated:
-        findings.append(Finding("error", "duplicated column names", duplicated, len(duplicated),
-                                f"{origin}: a column name may appear once; header: {_preview(columns)}"))
+        findings.append(
+            Finding(
+                "error",
+                "duplicated column names",
+                duplicated,
+                len(duplicated),
+                f"{origin}: a column name may appear once; header: {_preview(columns)}",
+            )
+        )
     missing = [name for name in contract.feature_names if name not in present]
     if missing:
-        findings.append(Finding("error", "missing columns", missing, len(missing),
-                                f"{origin}: the model needs {len(contract.features)} feature columns; "
-                                f"{len(columns)} columns found: {_preview(columns)}"))
+        findings.append(
+            Finding(
+                "error",
+                "missing columns",
+                missing,
+                len(missing),
+                f"{origin}: the model needs {len(contract.features)} feature columns; "
+                f"{len(columns)} columns found: {_preview(columns)}",
+            )
+        )
     known = {*contract.feature_names, contract.target}
     unexpected = [c for c in columns if c not in known]
     if unexpected:
-        findings.append(Finding("warning", "unexpected columns", unexpected, len(unexpected),
-                                f"{origin}: not in the contract; ignored"))
+        findings.append(
+            Finding(
+                "warning", "unexpected columns", unexpected, len(unexpected), f"{origin}: not in the contract; ignored"
+            )
+        )
     order = [c for c in columns if c in set(contract.feature_names)]
     if not missing and order != contract.feature_names:
-        findings.append(Finding("warning", "column order", [], len(order),
-                                f"{origin}: feature columns are in a different order than in training; reordered"))
+        findings.append(
+            Finding(
+                "warning",
+                "column order",
+                [],
+                len(order),
+                f"{origin}: feature columns are in a different order than in training; reordered",
+            )
+        )
     return findings
 
 
@@ -173,8 +221,15 @@ def _preview(names: Sequence[str], limit: int = 8) -> str:
     return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
-def check_ranges(X: np.ndarray, contract: DataContract, origin: str, *, row_offset: int = 0,
-                 csv_lines: bool = False, beyond_tolerance: Literal["error", "warning"] = "error") -> list[Finding]:
+def check_ranges(
+    X: np.ndarray,
+    contract: DataContract,
+    origin: str,
+    *,
+    row_offset: int = 0,
+    csv_lines: bool = False,
+    beyond_tolerance: Literal["error", "warning"] = "error",
+) -> list[Finding]:
     """Values outside the training min/max: within `range_tolerance` x range a warning, beyond it `beyond_tolerance`."""
     findings: list[Finding] = []
     mild: list[tuple[str, np.ndarray, np.ndarray]] = []
@@ -197,15 +252,28 @@ def check_ranges(X: np.ndarray, contract: DataContract, origin: str, *, row_offs
         for name, rows, values in hits:
             spec = contract.features[contract.feature_names.index(name)]
             examples = example_rows(rows, row_offset=row_offset, csv_lines=csv_lines, values=[float(v) for v in values])
-            findings.append(Finding(
-                severity, rule, [name], int(rows.size),
-                f"{origin}: training range [{spec.min:g}, {spec.max:g}], tolerance {contract.range_tolerance:g} x "
-                f"range; e.g. {examples}"))
+            findings.append(
+                Finding(
+                    severity,
+                    rule,
+                    [name],
+                    int(rows.size),
+                    f"{origin}: training range [{spec.min:g}, {spec.max:g}], tolerance {contract.range_tolerance:g} x "
+                    f"range; e.g. {examples}",
+                )
+            )
     return findings
 
 
-def apply_missing_policy(X: np.ndarray, contract: DataContract, origin: str, *, row_offset: int = 0,
-                         csv_lines: bool = False, skip: Sequence[str] = ()) -> list[Finding]:
+def apply_missing_policy(
+    X: np.ndarray,
+    contract: DataContract,
+    origin: str,
+    *,
+    row_offset: int = 0,
+    csv_lines: bool = False,
+    skip: Sequence[str] = (),
+) -> list[Finding]:
     """NaN/inf cells: filled in place with the training split's values when the contract imputes, else errors."""
     findings: list[Finding] = []
     imputing = contract.impute_strategy != "none" and contract.impute_values is not None
@@ -220,18 +288,38 @@ def apply_missing_policy(X: np.ndarray, contract: DataContract, origin: str, *, 
         rows = np.flatnonzero(bad)
         examples = example_rows(rows, row_offset=row_offset, csv_lines=csv_lines)
         if imputing:
-            findings.append(Finding("warning", "missing values imputed", [name], int(rows.size),
-                                    f"{origin}: filled with {contract.impute_strategy} {fill[j]:g} "
-                                    f"from training; e.g. {examples}"))
+            findings.append(
+                Finding(
+                    "warning",
+                    "missing values imputed",
+                    [name],
+                    int(rows.size),
+                    f"{origin}: filled with {contract.impute_strategy} {fill[j]:g} from training; e.g. {examples}",
+                )
+            )
             column[bad] = fill[j]
         else:
-            findings.append(Finding("error", "missing or infinite values", [name], int(rows.size),
-                                    f"{origin}: the model was trained without imputation; e.g. {examples}"))
+            findings.append(
+                Finding(
+                    "error",
+                    "missing or infinite values",
+                    [name],
+                    int(rows.size),
+                    f"{origin}: the model was trained without imputation; e.g. {examples}",
+                )
+            )
     return findings
 
 
-def check_labels(y: np.ndarray, contract: DataContract, origin: str, *, row_offset: int = 0,
-                 csv_lines: bool = False, unlabelled_rows: np.ndarray | None = None) -> list[Finding]:
+def check_labels(
+    y: np.ndarray,
+    contract: DataContract,
+    origin: str,
+    *,
+    row_offset: int = 0,
+    csv_lines: bool = False,
+    unlabelled_rows: np.ndarray | None = None,
+) -> list[Finding]:
     """A labelled file: class labels never seen in training (classification) or a non-numeric target.
 
     `unlabelled_rows` (empty target cells) are skipped.
@@ -246,8 +334,15 @@ def check_labels(y: np.ndarray, contract: DataContract, origin: str, *, row_offs
     target = [contract.target or "target"]
     if contract.problem == "regression":
         if target_kind_of(y) == "string":
-            return [Finding("error", "non-numeric target", target, int(y.size),
-                            f"{origin}: a regression target must be numeric; e.g. {y[:3].tolist()}")]
+            return [
+                Finding(
+                    "error",
+                    "non-numeric target",
+                    target,
+                    int(y.size),
+                    f"{origin}: a regression target must be numeric; e.g. {y[:3].tolist()}",
+                )
+            ]
         return []
     classes = np.asarray(contract.classes if contract.classes is not None else [])
     if contract.target_kind == "string" or target_kind_of(y) == "string":
@@ -259,9 +354,16 @@ def check_labels(y: np.ndarray, contract: DataContract, origin: str, *, row_offs
         return []
     rows = np.flatnonzero(new)
     unseen = sorted({python_value(v) for v in y[new].tolist()}, key=str)
-    return [Finding("error", "new class labels", target, int(rows.size),
-                    f"{origin}: labels {unseen[:5]} not among the training classes {contract.classes}; e.g. "
-                    f"{example_rows(rows, row_offset=row_offset, csv_lines=csv_lines)}")]
+    return [
+        Finding(
+            "error",
+            "new class labels",
+            target,
+            int(rows.size),
+            f"{origin}: labels {unseen[:5]} not among the training classes {contract.classes}; e.g. "
+            f"{example_rows(rows, row_offset=row_offset, csv_lines=csv_lines)}",
+        )
+    ]
 
 
 # ---- reading for inference -------------------------------------------------------------------------------------
@@ -278,8 +380,9 @@ class InferenceChunk(NamedTuple):
     findings: list[Finding]
 
 
-def _selected_frames(copy: LocalCopy, spec: SourceSpec, columns: list[str], wanted: list[str],
-                     chunk_rows: int | None, origin: str) -> Iterator[Any]:
+def _selected_frames(
+    copy: LocalCopy, spec: SourceSpec, columns: list[str], wanted: list[str], chunk_rows: int | None, origin: str
+) -> Iterator[Any]:
     """Polars frames holding only the `wanted` columns (all read as text for CSV, converted later)."""
     import polars as pl
 
@@ -287,8 +390,9 @@ def _selected_frames(copy: LocalCopy, spec: SourceSpec, columns: list[str], want
     try:
         if spec.format == "csv":
             schema = {f"c{i}": pl.String for i in range(len(columns))}
-            lazy = pl.scan_csv(copy.path, has_header=False, skip_rows=1, separator=spec.delimiter, schema=schema,
-                               raise_if_empty=False).select([f"c{i}" for i in indices])
+            lazy = pl.scan_csv(
+                copy.path, has_header=False, skip_rows=1, separator=spec.delimiter, schema=schema, raise_if_empty=False
+            ).select([f"c{i}" for i in indices])
         else:
             lazy = pl.scan_parquet(copy.path).select(wanted)
         if chunk_rows is None:
@@ -312,24 +416,41 @@ def _file_columns(copy: LocalCopy, spec: SourceSpec, origin: str) -> list[str]:
         raise DataLoadError(f"{origin}: not a readable Parquet file (truncated or corrupt?): {exc}") from None
 
 
-def _check_chunk(X: np.ndarray, y: np.ndarray | None, contract: DataContract, origin: str, *, row_offset: int,
-                 csv_lines: bool, load_findings: list[Finding], non_numeric: Sequence[str],
-                 unlabelled_rows: np.ndarray | None = None,
-                 out_of_range: Literal["error", "warning"] = "error") -> list[Finding]:
+def _check_chunk(
+    X: np.ndarray,
+    y: np.ndarray | None,
+    contract: DataContract,
+    origin: str,
+    *,
+    row_offset: int,
+    csv_lines: bool,
+    load_findings: list[Finding],
+    non_numeric: Sequence[str],
+    unlabelled_rows: np.ndarray | None = None,
+    out_of_range: Literal["error", "warning"] = "error",
+) -> list[Finding]:
     findings = list(load_findings)
-    findings += apply_missing_policy(X, contract, origin, row_offset=row_offset, csv_lines=csv_lines,
-                                     skip=non_numeric)
-    findings += check_ranges(X, contract, origin, row_offset=row_offset, csv_lines=csv_lines,
-                             beyond_tolerance=out_of_range)
+    findings += apply_missing_policy(X, contract, origin, row_offset=row_offset, csv_lines=csv_lines, skip=non_numeric)
+    findings += check_ranges(
+        X, contract, origin, row_offset=row_offset, csv_lines=csv_lines, beyond_tolerance=out_of_range
+    )
     if y is not None:
-        findings += check_labels(y, contract, origin, row_offset=row_offset, csv_lines=csv_lines,
-                                 unlabelled_rows=unlabelled_rows)
+        findings += check_labels(
+            y, contract, origin, row_offset=row_offset, csv_lines=csv_lines, unlabelled_rows=unlabelled_rows
+        )
     return findings
 
 
 def _array_chunks(
-    X_all: np.ndarray, y_all: np.ndarray | None, columns: Sequence[str], contract: DataContract, origin: str, *,
-    chunk_rows: int | None, strict: bool, out_of_range: Literal["error", "warning"],
+    X_all: np.ndarray,
+    y_all: np.ndarray | None,
+    columns: Sequence[str],
+    contract: DataContract,
+    origin: str,
+    *,
+    chunk_rows: int | None,
+    strict: bool,
+    out_of_range: Literal["error", "warning"],
 ) -> Iterator[InferenceChunk]:
     """In-memory arrays (an npz file, a built-in set) checked against the contract chunk by chunk, like a table."""
     column_findings = check_columns(columns, contract, origin)
@@ -337,19 +458,33 @@ def _array_chunks(
     order = [list(columns).index(name) for name in contract.feature_names]
     step = chunk_rows or max(X_all.shape[0], 1)
     for start in range(0, max(X_all.shape[0], 1), step):
-        X = np.asarray(X_all[start:start + step][:, order], dtype=np.float64)
-        y = y_all[start:start + step] if y_all is not None else None
+        X = np.asarray(X_all[start : start + step][:, order], dtype=np.float64)
+        y = y_all[start : start + step] if y_all is not None else None
         findings = (column_findings if start == 0 else []) + _check_chunk(
-            X, y, contract, origin, row_offset=start, csv_lines=False, load_findings=[], non_numeric=(),
-            out_of_range=out_of_range)
+            X,
+            y,
+            contract,
+            origin,
+            row_offset=start,
+            csv_lines=False,
+            load_findings=[],
+            non_numeric=(),
+            out_of_range=out_of_range,
+        )
         if strict:
             raise_on_errors(findings, origin)
         yield InferenceChunk(start, X, y, findings)
 
 
 def iter_inference_chunks(
-    uri: str, contract: DataContract, *, chunk_rows: int | None = DEFAULT_CHUNK_ROWS, delimiter: str = ",",
-    fmt: str = "auto", timeout: float = 30.0, strict: bool = True,
+    uri: str,
+    contract: DataContract,
+    *,
+    chunk_rows: int | None = DEFAULT_CHUNK_ROWS,
+    delimiter: str = ",",
+    fmt: str = "auto",
+    timeout: float = 30.0,
+    strict: bool = True,
     out_of_range: Literal["error", "warning"] = "error",
 ) -> Iterator[InferenceChunk]:
     """Read a table for scoring in chunks of `chunk_rows` rows (None: one chunk), each checked against `contract`.
@@ -363,15 +498,24 @@ def iter_inference_chunks(
     spec = resolve_source(uri, fmt, delimiter)
     if spec.kind == "builtin":
         dataset = load_builtin(spec.location)
-        yield from _array_chunks(dataset.X, dataset.y, dataset.feature_names, contract, uri, chunk_rows=chunk_rows,
-                                 strict=strict, out_of_range=out_of_range)
+        yield from _array_chunks(
+            dataset.X,
+            dataset.y,
+            dataset.feature_names,
+            contract,
+            uri,
+            chunk_rows=chunk_rows,
+            strict=strict,
+            out_of_range=out_of_range,
+        )
         return
     csv_lines = spec.format == "csv"
     with local_copy(spec, timeout, hash_local=False) as copy:
         if spec.format == "npz":
             X_all, y_all, columns = read_npz_arrays(copy.path, uri)
-            yield from _array_chunks(X_all, y_all, columns, contract, uri, chunk_rows=chunk_rows, strict=strict,
-                                     out_of_range=out_of_range)
+            yield from _array_chunks(
+                X_all, y_all, columns, contract, uri, chunk_rows=chunk_rows, strict=strict, out_of_range=out_of_range
+            )
             return
         columns = _file_columns(copy, spec, uri)
         column_findings = check_columns(columns, contract, uri)
@@ -388,12 +532,28 @@ def iter_inference_chunks(
             findings = list(column_findings) if row_offset == 0 else []
             if parsed.missing_target_rows is not None:
                 rows = parsed.missing_target_rows
-                findings.append(Finding("warning", "missing target values", [contract.target or "target"],
-                                        int(rows.size), f"{uri}: unlabelled rows; e.g. "
-                                        f"{example_rows(rows, row_offset=row_offset, csv_lines=csv_lines)}"))
-            findings += _check_chunk(parsed.X, parsed.y, contract, uri, row_offset=row_offset, csv_lines=csv_lines,
-                                     load_findings=parsed.findings, non_numeric=parsed.non_numeric_columns,
-                                     unlabelled_rows=parsed.missing_target_rows, out_of_range=out_of_range)
+                findings.append(
+                    Finding(
+                        "warning",
+                        "missing target values",
+                        [contract.target or "target"],
+                        int(rows.size),
+                        f"{uri}: unlabelled rows; e.g. "
+                        f"{example_rows(rows, row_offset=row_offset, csv_lines=csv_lines)}",
+                    )
+                )
+            findings += _check_chunk(
+                parsed.X,
+                parsed.y,
+                contract,
+                uri,
+                row_offset=row_offset,
+                csv_lines=csv_lines,
+                load_findings=parsed.findings,
+                non_numeric=parsed.non_numeric_columns,
+                unlabelled_rows=parsed.missing_target_rows,
+                out_of_range=out_of_range,
+            )
             if strict:
                 raise_on_errors(findings, uri)
             yield InferenceChunk(row_offset, parsed.X, parsed.y, findings)
@@ -401,7 +561,12 @@ def iter_inference_chunks(
 
 
 def read_for_inference(
-    uri: str, contract: DataContract, *, delimiter: str = ",", fmt: str = "auto", timeout: float = 30.0,
+    uri: str,
+    contract: DataContract,
+    *,
+    delimiter: str = ",",
+    fmt: str = "auto",
+    timeout: float = 30.0,
     strict: bool = True,
 ) -> InferenceBatch:
     """Read a whole features-only (or labelled) table for scoring: (X in contract order, y or None, findings).
@@ -409,8 +574,11 @@ def read_for_inference(
     With `strict` (the default) any error raises DataValidationError listing every violation; for files too big
     for memory use `iter_inference_chunks`.
     """
-    chunks = list(iter_inference_chunks(uri, contract, chunk_rows=None, delimiter=delimiter, fmt=fmt,
-                                        timeout=timeout, strict=strict))
+    chunks = list(
+        iter_inference_chunks(
+            uri, contract, chunk_rows=None, delimiter=delimiter, fmt=fmt, timeout=timeout, strict=strict
+        )
+    )
     if len(chunks) == 1:
         return InferenceBatch(chunks[0].X, chunks[0].y, chunks[0].findings)
     X = np.concatenate([c.X for c in chunks]) if chunks else np.empty((0, len(contract.features)))
@@ -420,6 +588,16 @@ def read_for_inference(
 
 
 __all__ = [
-    "CONTRACT_FILE", "DataContract", "DataValidationError", "FeatureSpec", "InferenceBatch", "InferenceChunk",
-    "check_columns", "check_labels", "check_ranges", "iter_inference_chunks", "learn_contract", "read_for_inference",
+    "CONTRACT_FILE",
+    "DataContract",
+    "DataValidationError",
+    "FeatureSpec",
+    "InferenceBatch",
+    "InferenceChunk",
+    "check_columns",
+    "check_labels",
+    "check_ranges",
+    "iter_inference_chunks",
+    "learn_contract",
+    "read_for_inference",
 ]

@@ -35,7 +35,12 @@ FileFormat = Literal["csv", "parquet", "npz"]
 # Spelled-out "missing" markers are read as empty cells (NaN, "nan", "inf" are parsed as the floats they name).
 NULL_MARKERS: tuple[str, ...] = ("NA", "N/A", "n/a", "NULL", "null", "None", "none", "?")
 _SUFFIX_FORMATS: dict[str, FileFormat] = {
-    ".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet", ".npz": "npz",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".npz": "npz",
 }
 _OTHER_DELIMITERS = (";", "\t", "|", ",")
 _COPY_BLOCK = 1 << 20
@@ -121,7 +126,7 @@ def _load_california_housing() -> tuple[Any, ProblemKind]:
         raise DataLoadError(
             f"data.source 'california_housing': not in scikit-learn's cache ({get_data_home()}) and it could not "
             f"be downloaded ({exc}). On an offline machine, provide the data as a file instead: on a machine with "
-            "internet run `python -c \"from sklearn.datasets import fetch_california_housing as f; "
+            'internet run `python -c "from sklearn.datasets import fetch_california_housing as f; '
             "f(as_frame=True).frame.to_csv('california.csv', index=False)\"`, copy california.csv here and run "
             "`python flows/pipeline.py --data california.csv --target MedHouseVal` (or copy scikit-learn's cache "
             f"folder to {get_data_home()})."
@@ -332,7 +337,7 @@ def read_csv_header(path: Path, delimiter: str, origin: str) -> list[str]:
             shown = "\\t" if others[0] == "\t" else others[0]
             raise DataLoadError(
                 f"{origin}: wrong delimiter? the header has one column {names[0][:60]!r} when split on "
-                f"{delimiter!r}, but contains {shown!r}; set data.delimiter (e.g. --set \"data.delimiter={shown}\")"
+                f'{delimiter!r}, but contains {shown!r}; set data.delimiter (e.g. --set "data.delimiter={shown}")'
             )
     return names
 
@@ -385,8 +390,9 @@ def _feature_series(series: Any) -> tuple[Any, Any]:
     return parsed, parsed.is_null() & text.is_not_null()
 
 
-def frame_to_columns(frame: Any, names: list[str], target_index: int | None, origin: str, *,
-                     csv_lines: bool, row_offset: int = 0) -> ParsedColumns:
+def frame_to_columns(
+    frame: Any, names: list[str], target_index: int | None, origin: str, *, csv_lines: bool, row_offset: int = 0
+) -> ParsedColumns:
     """Split a polars frame (columns in `names` order) into a column-major float64 matrix and the target.
 
     Columns are moved out of the frame one at a time, so the frame shrinks while the matrix fills: the peak is about
@@ -404,8 +410,9 @@ def frame_to_columns(frame: Any, names: list[str], target_index: int | None, ori
     if target_index is not None:
         target = frame.drop_in_place(frame_columns[target_index])
         if target.dtype == pl.String:
-            target = pl.select(pl.when(target.str.strip_chars().is_in(("", *NULL_MARKERS))).then(None)
-                               .otherwise(target)).to_series()
+            target = pl.select(
+                pl.when(target.str.strip_chars().is_in(("", *NULL_MARKERS))).then(None).otherwise(target)
+            ).to_series()
         missing = target.is_null()
         if missing.any():
             missing_target_rows = np.flatnonzero(missing.to_numpy())
@@ -420,10 +427,16 @@ def frame_to_columns(frame: Any, names: list[str], target_index: int | None, ori
             rows = np.flatnonzero(bad.to_numpy())
             values = column.gather(rows[:5]).cast(pl.String).to_list()
             non_numeric.append(name)
-            findings.append(Finding(
-                "error", "non-numeric values", [name], int(rows.size),
-                f"{origin}: every feature must be a number; e.g. "
-                f"{example_rows(rows, row_offset=row_offset, csv_lines=csv_lines, values=values)}"))
+            findings.append(
+                Finding(
+                    "error",
+                    "non-numeric values",
+                    [name],
+                    int(rows.size),
+                    f"{origin}: every feature must be a number; e.g. "
+                    f"{example_rows(rows, row_offset=row_offset, csv_lines=csv_lines, values=values)}",
+                )
+            )
         X[:, position] = converted.to_numpy()  # nulls become NaN
         del column, converted
     feature_names = [names[i] for i in feature_indices]
@@ -446,9 +459,13 @@ def read_csv_columns(path: Path, delimiter: str, target: str | None, origin: str
 
     def read(all_text: bool) -> Any:
         return pl.read_csv(
-            path, has_header=False, skip_rows=1, separator=delimiter,
+            path,
+            has_header=False,
+            skip_rows=1,
+            separator=delimiter,
             schema=_csv_schema(len(names), target_index, all_text),
-            null_values=list(NULL_MARKERS), raise_if_empty=False,
+            null_values=list(NULL_MARKERS),
+            raise_if_empty=False,
         )
 
     try:
@@ -526,14 +543,27 @@ def read_file(copy: LocalCopy, spec: SourceSpec, target: str | None, origin: str
         findings: list[Finding] = []
         non_numeric: tuple[str, ...] = ()
         if not np.issubdtype(X.dtype, np.number) and X.dtype != np.bool_:
-            findings.append(Finding("error", "non-numeric values", names, int(X.size),
-                                    f"{origin}: array 'X' has dtype {X.dtype}; every feature must be a number"))
+            findings.append(
+                Finding(
+                    "error",
+                    "non-numeric values",
+                    names,
+                    int(X.size),
+                    f"{origin}: array 'X' has dtype {X.dtype}; every feature must be a number",
+                )
+            )
             non_numeric = tuple(names)
             X = np.full(X.shape, np.nan)
         return Dataset(
-            X=np.asarray(X, dtype=np.float64), y=None if y is None else _numeric_or_labels(y),
-            feature_names=names, target_name=target or "y", source=origin, fingerprint=copy.sha256, problem=None,
-            info={"format": "npz", "bytes": copy.n_bytes, "columns": names}, findings=findings,
+            X=np.asarray(X, dtype=np.float64),
+            y=None if y is None else _numeric_or_labels(y),
+            feature_names=names,
+            target_name=target or "y",
+            source=origin,
+            fingerprint=copy.sha256,
+            problem=None,
+            info={"format": "npz", "bytes": copy.n_bytes, "columns": names},
+            findings=findings,
             non_numeric_columns=non_numeric,
         )
     wanted = target or "target"
@@ -544,8 +574,15 @@ def read_file(copy: LocalCopy, spec: SourceSpec, target: str | None, origin: str
     findings = list(parsed.findings)
     if parsed.missing_target_rows is not None:
         rows = parsed.missing_target_rows
-        findings.append(Finding("error", "missing target values", [wanted], int(rows.size),
-                                f"{origin}: e.g. {example_rows(rows, csv_lines=spec.format == 'csv')}"))
+        findings.append(
+            Finding(
+                "error",
+                "missing target values",
+                [wanted],
+                int(rows.size),
+                f"{origin}: e.g. {example_rows(rows, csv_lines=spec.format == 'csv')}",
+            )
+        )
     return Dataset(
         X=parsed.X,
         y=parsed.y,
@@ -568,6 +605,17 @@ def load_dataset(config: DataConfig) -> Dataset:
         return load_builtin(config.source)
     with local_copy(spec, config.timeout_seconds) as copy:
         return read_file(copy, spec, config.target, origin=config.source)
+
+
+RETRY_JITTER_FACTOR = 0.5  # the load task's retry_jitter_factor: a delay may grow by up to half
+
+
+def load_time_bound(config: DataConfig) -> float:
+    """The longest a source that fails transiently forever (503, timeouts) can hold a run, in seconds: every
+    attempt up to data.timeout_seconds plus every backoff delay at its largest jitter. Defaults: 5 x 30 s +
+    (1 + 2 + 4 + 8) x 1.5 s = 172.5 s. (A read that trickles bytes is bounded per read, not in total.)"""
+    delays = retry_delays(config.retries, config.retry_delay_seconds)
+    return (config.retries + 1) * config.timeout_seconds + sum(delays) * (1 + RETRY_JITTER_FACTOR)
 
 
 def retry_delays(retries: int, first_delay: float) -> list[float]:

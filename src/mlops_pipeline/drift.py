@@ -89,13 +89,15 @@ def learn_reference(
     for index, name in enumerate(feature_names):
         column = X[:, index]
         edges = _bin_edges(column, n_bins)
-        features.append({
-            "name": name,
-            "edges": edges.tolist(),
-            "proportions": _proportions(column, edges).tolist(),
-            "quantiles": np.quantile(column, probabilities).tolist(),
-            "mean": float(column.mean()),
-        })
+        features.append(
+            {
+                "name": name,
+                "edges": edges.tolist(),
+                "proportions": _proportions(column, edges).tolist(),
+                "quantiles": np.quantile(column, probabilities).tolist(),
+                "mean": float(column.mean()),
+            }
+        )
     return {"format_version": REFERENCE_FORMAT, "n_rows": int(X.shape[0]), "features": features}
 
 
@@ -137,7 +139,7 @@ class DriftAccumulator:
             self.sums[index] += column.sum()
             self.finite[index] += column.size
         first = (-self.n_rows) % self.stride  # the first row of this chunk on the stride grid
-        picked = X[first::self.stride].copy()
+        picked = X[first :: self.stride].copy()
         self.samples.append(picked)
         self.kept += picked.shape[0]
         self.n_rows += X.shape[0]
@@ -145,8 +147,9 @@ class DriftAccumulator:
             merged = np.concatenate(self.samples)[::2]
             self.samples, self.kept, self.stride = [merged], merged.shape[0], self.stride * 2
 
-    def report(self, psi_threshold: float = 0.25, ks_alpha: float = 0.01, min_drifted_share: float = 0.1
-               ) -> DriftReport:
+    def report(
+        self, psi_threshold: float = 0.25, ks_alpha: float = 0.01, min_drifted_share: float = 0.1
+    ) -> DriftReport:
         sample = np.concatenate(self.samples) if self.samples else np.empty((0, len(self.features)))
         results = []
         if self.n_rows == 0:  # nothing came in: nothing has drifted (and no retrain should start)
@@ -164,16 +167,25 @@ class DriftAccumulator:
             else:  # no finite value in this feature: nothing to compare (missing values are the contract's job)
                 ks_statistic, ks_pvalue = 0.0, 1.0
             batch_mean = float(self.sums[index] / self.finite[index]) if self.finite[index] else float("nan")
-            results.append(FeatureDrift(
-                feature=feature["name"], psi=psi, ks_statistic=ks_statistic, ks_pvalue=ks_pvalue,
-                reference_mean=float(feature["mean"]), batch_mean=batch_mean,
-                drifted=bool(self.finite[index]) and psi > psi_threshold and ks_pvalue < ks_alpha,
-            ))
+            results.append(
+                FeatureDrift(
+                    feature=feature["name"],
+                    psi=psi,
+                    ks_statistic=ks_statistic,
+                    ks_pvalue=ks_pvalue,
+                    reference_mean=float(feature["mean"]),
+                    batch_mean=batch_mean,
+                    drifted=bool(self.finite[index]) and psi > psi_threshold and ks_pvalue < ks_alpha,
+                )
+            )
         return DriftReport(results, psi_threshold, ks_alpha, min_drifted_share, self.n_rows)
 
 
 def measure_drift(
-    reference: dict[str, Any], X: np.ndarray, psi_threshold: float = 0.25, ks_alpha: float = 0.01,
+    reference: dict[str, Any],
+    X: np.ndarray,
+    psi_threshold: float = 0.25,
+    ks_alpha: float = 0.01,
     min_drifted_share: float = 0.1,
 ) -> DriftReport:
     """Per-feature PSI and KS test of one batch against the training reference."""
@@ -186,8 +198,14 @@ def drift_rows(report: DriftReport) -> list[dict[str, Any]]:
     """Rows of the drift table artifact, most shifted first."""
     ordered = sorted(report.features, key=lambda f: f.psi, reverse=True)
     return [
-        {"feature": f.feature, "psi": round(f.psi, 4), "ks statistic": round(f.ks_statistic, 4),
-         "ks p-value": float(f"{f.ks_pvalue:.3g}"), "reference mean": round(f.reference_mean, 4),
-         "batch mean": round(f.batch_mean, 4), "drifted": "yes" if f.drifted else "no"}
+        {
+            "feature": f.feature,
+            "psi": round(f.psi, 4),
+            "ks statistic": round(f.ks_statistic, 4),
+            "ks p-value": float(f"{f.ks_pvalue:.3g}"),
+            "reference mean": round(f.reference_mean, 4),
+            "batch mean": round(f.batch_mean, 4),
+            "drifted": "yes" if f.drifted else "no",
+        }
         for f in ordered
     ]

@@ -39,8 +39,13 @@ class Finding:
 
     def as_row(self) -> dict[str, object]:
         """One row of the data-quality table artifact."""
-        return {"severity": self.severity, "rule": self.rule, "columns": ", ".join(self.columns),
-                "count": self.count, "detail": self.detail}
+        return {
+            "severity": self.severity,
+            "rule": self.rule,
+            "columns": ", ".join(self.columns),
+            "count": self.count,
+            "detail": self.detail,
+        }
 
 
 def errors_in(findings: Sequence[Finding]) -> list[Finding]:
@@ -61,10 +66,15 @@ def row_label(index: int, row_offset: int, csv_lines: bool) -> str:
     return f"line {position + 2}" if csv_lines else f"row {position + 1}"
 
 
-def example_rows(indices: np.ndarray | Sequence[int], *, row_offset: int = 0, csv_lines: bool = False,
-                 values: Sequence[object] | None = None) -> str:
+def example_rows(
+    indices: np.ndarray | Sequence[int],
+    *,
+    row_offset: int = 0,
+    csv_lines: bool = False,
+    values: Sequence[object] | None = None,
+) -> str:
     """'line 5, line 9 (...)' or with values 'line 5: 'abc', line 9: 'x'', at most MAX_EXAMPLES shown."""
-    indices = list(indices[:MAX_EXAMPLES + 1])
+    indices = list(indices[: MAX_EXAMPLES + 1])
     shown = []
     for i, index in enumerate(indices[:MAX_EXAMPLES]):
         label = row_label(index, row_offset, csv_lines)

@@ -104,7 +104,10 @@ def class_recall_check(y_true: np.ndarray, y_pred: np.ndarray, floor: float) -> 
 
 
 def champion_check(
-    metrics: dict[str, float], champion_metrics: dict[str, float], primary_metric: str, tolerance: float,
+    metrics: dict[str, float],
+    champion_metrics: dict[str, float],
+    primary_metric: str,
+    tolerance: float,
     champion_version: str,
 ) -> Check:
     """The candidate is not worse than the champion's primary metric by more than the tolerance."""
@@ -114,6 +117,28 @@ def champion_check(
     if primary_metric in LOWER_IS_BETTER:
         return _at_most(name, metrics[primary_metric], champion + tolerance, detail)
     return _at_least(name, metrics[primary_metric], champion - tolerance, detail)
+
+
+@dataclass(frozen=True)
+class BestPassed:
+    """The best primary metric any passed version reached on the same held-out data definition (the ratchet)."""
+
+    version: str
+    value: float
+
+
+def ratchet_check(metrics: dict[str, float], best: BestPassed, primary_metric: str, tolerance: float) -> Check:
+    """The candidate is within the tolerance of the best passed version, not only of the current champion: a
+    chain of candidates each slightly worse than the last cannot walk the champion down (at most one of a
+    chain of steps smaller than the tolerance is promoted before the drift adds up past it)."""
+    detail = (
+        f"best passed {best.version} on the same held-out data: {primary_metric}={best.value:.4f}, "
+        f"tolerance {tolerance}"
+    )
+    name = f"{primary_metric} vs best passed {best.version} (ratchet)"
+    if primary_metric in LOWER_IS_BETTER:
+        return _at_most(name, metrics[primary_metric], best.value + tolerance, detail)
+    return _at_least(name, metrics[primary_metric], best.value - tolerance, detail)
 
 
 def score_champion(
@@ -152,8 +177,12 @@ def determinism_check(estimator: Any, model_bytes: bytes, X: np.ndarray) -> Chec
     except Exception as exc:
         return _holds("deterministic predictions", False, f"{type(exc).__name__}: {exc}")
     same = (first == second) & (first == restored)
-    return _at_least("deterministic predictions", float(np.mean(same)), 1.0,
-                     "predict twice + the stored model file; fraction of identical rows")
+    return _at_least(
+        "deterministic predictions",
+        float(np.mean(same)),
+        1.0,
+        "predict twice + the stored model file; fraction of identical rows",
+    )
 
 
 def single_row_check(estimator: Any, X: np.ndarray, problem: ProblemKind) -> Check:
@@ -172,7 +201,12 @@ def single_row_check(estimator: Any, X: np.ndarray, problem: ProblemKind) -> Che
 
 
 def noise_check(
-    estimator: Any, X_train: np.ndarray, X: np.ndarray, y: np.ndarray, config: GateConfig, problem: ProblemKind,
+    estimator: Any,
+    X_train: np.ndarray,
+    X: np.ndarray,
+    y: np.ndarray,
+    config: GateConfig,
+    problem: ProblemKind,
     seed: int,
 ) -> Check:
     """Predictions on a copy of X with tiny Gaussian noise (noise_scale x each feature's training std) agree."""
@@ -209,8 +243,13 @@ def run_gate(
     primary_metric: str,
     champion: Champion | None,
     seed: int,
+    best: BestPassed | None = None,
 ) -> GateReport:
-    """Score the candidate (and the champion, on the same held-out rows) and run every check."""
+    """Score the candidate (and the champion, on the same held-out rows) and run every check.
+
+    `best`, when given, adds the ratchet: the candidate must also be within `champion_tolerance` of the best
+    primary metric any passed version reached on the same held-out data definition.
+    """
     predictions = estimator.predict(data.X_test)
     metrics = evaluate(lambda _: predictions, data.X_test, data.y_test, data.problem)
     checks = absolute_checks(metrics, config)
@@ -221,19 +260,29 @@ def run_gate(
         champion_metrics, scored = score_champion(champion, data.X_test, data.y_test, data.problem)
         checks.append(scored)
         if champion_metrics is not None:
-            checks.append(champion_check(metrics, champion_metrics, primary_metric, config.champion_tolerance,
-                                         champion.version))
+            checks.append(
+                champion_check(metrics, champion_metrics, primary_metric, config.champion_tolerance, champion.version)
+            )
+    # the ratchet adds a bound only where the best passed version is not the champion just compared with
+    compared = champion.version if champion is not None and champion_metrics is not None else None
+    if best is not None and best.version != compared:
+        checks.append(ratchet_check(metrics, best, primary_metric, config.champion_tolerance))
     if config.behavioural_checks:
         checks += behavioural_checks(estimator, model_bytes, data, config, seed)
     return GateReport(metrics, champion.version if champion else None, champion_metrics, checks)
 
 
 def gate_candidate(
-    trained: TrainedModel, data: PreparedData, config: GateConfig, champion: Champion | None
+    trained: TrainedModel,
+    data: PreparedData,
+    config: GateConfig,
+    champion: Champion | None,
+    best: BestPassed | None = None,
 ) -> GateReport:
     """The gate for a trained candidate: the primary metric comes from the problem, the seed from the data."""
-    return run_gate(trained.estimator, trained.model_bytes, data, config, primary_metric(data.problem), champion,
-                    data.seed)
+    return run_gate(
+        trained.estimator, trained.model_bytes, data, config, primary_metric(data.problem), champion, data.seed, best
+    )
 
 
 def load_champion(store: ModelStore, version: str | None = None) -> Champion | None:
@@ -254,7 +303,10 @@ def load_champion(store: ModelStore, version: str | None = None) -> Champion | N
 
 
 def champion_recheck(
-    report: GateReport, data: PreparedData, config: GateConfig, primary_metric: str,
+    report: GateReport,
+    data: PreparedData,
+    config: GateConfig,
+    primary_metric: str,
     load_champion: Callable[[str], Champion | None],
 ) -> Callable[[str], list[Check]]:
     """A check to run again at promotion time, against whichever champion is current by then.
@@ -262,6 +314,7 @@ def champion_recheck(
     Another run may have promoted a new champion while this one trained; the registry calls this under its
     lock with the new champion's version. It returns the champion checks (scored and compared).
     """
+
     def recheck(version: str) -> list[Check]:
         champion = load_champion(version)
         if champion is None:
@@ -269,8 +322,10 @@ def champion_recheck(
         champion_metrics, scored = score_champion(champion, data.X_test, data.y_test, data.problem)
         if champion_metrics is None:
             return [scored]
-        return [scored, champion_check(report.metrics, champion_metrics, primary_metric, config.champion_tolerance,
-                                       version)]
+        return [
+            scored,
+            champion_check(report.metrics, champion_metrics, primary_metric, config.champion_tolerance, version),
+        ]
 
     return recheck
 
@@ -287,5 +342,3 @@ def verdict_rows(report: GateReport) -> list[dict[str, Any]]:
         }
         for c in report.checks
     ]
-
-

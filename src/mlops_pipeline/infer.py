@@ -45,16 +45,21 @@ def predict_batches(
         first_row += n_rows
 
 
-def run_inference(model: QuantizedModel, float_estimator: Any, data: PreparedData,
-                  sample_rows: int = SAMPLE_ROWS) -> InferenceReport:
+def run_inference(
+    model: QuantizedModel, float_estimator: Any, data: PreparedData, sample_rows: int = SAMPLE_ROWS
+) -> InferenceReport:
     """Predict the held-out split with the int8 model; compare with the float model row by row."""
     started = time.perf_counter()
     int8_predictions = model.predict(data.X_test)
     seconds = time.perf_counter() - started
     float_predictions = np.asarray(float_estimator.predict(data.X_test))
     sample = [
-        {"row": i, "true": python_value(data.y_test[i]), "float": python_value(float_predictions[i]),
-         "int8": python_value(int8_predictions[i])}
+        {
+            "row": i,
+            "true": python_value(data.y_test[i]),
+            "float": python_value(float_predictions[i]),
+            "int8": python_value(int8_predictions[i]),
+        }
         for i in range(min(sample_rows, data.X_test.shape[0]))
     ]
     n_rows = int(data.X_test.shape[0])
@@ -65,5 +70,3 @@ def run_inference(model: QuantizedModel, float_estimator: Any, data: PreparedDat
         agreement_with_float=agreement_rate(float_predictions, int8_predictions, data.y_test, data.problem),
         sample=sample,
     )
-
-

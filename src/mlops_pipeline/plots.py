@@ -31,9 +31,7 @@ def _svg(width: int, height: int, body: list[str], title: str) -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}">\n'
         f"<title>{escape(title)}</title>\n"
-        f'<rect width="{width}" height="{height}" fill="white"/>\n'
-        + "\n".join(body)
-        + "\n</svg>\n"
+        f'<rect width="{width}" height="{height}" fill="white"/>\n' + "\n".join(body) + "\n</svg>\n"
     )
 
 
@@ -47,26 +45,34 @@ def confusion_matrix_svg(counts: Sequence[Sequence[int]], labels: Sequence[objec
     left, top = 70, 50
     width, height = left + n * cell + 20, top + n * cell + 40
     row_totals = matrix.sum(axis=1)
-    body = [f'<text x="{left}" y="18" {_TITLE_FONT}>{escape(title)}</text>',
-            f'<text x="{left + n * cell / 2:.1f}" y="38" {_FONT} text-anchor="middle">predicted</text>',
-            f'<text x="16" y="{top + n * cell / 2:.1f}" {_FONT} text-anchor="middle" '
-            f'transform="rotate(-90 16 {top + n * cell / 2:.1f})">true</text>']
+    body = [
+        f'<text x="{left}" y="18" {_TITLE_FONT}>{escape(title)}</text>',
+        f'<text x="{left + n * cell / 2:.1f}" y="38" {_FONT} text-anchor="middle">predicted</text>',
+        f'<text x="16" y="{top + n * cell / 2:.1f}" {_FONT} text-anchor="middle" '
+        f'transform="rotate(-90 16 {top + n * cell / 2:.1f})">true</text>',
+    ]
     for i, label in enumerate(labels):
         text = escape(str(label))
-        body.append(f'<text x="{left - 6}" y="{top + i * cell + cell / 2 + 4:.1f}" {_FONT} '
-                    f'text-anchor="end">{text}</text>')
-        body.append(f'<text x="{left + i * cell + cell / 2:.1f}" y="{top + n * cell + 14}" {_FONT} '
-                    f'text-anchor="middle">{text}</text>')
+        body.append(
+            f'<text x="{left - 6}" y="{top + i * cell + cell / 2 + 4:.1f}" {_FONT} text-anchor="end">{text}</text>'
+        )
+        body.append(
+            f'<text x="{left + i * cell + cell / 2:.1f}" y="{top + n * cell + 14}" {_FONT} '
+            f'text-anchor="middle">{text}</text>'
+        )
     for i in range(n):
         for j in range(n):
             share = matrix[i, j] / row_totals[i] if row_totals[i] else 0.0
             x, y = left + j * cell, top + i * cell
-            body.append(f'<rect x="{x}" y="{y}" width="{cell}" height="{cell}" fill="{_shade(share)}" '
-                        'stroke="#d0d7de"/>')
+            body.append(
+                f'<rect x="{x}" y="{y}" width="{cell}" height="{cell}" fill="{_shade(share)}" stroke="#d0d7de"/>'
+            )
             if matrix[i, j]:
                 colour = "white" if share > 0.5 else "black"
-                body.append(f'<text x="{x + cell / 2:.1f}" y="{y + cell / 2 + 4:.1f}" {_FONT} '
-                            f'text-anchor="middle" fill="{colour}">{matrix[i, j]}</text>')
+                body.append(
+                    f'<text x="{x + cell / 2:.1f}" y="{y + cell / 2 + 4:.1f}" {_FONT} '
+                    f'text-anchor="middle" fill="{colour}">{matrix[i, j]}</text>'
+                )
     return _svg(width, height, body, title)
 
 
@@ -94,20 +100,25 @@ def residual_plot_svg(y_true: np.ndarray, y_pred: np.ndarray, title: str) -> str
     def sy(value: float) -> float:
         return top + (y_high - value) / (y_high - y_low) * plot_h
 
-    body = [f'<text x="{left}" y="18" {_TITLE_FONT}>{escape(title)}</text>',
-            f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#8c959f"/>',
-            f'<line x1="{left}" y1="{sy(0):.1f}" x2="{left + plot_w}" y2="{sy(0):.1f}" stroke="#cf222e" '
-            'stroke-dasharray="4 3"/>',
-            f'<text x="{left + plot_w / 2:.1f}" y="{height - 6}" {_FONT} text-anchor="middle">predicted</text>',
-            f'<text x="14" y="{top + plot_h / 2:.1f}" {_FONT} text-anchor="middle" '
-            f'transform="rotate(-90 14 {top + plot_h / 2:.1f})">residual (true - predicted)</text>']
+    body = [
+        f'<text x="{left}" y="18" {_TITLE_FONT}>{escape(title)}</text>',
+        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#8c959f"/>',
+        f'<line x1="{left}" y1="{sy(0):.1f}" x2="{left + plot_w}" y2="{sy(0):.1f}" stroke="#cf222e" '
+        'stroke-dasharray="4 3"/>',
+        f'<text x="{left + plot_w / 2:.1f}" y="{height - 6}" {_FONT} text-anchor="middle">predicted</text>',
+        f'<text x="14" y="{top + plot_h / 2:.1f}" {_FONT} text-anchor="middle" '
+        f'transform="rotate(-90 14 {top + plot_h / 2:.1f})">residual (true - predicted)</text>',
+    ]
     for value in _ticks(x_low, x_high):
-        body.append(f'<text x="{sx(value):.1f}" y="{top + plot_h + 14}" {_FONT} '
-                    f'text-anchor="middle">{value:.3g}</text>')
+        body.append(
+            f'<text x="{sx(value):.1f}" y="{top + plot_h + 14}" {_FONT} text-anchor="middle">{value:.3g}</text>'
+        )
     for value in _ticks(y_low, y_high):
         body.append(f'<text x="{left - 5}" y="{sy(value) + 4:.1f}" {_FONT} text-anchor="end">{value:.3g}</text>')
-    body += [f'<circle cx="{sx(p):.1f}" cy="{sy(r):.1f}" r="2.5" fill="#0969da" fill-opacity="0.6"/>'
-             for p, r in zip(y_pred, residuals, strict=True)]
+    body += [
+        f'<circle cx="{sx(p):.1f}" cy="{sy(r):.1f}" r="2.5" fill="#0969da" fill-opacity="0.6"/>'
+        for p, r in zip(y_pred, residuals, strict=True)
+    ]
     return _svg(width, height, body, title)
 
 

@@ -129,7 +129,7 @@ def quantize_rows(weight: np.ndarray, second_moment: np.ndarray | None = None) -
         rounded = np.clip(np.rint(weight[:, column] / step[:, 0]), -_INT8_MAX, _INT8_MAX)
         quantized[:, column] = rounded
         error = (weight[:, column] - rounded * step[:, 0]) / inverse_factor[column, column]
-        weight[:, column + 1:] -= np.outer(error, inverse_factor[column, column + 1:])
+        weight[:, column + 1 :] -= np.outer(error, inverse_factor[column, column + 1 :])
     return quantized, scales
 
 
@@ -232,8 +232,10 @@ def extract_layers(estimator: Any, X_reference: np.ndarray) -> FloatModelLayers:
     X_reference = np.asarray(X_reference, dtype=np.float64)
     mean, scale, standardised = _input_statistics(estimator, X_reference)
     if isinstance(final, MLPClassifier | MLPRegressor):
-        layers = [AffineLayer(np.asarray(w, np.float64).T, np.asarray(b, np.float64))
-                  for w, b in zip(final.coefs_, final.intercepts_, strict=True)]
+        layers = [
+            AffineLayer(np.asarray(w, np.float64).T, np.asarray(b, np.float64))
+            for w, b in zip(final.coefs_, final.intercepts_, strict=True)
+        ]
         hidden_activation = str(final.activation)
     elif hasattr(final, "coef_") and hasattr(final, "intercept_"):
         weight = np.atleast_2d(np.asarray(final.coef_, dtype=np.float64))
@@ -251,8 +253,11 @@ def extract_layers(estimator: Any, X_reference: np.ndarray) -> FloatModelLayers:
     n_outputs = layers[-1].weight.shape[0]
     meta: dict[str, Any] = {"model_kind": type(final).__name__, "hidden_activation": hidden_activation}
     if is_classifier(final):
-        meta.update(problem="classification", classes=np.asarray(final.classes_).tolist(),
-                    output=_classification_output(final, n_outputs))
+        meta.update(
+            problem="classification",
+            classes=np.asarray(final.classes_).tolist(),
+            output=_classification_output(final, n_outputs),
+        )
     else:
         meta.update(problem="regression", output="identity", classes=None)
     return FloatModelLayers(mean, scale, layers, meta)
@@ -380,8 +385,9 @@ class QuantizedModel(BaseEstimator):
     def __sklearn_clone__(self) -> QuantizedModel:
         # a fitted wrapped model is prefit: kept as is (sklearn's clone would make an unfitted copy of it); an
         # unfitted one is cloned like any parameter
-        params = {name: clone(value, safe=False) for name, value in self.get_params(deep=False).items()
-                  if name != "estimator"}
+        params = {
+            name: clone(value, safe=False) for name, value in self.get_params(deep=False).items() if name != "estimator"
+        }
         try:
             check_is_fitted(self.estimator)
             estimator = self.estimator
@@ -403,9 +409,14 @@ class QuantizedModel(BaseEstimator):
             tags.regressor_tags = RegressorTags()
         return tags
 
-    def __init__(self, estimator: Any = None, feature_names: list[str] | None = None,
-                 calibration_rows: int = 10_000,
-                 weight_dtype: WeightDtype = "int8", batch_rows: int = 1024):
+    def __init__(
+        self,
+        estimator: Any = None,
+        feature_names: list[str] | None = None,
+        calibration_rows: int = 10_000,
+        weight_dtype: WeightDtype = "int8",
+        batch_rows: int = 1024,
+    ):
         self.estimator = estimator
         self.feature_names = feature_names
         self.calibration_rows = calibration_rows
@@ -434,12 +445,17 @@ class QuantizedModel(BaseEstimator):
         if feature_names is not None and len(feature_names) != X.shape[1]:
             raise ModelInputError(f"feature_names has {len(feature_names)} names for {X.shape[1]} features")
         precision = np.float64 if _needs_float64(extracted.input_mean, extracted.input_scale) else np.float32
-        self._set_state(extracted.input_mean.astype(precision), extracted.input_scale.astype(precision), stored,
-                        {**extracted.meta, "feature_names": feature_names})
+        self._set_state(
+            extracted.input_mean.astype(precision),
+            extracted.input_scale.astype(precision),
+            stored,
+            {**extracted.meta, "feature_names": feature_names},
+        )
         return self
 
-    def _set_state(self, input_mean: np.ndarray, input_scale: np.ndarray, layers: list[StoredLayer],
-                   meta: dict[str, Any]) -> None:
+    def _set_state(
+        self, input_mean: np.ndarray, input_scale: np.ndarray, layers: list[StoredLayer], meta: dict[str, Any]
+    ) -> None:
         self.input_mean_ = input_mean
         self.input_scale_ = input_scale
         self.layers_ = layers
@@ -477,8 +493,11 @@ class QuantizedModel(BaseEstimator):
             if expected is not None and columns != list(expected):
                 missing = [c for c in expected if c not in columns]
                 unexpected = [c for c in columns if c not in set(expected)]
-                detail = (f"missing {missing[:5]}, unexpected {unexpected[:5]}" if missing or unexpected
-                          else "same names in a different order")
+                detail = (
+                    f"missing {missing[:5]}, unexpected {unexpected[:5]}"
+                    if missing or unexpected
+                    else "same names in a different order"
+                )
                 raise ModelInputError(f"feature columns do not match the model's: {detail}")
             X = X.to_numpy()
         X = np.asarray(X)
@@ -504,8 +523,7 @@ class QuantizedModel(BaseEstimator):
             return ModelInputError("features too large for float32 arithmetic (|x| > 3.4e38 after scaling)")
         rows = (np.flatnonzero(bad.any(axis=1)) + first_row).tolist()
         columns = np.flatnonzero(bad.any(axis=0))
-        names = (self.feature_names_in_[columns].tolist() if hasattr(self, "feature_names_in_")
-                 else columns.tolist())
+        names = self.feature_names_in_[columns].tolist() if hasattr(self, "feature_names_in_") else columns.tolist()
         return ModelInputError(f"NaN or infinite feature values in rows {rows[:5]}, columns {names[:5]}")
 
     # ---- prediction ---------------------------------------------------------------------------------------------
@@ -526,12 +544,15 @@ class QuantizedModel(BaseEstimator):
             values = _activate(values, self.hidden_activation_) @ weight_t
             values += bias
         if not np.isfinite(values).all():
-            raise ModelInputError(f"rows {first_row}..{first_row + X.shape[0] - 1}: the network overflowed float32; "
-                                  "feature values are far outside the training range")
+            raise ModelInputError(
+                f"rows {first_row}..{first_row + X.shape[0] - 1}: the network overflowed float32; "
+                "feature values are far outside the training range"
+            )
         return values
 
-    def _map_chunks(self, X: Any, write: Callable[[np.ndarray, np.ndarray], Any], width: int | None,
-                    dtype: Any) -> np.ndarray:
+    def _map_chunks(
+        self, X: Any, write: Callable[[np.ndarray, np.ndarray], Any], width: int | None, dtype: Any
+    ) -> np.ndarray:
         """Run the network chunk by chunk; write(raw_output, out_rows) fills each chunk's rows of the result."""
         X = self._validated_input(X)
         n_rows, chunk = X.shape[0], max(int(self.batch_rows), 1)
@@ -652,8 +673,10 @@ def _checked_contents(
     if header["output"] not in OUTPUTS:
         raise fail(f"header 'output' is {header['output']!r}, expected one of {sorted(OUTPUTS)}")
     if header["hidden_activation"] not in HIDDEN_ACTIVATIONS:
-        raise fail(f"header 'hidden_activation' is {header['hidden_activation']!r}, "
-                   f"expected one of {sorted(HIDDEN_ACTIVATIONS)}")
+        raise fail(
+            f"header 'hidden_activation' is {header['hidden_activation']!r}, "
+            f"expected one of {sorted(HIDDEN_ACTIVATIONS)}"
+        )
     if header["weight_dtype"] not in ("int8", "float32"):
         raise fail(f"header 'weight_dtype' is {header['weight_dtype']!r}, expected 'int8' or 'float32'")
     if not isinstance(header["n_layers"], int) or header["n_layers"] < 1:
@@ -718,8 +741,9 @@ def _deterministic_npz(arrays: dict[str, np.ndarray]) -> bytes:
 REGRESSION_AGREEMENT_TOLERANCE = 0.01
 
 
-def agreement_rate(float_predictions: np.ndarray, int8_predictions: np.ndarray, y_true: np.ndarray,
-                   problem: str) -> float:
+def agreement_rate(
+    float_predictions: np.ndarray, int8_predictions: np.ndarray, y_true: np.ndarray, problem: str
+) -> float:
     """Share of rows where int8 agrees with float: same class, or within a small fraction of the target's spread."""
     if len(float_predictions) == 0:
         return 1.0
@@ -765,7 +789,11 @@ def comparable_outputs(float_model: Any, int8_model: QuantizedModel, X: np.ndarr
 
 
 def compare_models(
-    float_model: Any, int8_model: QuantizedModel, X_test: np.ndarray, y_test: np.ndarray, problem: ProblemKind,
+    float_model: Any,
+    int8_model: QuantizedModel,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    problem: ProblemKind,
 ) -> dict[str, Any]:
     """Held-out metric of both models, prediction agreement and the largest output difference."""
     started = time.perf_counter()
@@ -787,12 +815,19 @@ def compare_models(
 
 
 def quantize_and_compare(
-    estimator: Any, X_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarray, feature_names: list[str],
-    problem: ProblemKind, float_bytes: int, config: QuantizeConfig,
+    estimator: Any,
+    X_train: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    feature_names: list[str],
+    problem: ProblemKind,
+    float_bytes: int,
+    config: QuantizeConfig,
 ) -> QuantizationResult:
     """Quantize the float model, then measure it next to the float model on the held-out split."""
-    model = QuantizedModel(estimator=estimator, feature_names=feature_names,
-                           calibration_rows=config.calibration_rows).fit(X_train)
+    model = QuantizedModel(
+        estimator=estimator, feature_names=feature_names, calibration_rows=config.calibration_rows
+    ).fit(X_train)
     npz_bytes = model.to_bytes()
     comparison = compare_models(estimator, model, X_test, y_test, problem)
     report = QuantizationReport(
@@ -818,7 +853,15 @@ def quantize_trained(trained: TrainedModel, data: PreparedData, config: Quantize
     Calibrates on the training rows and compares on the test rows; `QuantizationGateFailed` (with the report)
     when the metric drops by more than `quantize.max_metric_drop`.
     """
-    result = quantize_and_compare(trained.estimator, data.X_train, data.X_test, data.y_test, data.feature_names,
-                                  data.problem, len(trained.model_bytes), config)
+    result = quantize_and_compare(
+        trained.estimator,
+        data.X_train,
+        data.X_test,
+        data.y_test,
+        data.feature_names,
+        data.problem,
+        len(trained.model_bytes),
+        config,
+    )
     check_quantization(result.report)
     return result

@@ -3,25 +3,32 @@
 Layout::
 
     <root>/<model-name>/
-        champion.json          {"version": "v3", "promoted_at": ...}, replaced atomically
+        champion.json          {"version": "v3", "card_sha256": ..., "promoted_at": ...}, replaced atomically
         .lock                  the store's file lock (held while a version is claimed or the champion moves)
         v1/ v2/ v3/ ...        one folder per version, created complete by one rename
             model.joblib       the float scikit-learn Pipeline
             model.int8.npz     the int8 model (numpy.load(allow_pickle=False)); absent when quantization is off
             card.json          status (passed/rejected), metrics, config, data fingerprint, sha256 of every
                                file, code version, run id
+            card.json.hmac     HMAC-SHA256 of card.json, only when MLOPS_STORE_HMAC_KEY is set at publish
 
 A version folder is staged under a hidden temporary name and renamed into place, so readers never see half a
 version; `rename` onto an existing version fails, so two writers cannot claim the same number. Claiming a
 number and moving the champion happen under a file lock, so a promotion can re-check the champion it is about
 to replace (another run may have promoted one since this run's gate) without a race. Files are verified
-against the sha256 in `card.json` before anything is unpickled.
+against the sha256 in `card.json` before anything is unpickled, and the champion's `card.json` is verified
+against the `card_sha256` its pointer records, so a card and a model edited together are refused. With
+`MLOPS_STORE_HMAC_KEY` set, every card is also signed, and a card whose signature does not match is refused
+(docs/security.md). Staging folders left by a killed writer (`.staging-<pid>-...`) are never read and are
+removed by the next publish once their process is gone (docs/reliability.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import hashlib
+import hmac
 import io
 import json
 import os
@@ -48,6 +55,9 @@ INT8_MODEL_FILE = "model.int8.npz"
 CARD_FILE = "card.json"
 CHAMPION_FILE = "champion.json"
 LOCK_FILE = ".lock"
+SIGNATURE_FILE = "card.json.hmac"
+HMAC_KEY_ENV = "MLOPS_STORE_HMAC_KEY"
+STAGING_PREFIX = ".staging-"
 PASSED = "passed"
 REJECTED = "rejected"
 _VERSION_PATTERN = re.compile(r"^v(\d+)$")
@@ -63,6 +73,25 @@ class IntegrityError(RegistryError):
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def card_signature(card_bytes: bytes, key: str) -> str:
+    """HMAC-SHA256 of a card's exact bytes with the store key (hex)."""
+    return hmac.new(key.encode(), card_bytes, hashlib.sha256).hexdigest()
+
+
+def _hmac_key() -> str | None:
+    return os.environ.get(HMAC_KEY_ENV) or None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def sha256_file(path: Path) -> str:
@@ -166,32 +195,82 @@ class ModelStore:
             raise RegistryError(f"{path}: no such version of '{self.name}' (versions: {known})")
         return path
 
-    def card(self, version: str) -> dict[str, Any]:
+    def card_bytes(self, version: str) -> bytes:
         path = self.version_path(version) / CARD_FILE
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            return path.read_bytes()
         except FileNotFoundError:
             raise RegistryError(f"{path}: missing model card") from None
-        except json.JSONDecodeError as exc:
-            raise IntegrityError(f"{path}: model card is not valid JSON ({exc})") from None
+
+    def _parse_card(self, version: str, data: bytes) -> dict[str, Any]:
+        try:
+            return json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise IntegrityError(
+                f"{self.version_path(version) / CARD_FILE}: model card is not valid JSON ({exc})"
+            ) from None
+
+    def card(self, version: str) -> dict[str, Any]:
+        """A version's card as stored (for listing and inspection; loads go through `verified_card`)."""
+        return self._parse_card(version, self.card_bytes(version))
+
+    def pointer(self) -> dict[str, Any] | None:
+        """The champion pointer's content, or None when there is no champion."""
+        path = self.folder / CHAMPION_FILE
+        if not path.exists():
+            return None
+        try:
+            payload = json.loads(path.read_text(encoding="utf-8"))
+            payload["version"]  # noqa: B018 - a pointer without a version is unreadable
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise IntegrityError(f"{path}: unreadable champion pointer ({exc})") from None
+        return payload
+
+    def verified_card(self, version: str) -> dict[str, Any]:
+        """The card, only after (1) its HMAC matches when MLOPS_STORE_HMAC_KEY is set and (2), for the champion,
+        its sha256 matches the `card_sha256` the champion pointer recorded when it moved."""
+        data = self.card_bytes(version)
+        folder = self.version_path(version)
+        key = _hmac_key()
+        if key is not None:
+            signature_path = folder / SIGNATURE_FILE
+            try:
+                signature = signature_path.read_text(encoding="utf-8").strip()
+            except FileNotFoundError:
+                raise IntegrityError(
+                    f"{signature_path}: missing; {HMAC_KEY_ENV} is set, so every card must be "
+                    "signed (publish with the key set, or re-sign after checking it)"
+                ) from None
+            if not hmac.compare_digest(signature, card_signature(data, key)):
+                raise IntegrityError(
+                    f"{folder / CARD_FILE}: HMAC does not match {SIGNATURE_FILE} (the card was "
+                    f"edited, or signed with another {HMAC_KEY_ENV}); refusing to trust it"
+                )
+        pointer = self.pointer()
+        if pointer is not None and pointer["version"] == version and pointer.get("card_sha256") is not None:
+            actual = sha256_bytes(data)
+            if actual != pointer["card_sha256"]:
+                raise IntegrityError(
+                    f"{folder / CARD_FILE}: sha256 {actual[:16]}... does not match the card_sha256 "
+                    f"{pointer['card_sha256'][:16]}... that {self.folder / CHAMPION_FILE} recorded: the card was "
+                    "edited after promotion; refusing to load the champion"
+                )
+        return self._parse_card(version, data)
 
     def info(self, version: str) -> VersionInfo:
         return VersionInfo(version, self.version_path(version), self.card(version))
 
     def champion(self) -> str | None:
-        pointer = self.folder / CHAMPION_FILE
-        if not pointer.exists():
+        pointer = self.pointer()
+        if pointer is None:
             return None
-        try:
-            version = json.loads(pointer.read_text(encoding="utf-8"))["version"]
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise IntegrityError(f"{pointer}: unreadable champion pointer ({exc})") from None
+        version = pointer["version"]
         self.version_path(version)
         return version
 
     def verified_bytes(self, version: str, filename: str) -> bytes:
-        """A stored file's bytes, only after its sha256 matches the card."""
-        card = self.card(version)
+        """A stored file's bytes, only after its sha256 matches the (verified) card."""
+        card = self.verified_card(version)
         path = self.version_path(version) / filename
         expected = card.get("files", {}).get(filename, {}).get("sha256")
         if expected is None:
@@ -210,7 +289,7 @@ class ModelStore:
 
     def verify(self, version: str) -> list[str]:
         """Check every file listed in the card against its sha256; return the file names checked."""
-        names = sorted(self.card(version).get("files", {}))
+        names = sorted(self.verified_card(version).get("files", {}))
         if FLOAT_MODEL_FILE not in names:
             raise IntegrityError(f"{self.version_path(version) / CARD_FILE}: lists no {FLOAT_MODEL_FILE}")
         for filename in names:
@@ -220,6 +299,59 @@ class ModelStore:
     def passing_versions(self) -> list[str]:
         """Versions whose card says they passed every check, oldest first."""
         return [v for v in self.versions() if self.card(v).get("status") == PASSED]
+
+    def best_passed_metric(
+        self, metric: str, data_fingerprint: str, lower_is_better: bool, up_to: str | None = None
+    ) -> tuple[str, float] | None:
+        """The best `metric` any passed version reached on the same held-out data definition (the card's
+        `data.fingerprint`: data bytes + target + features + test_size + seed + imputation), with its version."""
+        best: tuple[str, float] | None = None
+        for version in self.passing_versions():
+            if up_to is not None and version_number(version) > version_number(up_to):
+                continue
+            card = self.card(version)
+            value = (card.get("metrics") or {}).get(metric)
+            if value is None or (card.get("data") or {}).get("fingerprint") != data_fingerprint:
+                continue
+            if best is None or (value < best[1] if lower_is_better else value > best[1]):
+                best = (version, float(value))
+        return best
+
+    def check_writable(self) -> None:
+        """Fail now, naming the folder, if the store cannot be written (read-only mount, permissions): a run
+        checks this before it loads data or trains, not after."""
+        if not self.folder.is_dir():  # create nothing yet: probe the nearest folder that exists
+            existing = next(p for p in (self.folder, *self.folder.parents) if p.exists())
+            if not (existing.is_dir() and os.access(existing, os.W_OK)):
+                raise RegistryError(
+                    f"{self.folder}: the model store is not writable ({existing} is not a "
+                    "writable folder); fix registry.root or its permissions before training"
+                )
+            return
+        try:
+            fd, probe = tempfile.mkstemp(dir=self.folder, prefix=".write-probe-")
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise RegistryError(
+                f"{self.folder}: the model store is not writable ({exc.strerror or exc}); "
+                "fix registry.root or its permissions before training"
+            ) from None
+
+    def clean_stale_staging(self) -> list[str]:
+        """Remove staging folders whose writer process is gone (a publish killed before its rename)."""
+        removed: list[str] = []
+        if not self.folder.is_dir():
+            return removed
+        for path in self.folder.iterdir():
+            if not (path.is_dir() and path.name.startswith(STAGING_PREFIX)):
+                continue
+            pid_text = path.name[len(STAGING_PREFIX) :].split("-", 1)[0]
+            if pid_text.isdigit() and _pid_alive(int(pid_text)):
+                continue  # another writer on this machine is still staging
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+        return removed
 
     def load_float_model(self, version: str) -> Any:
         data = self.verified_bytes(version, FLOAT_MODEL_FILE)
@@ -231,8 +363,14 @@ class ModelStore:
 
     # ---- writing ----------------------------------------------------------------------------------------
     def publish(
-        self, files: dict[str, bytes], card: dict[str, Any], *, promote: bool = False,
-        gated_against: str | None = None, recheck: ChampionRecheck | None = None, reason: str = "",
+        self,
+        files: dict[str, bytes],
+        card: dict[str, Any],
+        *,
+        promote: bool = False,
+        gated_against: str | None = None,
+        recheck: ChampionRecheck | None = None,
+        reason: str = "",
     ) -> Publication:
         """Store a new version (v1, v2, ...) with its files and card, and promote it if asked.
 
@@ -243,15 +381,16 @@ class ModelStore:
         store's lock, so concurrent runs see each other's promotions.
         """
         self.folder.mkdir(parents=True, exist_ok=True)
-        staging = self.folder / f".staging-{uuid.uuid4().hex}"
+        staging = self.folder / f"{STAGING_PREFIX}{os.getpid()}-{uuid.uuid4().hex}"
         staging.mkdir()
         try:
             # the big writes happen before taking the lock, so other runs wait only for the rename
             for filename, data in files.items():
-                (staging / filename).write_bytes(data)
+                _write_or_explain(staging / filename, data)
             _fsync_folder_files(staging)
             file_entries = {name: {"sha256": sha256_bytes(d), "bytes": len(d)} for name, d in files.items()}
             with self.locked():
+                self.clean_stale_staging()
                 status, promoted = (PASSED, True) if promote else (REJECTED, False)
                 current = self.champion() if promote else None
                 rechecked_against = None
@@ -260,14 +399,27 @@ class ModelStore:
                     rechecked_against = current
                     if problems:
                         status, promoted = REJECTED, False
-                        reason = (f"the champion moved to {current} during this run and the candidate does not "
-                                  f"beat it: {'; '.join(problems)}")
+                        reason = (
+                            f"the champion moved to {current} during this run and the candidate does not "
+                            f"beat it: {'; '.join(problems)}"
+                        )
                 existing = self.versions()
                 version = f"v{version_number(existing[-1]) + 1 if existing else 1}"
-                full_card = {**card, "model_name": self.name, "files": file_entries, "version": version,
-                             "status": status, "reason": reason, "rechecked_against": rechecked_against,
-                             "created_at": datetime.now(UTC).isoformat()}
-                write_atomic(staging / CARD_FILE, json_bytes(full_card))
+                full_card = {
+                    **card,
+                    "model_name": self.name,
+                    "files": file_entries,
+                    "version": version,
+                    "status": status,
+                    "reason": reason,
+                    "rechecked_against": rechecked_against,
+                    "created_at": datetime.now(UTC).isoformat(),
+                }
+                card_data = json_bytes(full_card)
+                _write_or_explain(staging / CARD_FILE, card_data)
+                key = _hmac_key()
+                if key is not None:
+                    _write_or_explain(staging / SIGNATURE_FILE, (card_signature(card_data, key) + "\n").encode())
                 # rename(2) onto an existing non-empty folder fails: even a writer that ignores the lock cannot
                 # take a number already claimed.
                 os.rename(staging, self.folder / version)
@@ -279,8 +431,20 @@ class ModelStore:
             raise
 
     def _write_pointer(self, version: str, reason: str) -> None:
-        payload = {"version": version, "promoted_at": datetime.now(UTC).isoformat(), "reason": reason}
-        write_atomic(self.folder / CHAMPION_FILE, json_bytes(payload))
+        # the card's sha256 pins what was promoted: a card edited later (with its model) no longer matches
+        payload = {
+            "version": version,
+            "card_sha256": sha256_bytes(self.card_bytes(version)),
+            "promoted_at": datetime.now(UTC).isoformat(),
+            "reason": reason,
+        }
+        try:
+            write_atomic(self.folder / CHAMPION_FILE, json_bytes(payload))
+        except OSError as exc:
+            raise RegistryError(
+                f"{self.folder / CHAMPION_FILE}: could not move the champion to {version} "
+                f"({exc.strerror or exc}); the pointer is unchanged"
+            ) from None
 
     def promote(self, version: str, reason: str = "", force: bool = False) -> None:
         """Point the champion at `version` (files verified first); a rejected version only with `force`."""
@@ -313,11 +477,28 @@ class ModelStore:
                 version = older[-1]
             status = self.card(version).get("status")
             if status != PASSED:
-                raise RegistryError(f"{self.version_path(version)}: status is '{status}'; roll back to a "
-                                    f"passing version ({', '.join(self.passing_versions()) or 'none'})")
+                raise RegistryError(
+                    f"{self.version_path(version)}: status is '{status}'; roll back to a "
+                    f"passing version ({', '.join(self.passing_versions()) or 'none'})"
+                )
             self.verify(version)
             self._write_pointer(version, f"rolled back from {current}")
             return current or "none", version
+
+
+def _write_or_explain(path: Path, data: bytes) -> None:
+    """Write a staged file; a full disk or a read-only store fails with the path and the reason."""
+    try:
+        with path.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        hint = " (the disk is full)" if exc.errno == errno.ENOSPC else ""
+        raise RegistryError(
+            f"{path}: could not write {len(data)} bytes{hint}: {exc.strerror or exc}; "
+            "nothing was published and the champion is unchanged"
+        ) from None
 
 
 def _fsync_folder_files(folder: Path) -> None:
@@ -362,8 +543,10 @@ def _cli(argv: list[str] | None = None) -> int:
             for version in versions:
                 card = store.card(version)
                 marker = "*" if version == champion else " "
-                print(f"{marker} {version:>5}  {card.get('status', '?'):9} {card.get('created_at', '')}  "
-                      f"{_format_metrics(card)}")
+                print(
+                    f"{marker} {version:>5}  {card.get('status', '?'):9} {card.get('created_at', '')}  "
+                    f"{_format_metrics(card)}"
+                )
         elif args.command == "show":
             version = args.version or store.champion()  # type: ignore[assignment]
             if version is None:

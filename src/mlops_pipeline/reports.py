@@ -45,13 +45,15 @@ def metrics_rows(card: dict[str, Any]) -> list[dict[str, Any]]:
         bound_text = f">= {bound}" if bound is not None else ""
         if name in gate["max_metrics"]:
             bound_text = f"<= {gate['max_metrics'][name]}"
-        rows.append({
-            "metric": name,
-            "float": round(value, 4),
-            "int8": round(int8[name], 4) if name in int8 else None,
-            "champion": round(champion[name], 4) if name in champion else None,
-            "gate bound": bound_text,
-        })
+        rows.append(
+            {
+                "metric": name,
+                "float": round(value, 4),
+                "int8": round(int8[name], 4) if name in int8 else None,
+                "champion": round(champion[name], 4) if name in champion else None,
+                "gate bound": bound_text,
+            }
+        )
     return rows
 
 
@@ -62,12 +64,15 @@ def _plain(value: Any) -> Any:
 def per_class_rows(y_true: np.ndarray, y_pred: np.ndarray) -> list[dict[str, Any]]:
     """Precision, recall, F1 and support per class (classes seen in either array), rounded for display."""
     labels = np.unique(np.concatenate([np.asarray(y_true), np.asarray(y_pred)]))
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=labels, zero_division=0
-    )
+    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     return [
-        dict(zip(PER_CLASS_COLUMNS, (_plain(label), round(float(p), 4), round(float(r), 4), round(float(f), 4),
-                                     int(n)), strict=True))
+        dict(
+            zip(
+                PER_CLASS_COLUMNS,
+                (_plain(label), round(float(p), 4), round(float(r), 4), round(float(f), 4), int(n)),
+                strict=True,
+            )
+        )
         for label, p, r, f, n in zip(labels, precision, recall, f1, support, strict=True)
     ]
 
@@ -150,8 +155,9 @@ def _diagnostics_markdown(card: dict[str, Any], folder: Path, plots: dict[str, b
     if "per_class" in diagnostics:
         text += "Per class:\n\n" + markdown_table(per_class_table(diagnostics["per_class"]))
     if "residuals" in diagnostics:
-        text += "Residuals (true - predicted): " + ", ".join(
-            f"{k} {v}" for k, v in diagnostics["residuals"].items()) + "\n"
+        text += (
+            "Residuals (true - predicted): " + ", ".join(f"{k} {v}" for k, v in diagnostics["residuals"].items()) + "\n"
+        )
     for caption, filename in diagnostics.get("plots", {}).items():
         text += f"\n**{caption.capitalize()}** — file `{folder / filename}`\n\n"
         if filename in plots:
@@ -164,25 +170,33 @@ def _lineage_markdown(card: dict[str, Any], folder: Path) -> str:
     data = card["data"]
     champion = card["gate"].get("champion_version")
     champion_metrics = card.get("champion_metrics") or {}
-    compared = (f"{champion} ({', '.join(f'{k} {v:.4f}' for k, v in champion_metrics.items())}, "
-                "scored on the same held-out rows)") if champion else "none (first model of this name)"
+    compared = (
+        (
+            f"{champion} ({', '.join(f'{k} {v:.4f}' for k, v in champion_metrics.items())}, "
+            "scored on the same held-out rows)"
+        )
+        if champion
+        else "none (first model of this name)"
+    )
     run_line = f"- flow run `{run.get('flow_run_name') or '?'}` (`{card.get('flow_run_id')}`)"
     if run.get("flow_run_url"):
         run_line += f" — [open in Prefect]({run['flow_run_url']})"
-    origin = (f"deployment `{run['deployment']}`" if run.get("deployment") else "a direct flow call")
+    origin = f"deployment `{run['deployment']}`" if run.get("deployment") else "a direct flow call"
     if run.get("deployment") and run.get("started_by"):
         origin += f" — {run['started_by']}"
         if run["started_by"] == "schedule" and run.get("scheduled_start"):
             origin += f" for {run['scheduled_start']}"
-    files = "\n".join(f"  - `{name}` — {entry['bytes']:,} bytes, sha256 `{entry['sha256'][:16]}…`"
-                      for name, entry in card.get("files", {}).items())
+    files = "\n".join(
+        f"  - `{name}` — {entry['bytes']:,} bytes, sha256 `{entry['sha256'][:16]}…`"
+        for name, entry in card.get("files", {}).items()
+    )
     return (
-        "\n## Lineage\n\n"
-        + f"- data: `{data['source']}`, {data['n_train']} train / {data['n_test']} test rows, "
-          f"fingerprint `{data['fingerprint']}`\n"
+        "\n## Lineage\n\n" + f"- data: `{data['source']}`, {data['n_train']} train / {data['n_test']} test rows, "
+        f"fingerprint `{data['fingerprint']}`\n"
         + f"- config: in full below (seed {card['config']['data']['seed']})\n"
         + f"- code version `{card['code_version']}` (sha256 of `tasks/` + `flows/` and the model libraries)\n"
-        + run_line + "\n"
+        + run_line
+        + "\n"
         + f"- started by {origin}\n"
         + f"- compared against champion: {compared}\n"
         + f"- files: `{folder}`\n"
@@ -197,25 +211,38 @@ def model_card_markdown(card: dict[str, Any], folder: Path, plots: dict[str, byt
     """
     status = card["status"]
     header = f"# {card['model_name']} {card.get('version', '')} — {status}\n\n"
-    verdict = "\n".join(f"- {'✅' if c['passed'] else '❌'} {c['name']}: {c['measured']:.4f} {c['operator']} "
-                        f"{c['bound']:.4f}" for c in card["gate"]["checks"]) or "- no checks configured"
+    verdict = (
+        "\n".join(
+            f"- {'✅' if c['passed'] else '❌'} {c['name']}: {c['measured']:.4f} {c['operator']} {c['bound']:.4f}"
+            for c in card["gate"]["checks"]
+        )
+        or "- no checks configured"
+    )
     quant = card.get("quantization") or {}
     quant_text = (
         f"int8 file {quant['int8_bytes']:,} bytes vs float {quant['float_bytes']:,} bytes "
         f"({quant['float_bytes'] / max(quant['int8_bytes'], 1):.1f}x smaller); "
         f"{quant['metric_name']} {quant['float_metric']:.4f} -> {quant['int8_metric']:.4f}; "
-        f"prediction agreement {quant['agreement']:.2%}\n" if quant else "not quantized\n"
+        f"prediction agreement {quant['agreement']:.2%}\n"
+        if quant
+        else "not quantized\n"
     )
     return (
         header
         + (f"**Why:** {card['reason']}\n\n" if card.get("reason") else "")
-        + "## Metrics (held-out split)\n\n" + markdown_table(metrics_rows(card))
-        + "\n## Test-gate\n\n" + verdict + "\n"
+        + "## Metrics (held-out split)\n\n"
+        + markdown_table(metrics_rows(card))
+        + "\n## Test-gate\n\n"
+        + verdict
+        + "\n"
         + f"\nCompared against champion: {card['gate'].get('champion_version') or 'none (first model)'}\n"
-        + "\n## Quantization\n\n" + quant_text
+        + "\n## Quantization\n\n"
+        + quant_text
         + _diagnostics_markdown(card, folder, plots or {})
         + _lineage_markdown(card, folder)
-        + "\n## Config\n\n```json\n" + json.dumps(card["config"], indent=2) + "\n```\n"
+        + "\n## Config\n\n```json\n"
+        + json.dumps(card["config"], indent=2)
+        + "\n```\n"
     )
 
 
@@ -233,15 +260,30 @@ def quantization_rows(report: QuantizationReport) -> list[dict[str, Any]]:
     """Float vs int8 on the held-out split, one quantity per row: file bytes, metric, agreement, max |Δ output|."""
     verdict = "passed" if report.passed else "FAILED"
     return [
-        {"quantity": "file bytes", "float": report.float_bytes, "int8": report.int8_bytes,
-         "note": f"{report.float_bytes / max(report.int8_bytes, 1):.1f}x smaller"},
-        {"quantity": f"{report.metric_name} ({report.n_test_rows} held-out rows)",
-         "float": round(report.float_metric, 4), "int8": round(report.int8_metric, 4),
-         "note": f"drop {report.metric_drop:.4f}, allowed {report.max_metric_drop}: {verdict}"},
-        {"quantity": "prediction agreement", "float": None, "int8": f"{report.agreement:.2%}",
-         "note": "same class" if report.metric_name == "accuracy" else "within 1% of the target's std"},
-        {"quantity": f"max |Δ output| ({report.output_compared})", "float": None,
-         "int8": float(f"{report.max_abs_output_delta:.4g}"), "note": "largest int8 - float difference, any row"},
+        {
+            "quantity": "file bytes",
+            "float": report.float_bytes,
+            "int8": report.int8_bytes,
+            "note": f"{report.float_bytes / max(report.int8_bytes, 1):.1f}x smaller",
+        },
+        {
+            "quantity": f"{report.metric_name} ({report.n_test_rows} held-out rows)",
+            "float": round(report.float_metric, 4),
+            "int8": round(report.int8_metric, 4),
+            "note": f"drop {report.metric_drop:.4f}, allowed {report.max_metric_drop}: {verdict}",
+        },
+        {
+            "quantity": "prediction agreement",
+            "float": None,
+            "int8": f"{report.agreement:.2%}",
+            "note": "same class" if report.metric_name == "accuracy" else "within 1% of the target's std",
+        },
+        {
+            "quantity": f"max |Δ output| ({report.output_compared})",
+            "float": None,
+            "int8": float(f"{report.max_abs_output_delta:.4g}"),
+            "note": "largest int8 - float difference, any row",
+        },
     ]
 
 
@@ -260,5 +302,3 @@ def sample_prediction_rows(inference: InferenceReport, problem: str) -> list[dic
             row["|int8 - float|"] = float(f"{abs(entry['int8'] - entry['float']):.3g}")
         rows.append(row)
     return rows
-
-

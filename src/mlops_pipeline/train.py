@@ -56,14 +56,20 @@ def _final_estimator(config: ModelConfig, seed: int) -> BaseEstimator:
         case "linear_svm":
             return LinearSVC(C=config.C, loss=config.loss, max_iter=config.max_iter, random_state=seed)
         case "linear_svr":
-            return LinearSVR(C=config.C, epsilon=config.epsilon, loss=config.loss, max_iter=config.max_iter,
-                             random_state=seed)
+            return LinearSVR(
+                C=config.C, epsilon=config.epsilon, loss=config.loss, max_iter=config.max_iter, random_state=seed
+            )
         case "mlp_classifier" | "mlp_regressor":
             mlp = MLPClassifier if config.kind == "mlp_classifier" else MLPRegressor
             return mlp(
-                hidden_layer_sizes=tuple(config.hidden_layer_sizes), activation=config.activation,
-                solver=config.solver, alpha=config.alpha, learning_rate_init=config.learning_rate_init,
-                max_iter=config.max_iter, early_stopping=config.early_stopping, random_state=seed,
+                hidden_layer_sizes=tuple(config.hidden_layer_sizes),
+                activation=config.activation,
+                solver=config.solver,
+                alpha=config.alpha,
+                learning_rate_init=config.learning_rate_init,
+                max_iter=config.max_iter,
+                early_stopping=config.early_stopping,
+                random_state=seed,
             )
         case other:  # pragma: no cover - the config model rejects unknown kinds
             raise ValueError(f"model.kind '{other}' has no estimator")
@@ -162,7 +168,11 @@ def cv_folds(y: np.ndarray, problem: ProblemKind, n_folds: int, seed: int) -> KF
 
 
 def score_candidate(
-    X_train: np.ndarray, y_train: np.ndarray, problem: ProblemKind, spec: ModelConfig, selection: ModelSection,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    problem: ProblemKind,
+    spec: ModelConfig,
+    selection: ModelSection,
     seed: int,
 ) -> CandidateResult:
     """Score one candidate on a validation split (or by k-fold CV) of the training rows it is given."""
@@ -173,22 +183,30 @@ def score_candidate(
         for fit_index, val_index in splitter.split(X_train, y_train):
             fitted = fit_model(X_train[fit_index], y_train[fit_index], spec, seed)
             seconds += fitted.fit_seconds
-            fold_metrics.append(evaluate(fitted.estimator.predict, X_train[val_index], y_train[val_index],
-                                         problem))
+            fold_metrics.append(evaluate(fitted.estimator.predict, X_train[val_index], y_train[val_index], problem))
         n_validation = int(np.ceil(y_train.shape[0] / selection.cv_folds))
         return CandidateResult(
-            spec=spec.model_dump(mode="json"), metric_name=metric_name,
+            spec=spec.model_dump(mode="json"),
+            metric_name=metric_name,
             metrics={k: float(np.mean([m[k] for m in fold_metrics])) for k in fold_metrics[0]},
-            fold_scores=[m[metric_name] for m in fold_metrics], fit_seconds=seconds,
-            n_fit_rows=y_train.shape[0] - n_validation, n_validation_rows=n_validation, model=None,
+            fold_scores=[m[metric_name] for m in fold_metrics],
+            fit_seconds=seconds,
+            n_fit_rows=y_train.shape[0] - n_validation,
+            n_validation_rows=n_validation,
+            model=None,
         )
     X_fit, X_val, y_fit, y_val = validation_split(X_train, y_train, problem, selection.validation_size, seed)
     fitted = fit_model(X_fit, y_fit, spec, seed)
     metrics = evaluate(fitted.estimator.predict, X_val, y_val, problem)
     return CandidateResult(
-        spec=spec.model_dump(mode="json"), metric_name=metric_name, metrics=metrics,
-        fold_scores=[metrics[metric_name]], fit_seconds=fitted.fit_seconds,
-        n_fit_rows=int(y_fit.shape[0]), n_validation_rows=int(y_val.shape[0]), model=fitted,
+        spec=spec.model_dump(mode="json"),
+        metric_name=metric_name,
+        metrics=metrics,
+        fold_scores=[metrics[metric_name]],
+        fit_seconds=fitted.fit_seconds,
+        n_fit_rows=int(y_fit.shape[0]),
+        n_validation_rows=int(y_val.shape[0]),
+        model=fitted,
     )
 
 
@@ -207,8 +225,12 @@ def describe_spec(spec: dict[str, Any]) -> str:
 
 
 def candidate_rows(
-    specs: list[ModelConfig], results: list[CandidateResult | None], states: list[str], errors: list[str],
-    selected: int | None, cross_validated: bool,
+    specs: list[ModelConfig],
+    results: list[CandidateResult | None],
+    states: list[str],
+    errors: list[str],
+    selected: int | None,
+    cross_validated: bool,
 ) -> list[dict[str, Any]]:
     """The comparison table: one row per candidate with its validation metrics, fit time and state."""
     rows = []
@@ -223,13 +245,13 @@ def candidate_rows(
         }
         for name, value in (result.metrics if result else {}).items():
             row[f"validation {name}"] = round(value, 4)
-        row.update({
-            "fit seconds": round(result.fit_seconds, 3) if result else None,
-            "state": state,
-            "selected": "yes" if index == selected else "",
-            "error": error,
-        })
+        row.update(
+            {
+                "fit seconds": round(result.fit_seconds, 3) if result else None,
+                "state": state,
+                "selected": "yes" if index == selected else "",
+                "error": error,
+            }
+        )
         rows.append(row)
     return rows
-
-

@@ -55,8 +55,11 @@ def _column_findings(dataset: Dataset, config: DataConfig) -> tuple[list[Finding
     skip = set(dataset.non_numeric_columns)
     empty, constant, usable = [], [], []
     missing_rule: Severity = "error" if config.impute == "none" else "warning"
-    missing_hint = ("set data.impute (mean, median or most_frequent) to fill them" if config.impute == "none"
-                    else f"filled with the training split's {config.impute}")
+    missing_hint = (
+        "set data.impute (mean, median or most_frequent) to fill them"
+        if config.impute == "none"
+        else f"filled with the training split's {config.impute}"
+    )
     for j, name in enumerate(names):
         if name in skip:
             continue
@@ -68,37 +71,85 @@ def _column_findings(dataset: Dataset, config: DataConfig) -> tuple[list[Finding
         usable.append(j)
         if nan.any():
             rows = np.flatnonzero(nan)
-            findings.append(Finding(missing_rule, "missing values (NaN or empty)", [name], int(rows.size),
-                                    f"{origin}: {missing_hint}; e.g. {_rows(dataset, rows)}"))
+            findings.append(
+                Finding(
+                    missing_rule,
+                    "missing values (NaN or empty)",
+                    [name],
+                    int(rows.size),
+                    f"{origin}: {missing_hint}; e.g. {_rows(dataset, rows)}",
+                )
+            )
         infinite = np.isinf(column)
         if infinite.any():
             rows = np.flatnonzero(infinite)
-            findings.append(Finding(missing_rule, "infinite values", [name], int(rows.size),
-                                    f"{origin}: {missing_hint}; e.g. {_rows(dataset, rows, column[rows])}"))
+            findings.append(
+                Finding(
+                    missing_rule,
+                    "infinite values",
+                    [name],
+                    int(rows.size),
+                    f"{origin}: {missing_hint}; e.g. {_rows(dataset, rows, column[rows])}",
+                )
+            )
         with np.errstate(invalid="ignore"):
             huge = np.isfinite(column) & (np.abs(column) > config.max_abs_value)
         if huge.any():
             rows = np.flatnonzero(huge)
-            findings.append(Finding("error", "values too large", [name], int(rows.size),
-                                    f"{origin}: |value| > data.max_abs_value={config.max_abs_value:g}; "
-                                    f"e.g. {_rows(dataset, rows, column[rows])}"))
+            findings.append(
+                Finding(
+                    "error",
+                    "values too large",
+                    [name],
+                    int(rows.size),
+                    f"{origin}: |value| > data.max_abs_value={config.max_abs_value:g}; "
+                    f"e.g. {_rows(dataset, rows, column[rows])}",
+                )
+            )
         finite = column[np.isfinite(column)]
         if finite.size and finite.min() == finite.max():
             constant.append(name)
     if empty:
-        findings.append(Finding("error", "empty columns", empty, len(empty),
-                                f"{origin}: no values at all in {len(empty)} column(s); drop them"))
+        findings.append(
+            Finding(
+                "error",
+                "empty columns",
+                empty,
+                len(empty),
+                f"{origin}: no values at all in {len(empty)} column(s); drop them",
+            )
+        )
     if constant and len(constant) == len(usable):
-        findings.append(Finding("error", "constant data set", constant, len(constant),
-                                f"{origin}: every feature has a single value; nothing to learn from"))
+        findings.append(
+            Finding(
+                "error",
+                "constant data set",
+                constant,
+                len(constant),
+                f"{origin}: every feature has a single value; nothing to learn from",
+            )
+        )
     elif constant:
-        findings.append(Finding("warning", "constant columns", constant, len(constant),
-                                f"{origin}: a single value each; they carry no information"))
+        findings.append(
+            Finding(
+                "warning",
+                "constant columns",
+                constant,
+                len(constant),
+                f"{origin}: a single value each; they carry no information",
+            )
+        )
     duplicates = _duplicate_columns(X, names, usable)
     if duplicates:
-        findings.append(Finding("warning", "duplicate columns", [n for group in duplicates for n in group],
-                                len(duplicates), f"{origin}: identical values in "
-                                + "; ".join(" = ".join(group) for group in duplicates[:5])))
+        findings.append(
+            Finding(
+                "warning",
+                "duplicate columns",
+                [n for group in duplicates for n in group],
+                len(duplicates),
+                f"{origin}: identical values in " + "; ".join(" = ".join(group) for group in duplicates[:5]),
+            )
+        )
     return findings, usable
 
 
@@ -122,13 +173,27 @@ def _target_findings(dataset: Dataset, config: DataConfig, problem: ProblemKind)
     is_text = not (np.issubdtype(y.dtype, np.number) or y.dtype == np.bool_)
     if problem == "regression":
         if is_text:
-            findings.append(Finding("error", "non-numeric target", [target], int(y.size),
-                                    f"{origin}: a regression model needs a numeric target; e.g. {y[:3].tolist()}"))
+            findings.append(
+                Finding(
+                    "error",
+                    "non-numeric target",
+                    [target],
+                    int(y.size),
+                    f"{origin}: a regression model needs a numeric target; e.g. {y[:3].tolist()}",
+                )
+            )
         elif not np.isfinite(y.astype(np.float64)).all():
             rows = np.flatnonzero(~np.isfinite(y.astype(np.float64)))
             if not any(f.rule == "missing target values" for f in dataset.findings):
-                findings.append(Finding("error", "missing target values", [target], int(rows.size),
-                                        f"{origin}: e.g. {_rows(dataset, rows)}"))
+                findings.append(
+                    Finding(
+                        "error",
+                        "missing target values",
+                        [target],
+                        int(rows.size),
+                        f"{origin}: e.g. {_rows(dataset, rows)}",
+                    )
+                )
         return findings
     if any(f.rule == "missing target values" for f in dataset.findings):
         return findings  # class counts over placeholder labels would only add noise
@@ -136,19 +201,42 @@ def _target_findings(dataset: Dataset, config: DataConfig, problem: ProblemKind)
     if not is_text and np.issubdtype(y.dtype, np.floating):
         fractional = y[np.isfinite(y) & (y != np.round(y))]
         if fractional.size and classes.size > MAX_DISTINCT_FOR_CLASSIFICATION // 10:
-            findings.append(Finding("error", "continuous target", [target], int(classes.size),
-                                    f"{origin}: {classes.size} distinct non-integer values look like a regression "
-                                    "target; use a regression model (model.kind linear_regression or ridge)"))
+            findings.append(
+                Finding(
+                    "error",
+                    "continuous target",
+                    [target],
+                    int(classes.size),
+                    f"{origin}: {classes.size} distinct non-integer values look like a regression "
+                    "target; use a regression model (model.kind linear_regression or ridge)",
+                )
+            )
             return findings
     if classes.size < 2:
-        findings.append(Finding("error", "single class", [target], int(classes.size),
-                                f"{origin}: only class {classes.tolist()} present; classification needs at least 2"))
-    rare = [f"{c!r}: {n}" for c, n in zip(classes.tolist(), counts.tolist(), strict=True)
-            if n < config.min_rows_per_class]
+        findings.append(
+            Finding(
+                "error",
+                "single class",
+                [target],
+                int(classes.size),
+                f"{origin}: only class {classes.tolist()} present; classification needs at least 2",
+            )
+        )
+    rare = [
+        f"{c!r}: {n}" for c, n in zip(classes.tolist(), counts.tolist(), strict=True) if n < config.min_rows_per_class
+    ]
     if rare:
-        findings.append(Finding("error", f"fewer than {config.min_rows_per_class} rows per class", [target],
-                                len(rare), f"{origin}: data.min_rows_per_class={config.min_rows_per_class}; "
-                                + ", ".join(rare[:5]) + (" ..." if len(rare) > 5 else "")))
+        findings.append(
+            Finding(
+                "error",
+                f"fewer than {config.min_rows_per_class} rows per class",
+                [target],
+                len(rare),
+                f"{origin}: data.min_rows_per_class={config.min_rows_per_class}; "
+                + ", ".join(rare[:5])
+                + (" ..." if len(rare) > 5 else ""),
+            )
+        )
     return findings
 
 
@@ -157,14 +245,28 @@ def _split_findings(dataset: Dataset, config: DataConfig, problem: ProblemKind) 
     n_test = int(np.ceil(n_rows * config.test_size))
     n_train = n_rows - n_test
     if n_train < 2 or n_test < 1:
-        return [Finding("error", "too few rows for the split", [], n_rows,
-                        f"{dataset.source}: {n_rows} rows cannot be split with test_size={config.test_size}")]
+        return [
+            Finding(
+                "error",
+                "too few rows for the split",
+                [],
+                n_rows,
+                f"{dataset.source}: {n_rows} rows cannot be split with test_size={config.test_size}",
+            )
+        ]
     if problem == "classification" and dataset.y is not None:
         n_classes = np.unique(dataset.y).size
         if n_classes >= 2 and (n_test < n_classes or n_train < n_classes):
-            return [Finding("error", "too few rows for the split", [], n_rows,
-                            f"{dataset.source}: a stratified split of {n_rows} rows with test_size="
-                            f"{config.test_size} leaves {n_test} test rows for {n_classes} classes")]
+            return [
+                Finding(
+                    "error",
+                    "too few rows for the split",
+                    [],
+                    n_rows,
+                    f"{dataset.source}: a stratified split of {n_rows} rows with test_size="
+                    f"{config.test_size} leaves {n_test} test rows for {n_classes} classes",
+                )
+            ]
     return []
 
 
@@ -173,47 +275,81 @@ def check_dataset(dataset: Dataset, config: DataConfig, problem: ProblemKind) ->
     origin = dataset.source
     findings: list[Finding] = list(dataset.findings)
     if dataset.problem is not None and dataset.problem != problem:
-        findings.append(Finding("error", "model does not fit the data", [dataset.target_name or "target"], 1,
-                                f"{origin} is a {dataset.problem} data set but the model is for {problem}"))
+        findings.append(
+            Finding(
+                "error",
+                "model does not fit the data",
+                [dataset.target_name or "target"],
+                1,
+                f"{origin} is a {dataset.problem} data set but the model is for {problem}",
+            )
+        )
     columns = dataset.info.get("columns", dataset.feature_names)
     counts = Counter(columns)
     duplicated = [name for name, n in counts.items() if n > 1]
     if duplicated:
-        positions = "; ".join(f"{name!r} at columns {[i + 1 for i, c in enumerate(columns) if c == name]}"
-                              for name in duplicated[:5])
-        findings.append(Finding("error", "duplicated column names", duplicated, len(duplicated),
-                                f"{origin}: every column needs its own name; {positions}"))
+        positions = "; ".join(
+            f"{name!r} at columns {[i + 1 for i, c in enumerate(columns) if c == name]}" for name in duplicated[:5]
+        )
+        findings.append(
+            Finding(
+                "error",
+                "duplicated column names",
+                duplicated,
+                len(duplicated),
+                f"{origin}: every column needs its own name; {positions}",
+            )
+        )
     if dataset.y is None:
         wanted = dataset.target_name or "target"
-        hint = "name it with --target COLUMN or data.target" if dataset.target_name is None or \
-            dataset.target_name == "target" else "check --target / data.target"
+        hint = (
+            "name it with --target COLUMN or data.target"
+            if dataset.target_name is None or dataset.target_name == "target"
+            else "check --target / data.target"
+        )
         shown = ", ".join(repr(c) for c in list(columns)[:10]) + (" ..." if len(columns) > 10 else "")
-        findings.append(Finding("error", "missing target column", [wanted], 1,
-                                f"{origin}: no column {wanted!r} among {len(columns)} columns ({shown}); {hint}"))
+        findings.append(
+            Finding(
+                "error",
+                "missing target column",
+                [wanted],
+                1,
+                f"{origin}: no column {wanted!r} among {len(columns)} columns ({shown}); {hint}",
+            )
+        )
     if dataset.X.ndim != 2 or dataset.X.shape[1] == 0:
         findings.append(Finding("error", "no feature columns", [], 0, f"{origin}: the data has no feature columns"))
         return findings
     if dataset.n_rows == 0:
-        findings.append(Finding("error", "no data rows", [], 0,
-                                f"{origin}: the file has a header but no data rows"))
+        findings.append(Finding("error", "no data rows", [], 0, f"{origin}: the file has a header but no data rows"))
         return findings
     column_findings, _ = _column_findings(dataset, config)
     findings += column_findings
     if dataset.y is not None:
         if dataset.y.shape[0] != dataset.n_rows:
-            findings.append(Finding("error", "target length", [dataset.target_name or "target"],
-                                    int(dataset.y.shape[0]), f"{dataset.y.shape[0]} targets for {dataset.n_rows} rows"))
+            findings.append(
+                Finding(
+                    "error",
+                    "target length",
+                    [dataset.target_name or "target"],
+                    int(dataset.y.shape[0]),
+                    f"{dataset.y.shape[0]} targets for {dataset.n_rows} rows",
+                )
+            )
         else:
             findings += _target_findings(dataset, config, problem)
             findings += _split_findings(dataset, config, problem)
     return findings
 
 
-def split_fingerprint(dataset_fingerprint: str, config: DataConfig, target: str | None = None,
-                      feature_names: list[str] | None = None) -> str:
+def split_fingerprint(
+    dataset_fingerprint: str, config: DataConfig, target: str | None = None, feature_names: list[str] | None = None
+) -> str:
     """Identifies the split: the data, which columns are target and features, and the split/imputation settings."""
-    text = (f"{dataset_fingerprint}|target={target}|features={feature_names}|test_size={config.test_size}"
-            f"|seed={config.seed}|impute={config.impute}")
+    text = (
+        f"{dataset_fingerprint}|target={target}|features={feature_names}|test_size={config.test_size}"
+        f"|seed={config.seed}|impute={config.impute}"
+    )
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -264,9 +400,16 @@ def _test_split_range_findings(X_test: np.ndarray, contract: DataContract, origi
     for finding in outside:
         per_column[finding.columns[0]] += finding.count
     shown = ", ".join(f"{name}: {count}" for name, count in per_column.most_common(5))
-    return [Finding("warning", "test split outside training range", sorted(per_column), sum(per_column.values()),
-                    f"{origin}: held-out values beyond the training split's min/max in {len(per_column)} "
-                    f"column(s) ({shown}{', ...' if len(per_column) > 5 else ''})")]
+    return [
+        Finding(
+            "warning",
+            "test split outside training range",
+            sorted(per_column),
+            sum(per_column.values()),
+            f"{origin}: held-out values beyond the training split's min/max in {len(per_column)} "
+            f"column(s) ({shown}{', ...' if len(per_column) > 5 else ''})",
+        )
+    ]
 
 
 def prepare(dataset: Dataset, config: DataConfig, problem: ProblemKind) -> PreparedData:
@@ -290,10 +433,17 @@ def prepare(dataset: Dataset, config: DataConfig, problem: ProblemKind) -> Prepa
         _fill_missing(X_train, fill)
         _fill_missing(X_test, fill)
     contract = learn_contract(
-        X_train, dataset.y, dataset.feature_names, problem=problem, target=dataset.target_name,
-        impute_strategy=config.impute, impute_values=None if fill is None else fill.tolist(),
+        X_train,
+        dataset.y,
+        dataset.feature_names,
+        problem=problem,
+        target=dataset.target_name,
+        impute_strategy=config.impute,
+        impute_values=None if fill is None else fill.tolist(),
         range_tolerance=config.range_tolerance,
-        max_abs_value=config.max_abs_value, source=dataset.source, fingerprint=dataset.fingerprint,
+        max_abs_value=config.max_abs_value,
+        source=dataset.source,
+        fingerprint=dataset.fingerprint,
         missing_counts=missing_counts.tolist(),
     )
     findings += _test_split_range_findings(X_test, contract, dataset.source)
@@ -320,5 +470,3 @@ def quality_rows(findings: list[Finding], dataset: Dataset | None = None) -> lis
         return [f.as_row() for f in sorted(findings, key=lambda f: f.severity != "error")]
     shape = f"{dataset.n_rows} rows x {dataset.X.shape[1]} features" if dataset is not None else ""
     return [{"severity": "ok", "rule": "all rules passed", "columns": "", "count": 0, "detail": shape}]
-
-

@@ -20,12 +20,14 @@ ROWS = 40
 def good_frame() -> pl.DataFrame:
     rng = np.random.default_rng(3)
     label = np.arange(ROWS) % 2
-    return pl.DataFrame({
-        "a": np.round(rng.normal(size=ROWS) + label * 2, 3),
-        "b": np.round(rng.normal(size=ROWS) - label, 3),
-        "c": np.round(rng.uniform(0, 10, size=ROWS), 3),
-        "label": label,
-    })
+    return pl.DataFrame(
+        {
+            "a": np.round(rng.normal(size=ROWS) + label * 2, 3),
+            "b": np.round(rng.normal(size=ROWS) - label, 3),
+            "c": np.round(rng.uniform(0, 10, size=ROWS), 3),
+            "label": label,
+        }
+    )
 
 
 def csv_text(frame: pl.DataFrame) -> str:

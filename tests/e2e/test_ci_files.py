@@ -104,8 +104,9 @@ def test_every_workflow_command_exists_in_the_project(workflow: str, command: st
     if words[0] == "python" and words[1].endswith(".py"):
         script = REPO_ROOT / words[1]
         assert script.is_file(), f"{workflow}: {script} does not exist"
-        help_text = subprocess.run([sys.executable, str(script), "--help"], cwd=REPO_ROOT, capture_output=True,
-                                   text=True, timeout=60).stdout
+        help_text = subprocess.run(
+            [sys.executable, str(script), "--help"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+        ).stdout
         for option in (w for w in words[2:] if w.startswith("--")):
             assert option in help_text, f"{workflow}: {words[1]} has no option {option}"
         return
@@ -145,11 +146,21 @@ def test_pipeline_workflow_train_then_infer_hand_the_model_folder_along(tmp_path
     bin_path = f"{BIN}:{subprocess_env(tmp_path)['PATH']}"
 
     def run_job(name: str, checkout: Path) -> None:
-        env = subprocess_env(checkout) | {"PATH": bin_path, "CONFIG": "config/digits.yaml",
-                                          "GITHUB_STEP_SUMMARY": str(summary), "CI": "true"}
+        env = subprocess_env(checkout) | {
+            "PATH": bin_path,
+            "CONFIG": "config/digits.yaml",
+            "GITHUB_STEP_SUMMARY": str(summary),
+            "CI": "true",
+        }
         for command in _job_commands(jobs[name]):
-            result = subprocess.run(["bash", "-eo", "pipefail", "-c", command], cwd=checkout, env=env,
-                                    capture_output=True, text=True, timeout=300)
+            result = subprocess.run(
+                ["bash", "-eo", "pipefail", "-c", command],
+                cwd=checkout,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
             assert result.returncode == 0, f"{name}: {command}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
 
     train = _checkout(tmp_path / "train")

@@ -52,7 +52,11 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = (home / "server.log").open("wb")
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=subprocess_env(home), stdout=log, stderr=subprocess.STDOUT, cwd=home, start_new_session=True,
+        env=subprocess_env(home),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=home,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}/api"
     try:
@@ -84,7 +88,11 @@ def run_pipeline(tmp_path: Path, server_url: str, *args: str) -> subprocess.Comp
     env["PREFECT_API_URL"] = server_url
     return subprocess.run(
         [sys.executable, str(REPO_ROOT / "flows" / "pipeline.py"), *args],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
 
 
@@ -109,11 +117,21 @@ def test_bad_input_fails_naming_the_problem_and_leaves_the_store_byte_identical(
     assert {"corpus/champion.json", "corpus/v1/card.json", "corpus/v2/model.joblib"} <= set(before)
     data = CORPUS / filename
 
-    done = run_pipeline(tmp_path, prefect_server, "--data", str(data), "--target", "label",
-                        "--set", f"registry.root={store_with_champion}", "--set", "registry.model_name=corpus")
+    done = run_pipeline(
+        tmp_path,
+        prefect_server,
+        "--data",
+        str(data),
+        "--target",
+        "label",
+        "--set",
+        f"registry.root={store_with_champion}",
+        "--set",
+        "registry.model_name=corpus",
+    )
 
     assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
-    failure = done.stderr[done.stderr.rfind("pipeline failed:"):]
+    failure = done.stderr[done.stderr.rfind("pipeline failed:") :]
     assert failure.startswith("pipeline failed:"), done.stderr[-3000:]
     assert problem in failure
     assert str(data) in failure
@@ -122,9 +140,22 @@ def test_bad_input_fails_naming_the_problem_and_leaves_the_store_byte_identical(
 
 
 def test_good_file_trains_from_the_command_line_and_stores_its_contract(prefect_server, tmp_path):
-    done = run_pipeline(tmp_path, prefect_server, "--data", str(CORPUS / "good.csv"), "--target", "label",
-                        "--set", "registry.model_name=from-csv", "--set", "gate.min_metrics.accuracy=0.6",
-                        "--set", "gate.min_metrics.macro_f1=0.6", "--set", "quantize.max_metric_drop=1.0")
+    done = run_pipeline(
+        tmp_path,
+        prefect_server,
+        "--data",
+        str(CORPUS / "good.csv"),
+        "--target",
+        "label",
+        "--set",
+        "registry.model_name=from-csv",
+        "--set",
+        "gate.min_metrics.accuracy=0.6",
+        "--set",
+        "gate.min_metrics.macro_f1=0.6",
+        "--set",
+        "quantize.max_metric_drop=1.0",
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "from-csv v1" in done.stdout
     folder = tmp_path / "models" / "from-csv" / "v1"

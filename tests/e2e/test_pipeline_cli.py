@@ -17,8 +17,12 @@ PIPELINE = REPO_ROOT / "flows" / "pipeline.py"
 
 def _pipeline(python: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [python, str(PIPELINE), *args], cwd=REPO_ROOT, env=subprocess_env(tmp_path),
-        capture_output=True, text=True, timeout=300,
+        [python, str(PIPELINE), *args],
+        cwd=REPO_ROOT,
+        env=subprocess_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 

@@ -15,14 +15,21 @@ from mlops_pipeline.registry import ModelStore
 @pytest.mark.e2e
 def test_two_concurrent_runs_store_two_versions_and_leave_a_valid_champion(tmp_path: Path, python: str) -> None:
     models = tmp_path / "models"
-    command = [python, str(REPO_ROOT / "flows" / "pipeline.py"), "--config", str(REPO_ROOT / "config/digits.yaml"),
-               "--set", f"registry.root={models}"]
+    command = [
+        python,
+        str(REPO_ROOT / "flows" / "pipeline.py"),
+        "--config",
+        str(REPO_ROOT / "config/digits.yaml"),
+        "--set",
+        f"registry.root={models}",
+    ]
     homes = [tmp_path / "first", tmp_path / "second"]  # each run its own Prefect home and server
     for home in homes:
         home.mkdir()
     runs = [
-        subprocess.Popen(command, cwd=tmp_path, env=subprocess_env(home), text=True,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        subprocess.Popen(
+            command, cwd=tmp_path, env=subprocess_env(home), text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         for home in homes
     ]
     outputs = [run.communicate(timeout=300) for run in runs]
@@ -31,8 +38,9 @@ def test_two_concurrent_runs_store_two_versions_and_leave_a_valid_champion(tmp_p
         assert run.returncode == 0, stderr[-3000:]
     store = ModelStore(models, "digits-logreg")
     assert store.versions() == ["v1", "v2"]
-    reported = sorted(line.split()[-1] for stdout, _ in outputs for line in stdout.splitlines()
-                      if line.startswith("model "))
+    reported = sorted(
+        line.split()[-1] for stdout, _ in outputs for line in stdout.splitlines() if line.startswith("model ")
+    )
     assert reported == ["v1", "v2"]
     assert [store.card(v)["status"] for v in ("v1", "v2")] == ["passed", "passed"]
     # the run that committed second was compared with the first one's champion, at its gate or under the lock

@@ -42,8 +42,10 @@ RUN_TIMEOUT = 120
 
 @pytest.fixture
 def client(served_deployments: Any) -> Iterator[SyncPrefectClient]:
-    with temporary_settings({PREFECT_API_URL: served_deployments.server.api_url}), \
-            get_client(sync_client=True) as prefect_client:
+    with (
+        temporary_settings({PREFECT_API_URL: served_deployments.server.api_url}),
+        get_client(sync_client=True) as prefect_client,
+    ):
         yield prefect_client
 
 
@@ -55,8 +57,9 @@ def run_artifacts(client: SyncPrefectClient, flow_run_id: UUID) -> dict[str, Art
 
 
 def cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([PREFECT, *args], env=env, cwd=REPO_ROOT, capture_output=True, text=True,
-                            timeout=RUN_TIMEOUT)
+    result = subprocess.run(
+        [PREFECT, *args], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT
+    )
     assert result.returncode == 0, f"prefect {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
     return result
 
@@ -87,8 +90,9 @@ def test_run_deployment_with_an_edited_hyperparameter_trains_with_it(
     # the deployment's default whole).
     parameters = edited_parameters(deployment.parameters, ["model.C=0.25"])
 
-    flow_run = run_deployment("training-pipeline/digits-retrain", parameters=parameters, timeout=RUN_TIMEOUT,
-                              poll_interval=1)
+    flow_run = run_deployment(
+        "training-pipeline/digits-retrain", parameters=parameters, timeout=RUN_TIMEOUT, poll_interval=1
+    )
 
     assert flow_run.state is not None and flow_run.state.is_completed(), flow_run.state
     store = ModelStore(served_deployments.model_store, "digits-logreg")
@@ -110,8 +114,10 @@ def test_run_deployment_with_an_edited_hyperparameter_trains_with_it(
 def test_cli_deployment_run_completes_and_publishes_the_artifacts(
     served_deployments: Any, client: SyncPrefectClient
 ) -> None:
-    result = cli(["deployment", "run", "training-pipeline/diabetes-retrain", "--watch", "--watch-interval", "1"],
-                 served_deployments.server.env)
+    result = cli(
+        ["deployment", "run", "training-pipeline/diabetes-retrain", "--watch", "--watch-interval", "1"],
+        served_deployments.server.env,
+    )
 
     flow_run_id = UUID(re.search(r"UUID: ([0-9a-f-]{36})", result.stdout).group(1))
     flow_run = client.read_flow_run(flow_run_id)
@@ -128,8 +134,11 @@ def test_prefect_deploy_all_registers_the_same_deployments_and_a_process_worker_
     tmp_path: Path, start_prefect_server: Any
 ) -> None:
     model_store = tmp_path / "models"
-    with start_prefect_server(tmp_path) as server, temporary_settings({PREFECT_API_URL: server.api_url}), \
-            get_client(sync_client=True) as client:
+    with (
+        start_prefect_server(tmp_path) as server,
+        temporary_settings({PREFECT_API_URL: server.api_url}),
+        get_client(sync_client=True) as client,
+    ):
         env = {**server.env, "MLOPS_MODEL_STORE_ROOT": str(model_store)}
         # the pool is made with the client (as `prefect work-pool create training-pool --type process` would)
         # to save a CLI start-up; deploying and the worker are the commands under test
@@ -153,8 +162,9 @@ def test_prefect_deploy_all_registers_the_same_deployments_and_a_process_worker_
     assert ModelStore(model_store, "diabetes-linreg").champion() == "v1"
 
 
-def test_drifted_batch_starts_a_retraining_run(served_deployments: Any, client: SyncPrefectClient,
-                                              tmp_path: Path) -> None:
+def test_drifted_batch_starts_a_retraining_run(
+    served_deployments: Any, client: SyncPrefectClient, tmp_path: Path
+) -> None:
     """Feeding the batch-inference deployment shifted data emits a drift event; the digits retraining deployment's
     trigger turns it into a flow run, with no human in the loop."""
     import time
@@ -177,8 +187,9 @@ def test_drifted_batch_starts_a_retraining_run(served_deployments: Any, client: 
     parameters = batch_inference_parameters(str(served_deployments.model_store))
     parameters["config"].update(data=str(shifted), out=str(tmp_path / "predictions.csv"))
     started = time.time()
-    scored = run_deployment(f"batch-inference/{BATCH_INFERENCE_NAME}", parameters=parameters,
-                            timeout=RUN_TIMEOUT, poll_interval=1)
+    scored = run_deployment(
+        f"batch-inference/{BATCH_INFERENCE_NAME}", parameters=parameters, timeout=RUN_TIMEOUT, poll_interval=1
+    )
     assert scored.state is not None and scored.state.is_completed(), scored.state
     drift = table(run_artifacts(client, scored.id)["digits-logreg-drift"])
     assert sum(row["drifted"] == "yes" for row in drift) > 32
@@ -207,10 +218,12 @@ def test_a_partial_config_keeps_the_deployment_config_for_what_it_leaves_out(
 ) -> None:
     """Prefect replaces a deployment's `config` whole with a run's; the flow fills what the run left out from the
     deployment's config, so a partial edit of the diabetes deployment cannot train the digits defaults."""
-    partial = {"config": {"model": {"candidates": [{"kind": "ridge", "alpha": 0.01}]},
-                          "gate": {"min_metrics": {"r2": 0.35}}}}
-    flow_run = run_deployment("training-pipeline/diabetes-retrain", parameters=partial, timeout=RUN_TIMEOUT,
-                              poll_interval=1)
+    partial = {
+        "config": {"model": {"candidates": [{"kind": "ridge", "alpha": 0.01}]}, "gate": {"min_metrics": {"r2": 0.35}}}
+    }
+    flow_run = run_deployment(
+        "training-pipeline/diabetes-retrain", parameters=partial, timeout=RUN_TIMEOUT, poll_interval=1
+    )
     assert flow_run.state is not None and flow_run.state.is_final(), flow_run.state
     store = ModelStore(served_deployments.model_store, "diabetes-linreg")
     card = next(store.card(v) for v in store.versions() if store.card(v)["flow_run_id"] == str(flow_run.id))

@@ -24,8 +24,15 @@ from mlops_pipeline.registry import ModelStore
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 DIGITS = load_digits()
 
 
@@ -53,8 +60,20 @@ def service(built_store: Path, tmp_path: Path) -> Iterator[Service]:
     root = Path(shutil.copytree(built_store, tmp_path / "models"))
     port = free_port()
     log = tmp_path / "serving.log"
-    args = [sys.executable, "-m", "serving", "--model", MODEL, "--root", str(root), "--port", str(port),
-            "--poll-seconds", "0.5", "--no-access-log"]
+    args = [
+        sys.executable,
+        "-m",
+        "serving",
+        "--model",
+        MODEL,
+        "--root",
+        str(root),
+        "--port",
+        str(port),
+        "--poll-seconds",
+        "0.5",
+        "--no-access-log",
+    ]
     url = f"http://127.0.0.1:{port}"
     with background_process(args, subprocess_env(tmp_path), log) as process:
         wait_until(lambda: _healthy(url), process, log, "python -m serving", timeout=120)
@@ -62,17 +81,28 @@ def service(built_store: Path, tmp_path: Path) -> Iterator[Service]:
 
 
 def test_help_documents_the_command(python: str, tmp_path: Path) -> None:
-    result = subprocess.run([python, "-m", "serving", "--help"], cwd=REPO_ROOT, env=subprocess_env(tmp_path),
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [python, "-m", "serving", "--help"],
+        cwd=REPO_ROOT,
+        env=subprocess_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0
     for option in ("--model NAME", "--root", "--host", "--port", "--max-rows", "--drift-every-rows"):
         assert option in result.stdout
 
 
 def test_a_model_without_a_champion_is_refused_at_start(python: str, tmp_path: Path) -> None:
-    result = subprocess.run([python, "-m", "serving", "--model", "nothing-here", "--root", str(tmp_path)],
-                            cwd=REPO_ROOT, env=subprocess_env(tmp_path), capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [python, "-m", "serving", "--model", "nothing-here", "--root", str(tmp_path)],
+        cwd=REPO_ROOT,
+        env=subprocess_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2
     assert "'nothing-here' has no champion yet" in result.stderr
 
@@ -90,6 +120,7 @@ def test_five_rows_get_the_int8_models_predictions_and_bad_rows_a_4xx(service: S
 async def _load(url: str, stop: asyncio.Event, rows: list) -> list[tuple[int, str]]:
     results: list[tuple[int, str]] = []
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+
         async def worker() -> None:
             while not stop.is_set():
                 try:
@@ -97,19 +128,30 @@ async def _load(url: str, stop: asyncio.Event, rows: list) -> list[tuple[int, st
                     results.append((response.status_code, response.json().get("version", "")))
                 except httpx.HTTPError as exc:  # a failed request counts as a failure, not a crash of the test
                     results.append((0, type(exc).__name__))
+
         await asyncio.gather(*(worker() for _ in range(8)))
     return results
 
 
-def test_a_rollback_from_the_command_line_is_served_with_no_failed_request(service: Service, python: str,
-                                                                             tmp_path: Path) -> None:
+def test_a_rollback_from_the_command_line_is_served_with_no_failed_request(
+    service: Service, python: str, tmp_path: Path
+) -> None:
     async def scenario() -> tuple[list[tuple[int, str]], float]:
         stop = asyncio.Event()
         load = asyncio.create_task(_load(service.url, stop, DIGITS.data[:10].tolist()))
         await asyncio.sleep(0.5)  # let the load get going (not an assertion)
         rollback = await asyncio.create_subprocess_exec(
-            python, "-m", "mlops_pipeline.registry", "--root", str(service.root), "rollback", MODEL,
-            cwd=REPO_ROOT, env=subprocess_env(tmp_path), stdout=asyncio.subprocess.PIPE)
+            python,
+            "-m",
+            "mlops_pipeline.registry",
+            "--root",
+            str(service.root),
+            "rollback",
+            MODEL,
+            cwd=REPO_ROOT,
+            env=subprocess_env(tmp_path),
+            stdout=asyncio.subprocess.PIPE,
+        )
         out, _ = await rollback.communicate()
         assert rollback.returncode == 0 and b"rolled back from v2 to v1" in out
         rolled_back = time.monotonic()
@@ -145,7 +187,7 @@ def _reference_digits(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     wx = overlaps(x0 - (side - width) / 2, x0, x1)
     wy = overlaps(y0 - (side - height) / 2, y0, y1)
-    means = wy @ ink[y0:y1 + 1, x0:x1 + 1] @ wx.T / cell**2
+    means = wy @ ink[y0 : y1 + 1, x0 : x1 + 1] @ wx.T / cell**2
     return np.floor(16 * means / means.max() + 0.5), means
 
 
@@ -163,20 +205,29 @@ def test_the_pages_conversion_is_load_digits_format(service: Service) -> None:
         page = browser.new_page()
         page.goto(service.url)
         # a digit whose ink spans all 8 columns and rows: upscaled 35x, the page must give the digit back exactly
-        full = next(i for i, image in enumerate(DIGITS.images)
-                    if image[:, 0].any() and image[:, 7].any() and image.max() == 16)
+        full = next(
+            i for i, image in enumerate(DIGITS.images) if image[:, 0].any() and image[:, 7].any() and image.max() == 16
+        )
         cases = [DIGITS.images[full], DIGITS.images[3], DIGITS.images[42]]
         for image in cases:
             ink = np.kron(image / 16, np.ones((35, 35)))
             ink = np.pad(ink, ((7, 0), (0, 13)))  # off-centre and not square: crop and centre matter
-            answer = page.evaluate("([ink, w, h]) => window.DigitPad.toDigits(ink, w, h)",
-                                   [ink.ravel().tolist(), ink.shape[1], ink.shape[0]])
+            answer = page.evaluate(
+                "([ink, w, h]) => window.DigitPad.toDigits(ink, w, h)",
+                [ink.ravel().tolist(), ink.shape[1], ink.shape[0]],
+            )
             expected, means = _reference_digits(ink)
             assert np.allclose(np.asarray(answer["means"]).reshape(8, 8), means, atol=1e-9)
             assert np.array_equal(np.asarray(answer["pixels"]).reshape(8, 8), expected)
-        assert np.array_equal(np.asarray(page.evaluate(
-            "([ink, w, h]) => window.DigitPad.toDigits(ink, w, h).pixels",
-            [np.kron(cases[0] / 16, np.ones((35, 35))).ravel().tolist(), 280, 280])).reshape(8, 8), cases[0])
+        assert np.array_equal(
+            np.asarray(
+                page.evaluate(
+                    "([ink, w, h]) => window.DigitPad.toDigits(ink, w, h).pixels",
+                    [np.kron(cases[0] / 16, np.ones((35, 35))).ravel().tolist(), 280, 280],
+                )
+            ).reshape(8, 8),
+            cases[0],
+        )
         browser.close()
 
 
@@ -195,8 +246,7 @@ def _strokes(image: np.ndarray, cell: float, threshold: float = 7) -> list[list[
                 end = b
                 while end + 1 < 8 and line[end + 1]:
                     end += 1
-                strokes.append([((x + 0.5) * cell, (y + 0.5) * cell)
-                                for x, y in (point(a, b), point(a, end))])
+                strokes.append([((x + 0.5) * cell, (y + 0.5) * cell) for x, y in (point(a, b), point(a, end))])
                 b = end + 1
     return strokes
 
@@ -221,7 +271,8 @@ def test_a_digit_drawn_with_the_mouse_gets_the_services_answer(service: Service,
         instances = json.loads(sent.value.post_data)["instances"]
         shown = page.locator("#digit").get_attribute("data-digit")
         bars = page.locator("#bars li").evaluate_all(
-            "items => items.map(item => [item.dataset.label, Number(item.dataset.probability)])")
+            "items => items.map(item => [item.dataset.label, Number(item.dataset.probability)])"
+        )
         status = page.locator("#status").text_content()
         page.screenshot(path=str(tmp_path / "page.png"))
         browser.close()

@@ -28,8 +28,7 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 def store(prefect_harness, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A model store whose digits-logreg champion was trained by the real training flow."""
     root = tmp_path_factory.mktemp("batch-store")
-    state = training_pipeline(parse_config({"registry": {"root": str(root)}, "model": {"C": 0.93}}),
-                              return_state=True)
+    state = training_pipeline(parse_config({"registry": {"root": str(root)}, "model": {"C": 0.93}}), return_state=True)
     assert state.is_completed(), state.message
     return root
 
@@ -75,8 +74,7 @@ def test_chunks_give_the_same_predictions_as_one_pass(store: Path, tmp_path: Pat
     small, one = pl.read_parquet(tmp_path / "small.parquet"), pl.read_parquet(tmp_path / "one.parquet")
     assert small.select("row", "prediction").equals(one.select("row", "prediction"))
     # float32 sums in another blocking order: equal to rounding
-    assert np.allclose(small.drop("row", "prediction").to_numpy(), one.drop("row", "prediction").to_numpy(),
-                       atol=1e-6)
+    assert np.allclose(small.drop("row", "prediction").to_numpy(), one.drop("row", "prediction").to_numpy(), atol=1e-6)
 
 
 def test_shifted_features_are_scored_and_reported_as_drift(store: Path, tmp_path: Path) -> None:
@@ -87,7 +85,8 @@ def test_shifted_features_are_scored_and_reported_as_drift(store: Path, tmp_path
     assert summary.report.warnings  # values beyond the training range are reported, not silently scored
     with get_client(sync_client=True) as client:
         [artifact] = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["digits-logreg-drift"])), limit=1,
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["digits-logreg-drift"])),
+            limit=1,
             sort="CREATED_DESC",
         )
     assert json.loads(artifact.data)[0]["drifted"] == "yes"
@@ -108,8 +107,9 @@ def test_missing_column_is_named_and_nothing_is_written(store: Path, tmp_path: P
     table = pl.read_csv(data).drop("pixel_3_4")
     table.write_csv(tmp_path / "missing.csv")
     out = tmp_path / "never.csv"
-    state = batch_inference(InferenceConfig(models_root=str(store), data=str(tmp_path / "missing.csv"),
-                                            out=str(out)), return_state=True)
+    state = batch_inference(
+        InferenceConfig(models_root=str(store), data=str(tmp_path / "missing.csv"), out=str(out)), return_state=True
+    )
     assert state.is_failed()
     message = str(state.result(raise_on_failure=False))
     assert "missing columns" in message and "pixel_3_4" in message and "missing.csv" in message
@@ -144,10 +144,14 @@ def test_score_to_file_refuses_other_formats(store: Path, tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["--model", "m-1", "--data", "x.csv", "--out", "p.parquet"],
-         {"model_name": "m-1", "data": "x.csv", "out": "p.parquet", "models_root": "models"}),
-        (["--config", "config/diabetes.yaml", "--set", "registry.root=/s"],
-         {"model_name": "diabetes-linreg", "data": "diabetes", "models_root": "/s", "out": "predictions.csv"}),
+        (
+            ["--model", "m-1", "--data", "x.csv", "--out", "p.parquet"],
+            {"model_name": "m-1", "data": "x.csv", "out": "p.parquet", "models_root": "models"},
+        ),
+        (
+            ["--config", "config/diabetes.yaml", "--set", "registry.root=/s"],
+            {"model_name": "diabetes-linreg", "data": "diabetes", "models_root": "/s", "out": "predictions.csv"},
+        ),
         (["--reject-out-of-range", "--version", "v2"], {"out_of_range": "error", "version": "v2"}),
     ],
 )

@@ -20,18 +20,23 @@ from mlops_pipeline.reports import artifact_key
 
 
 def make_config(tmp_path: Path, source: str, name: str = "flow-data", **data: object) -> PipelineConfig:
-    return parse_config({
-        "data": {"source": source, "target": "label", "retry_delay_seconds": 0.05, **data},
-        # tiny tables: a handful of test rows, so one flipped prediction under noise is a large share of them
-        "gate": {"min_metrics": {"accuracy": 0.6}, "champion_tolerance": 1.0, "min_noise_agreement": 0.5},
-        "quantize": {"max_metric_drop": 1.0},
-        "registry": {"root": str(tmp_path / "models"), "model_name": name},
-    })
+    return parse_config(
+        {
+            "data": {"source": source, "target": "label", "retry_delay_seconds": 0.05, **data},
+            # tiny tables: a handful of test rows, so one flipped prediction under noise is a large share of them
+            "gate": {"min_metrics": {"accuracy": 0.6}, "champion_tolerance": 1.0, "min_noise_agreement": 0.5},
+            "quantize": {"max_metric_drop": 1.0},
+            "registry": {"root": str(tmp_path / "models"), "model_name": name},
+        }
+    )
 
 
 def store_snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()} \
-        if root.exists() else {}
+    return (
+        {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+        if root.exists()
+        else {}
+    )
 
 
 def test_flaky_http_source_is_loaded_after_retries_and_the_log_shows_them(prefect_harness, tmp_path, caplog):
@@ -67,8 +72,9 @@ def test_unchanged_file_hits_the_train_cache_and_an_edited_file_retrains(prefect
     path.write_bytes((CORPUS / "good.csv").read_bytes())
     # a model setting no other test uses: the result cache is shared by the session, and the same bytes with the
     # same settings rightly hit it whatever the file is called
-    config = parse_config(apply_overrides(make_config(tmp_path, str(path), name="cache-check").model_dump(mode="json"),
-                                          ["model.C=0.77"]))
+    config = parse_config(
+        apply_overrides(make_config(tmp_path, str(path), name="cache-check").model_dump(mode="json"), ["model.C=0.77"])
+    )
 
     first = training_pipeline(config)
     second = training_pipeline(config)
@@ -103,8 +109,7 @@ def test_bad_data_fails_in_validate_publishes_the_quality_table_and_leaves_the_s
     good = training_pipeline(make_config(tmp_path, str(CORPUS / "good.csv"), name="quality-check"))
     before = store_snapshot(tmp_path / "models")
 
-    state = training_pipeline(make_config(tmp_path, str(CORPUS / "nan.csv"), name="quality-check"),
-                              return_state=True)
+    state = training_pipeline(make_config(tmp_path, str(CORPUS / "nan.csv"), name="quality-check"), return_state=True)
 
     assert state.is_failed()
     error = state.result(raise_on_failure=False)
@@ -126,4 +131,3 @@ def test_imputation_named_in_the_config_lets_nan_data_train(prefect_harness, tmp
     assert contract.impute_values is not None and len(contract.impute_values) == 3
     card = json.loads((Path(summary.model_folder) / "card.json").read_text())
     assert any("missing values" in w for w in card["data"]["warnings"])
-

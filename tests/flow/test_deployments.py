@@ -114,9 +114,7 @@ def test_prefect_yaml_deployment_matches_its_served_twin(
 
     flow = load_flow_from_entrypoint(str(PROJECT_ROOT / entry["entrypoint"]))
     assert flow.name == training_pipeline.name
-    assert [(s["cron"], s["timezone"], s["active"]) for s in entry["schedules"]] == [
-        (spec.cron, spec.timezone, True)
-    ]
+    assert [(s["cron"], s["timezone"], s["active"]) for s in entry["schedules"]] == [(spec.cron, spec.timezone, True)]
     assert entry["work_pool"]["name"] == "training-pool"
     assert entry["description"] == spec.description and entry["tags"] == list(spec.tags)
 
@@ -139,8 +137,11 @@ def test_prefect_yaml_deployment_matches_its_served_twin(
 
 
 def test_drift_retrains_each_model_name_once() -> None:
-    model_names = [retraining_deployment(spec).parameters["config"]["registry"]["model_name"]
-                   for spec in RETRAINING if spec.retrain_on_drift]
+    model_names = [
+        retraining_deployment(spec).parameters["config"]["registry"]["model_name"]
+        for spec in RETRAINING
+        if spec.retrain_on_drift
+    ]
     assert len(model_names) == len(set(model_names))
     every_name = {retraining_deployment(spec).parameters["config"]["registry"]["model_name"] for spec in RETRAINING}
     assert set(model_names) == every_name
@@ -158,4 +159,3 @@ def test_prefect_yaml_batch_inference_matches_the_served_one(
     [(function_name, inputs)] = step.items()
     output = import_object(function_name)(**{k: v for k, v in inputs.items() if k != "id"})
     assert apply_values(entry["parameters"], {inputs["id"]: output}) == batch_inference_parameters()
-

@@ -38,13 +38,23 @@ def svg_elements(svg: str | bytes, tag: str) -> list[ET.Element]:
     ("y_true", "y_pred", "expected"),
     [
         # class 0: 1 of 1 predicted right, 1 of 2 actual found; class 1: 2 of 3 predicted right, 2 of 2 found
-        ([0, 0, 1, 1], [0, 1, 1, 1],
-         [{"class": 0, "precision": 1.0, "recall": 0.5, "f1": 0.6667, "support": 2},
-          {"class": 1, "precision": 0.6667, "recall": 1.0, "f1": 0.8, "support": 2}]),
+        (
+            [0, 0, 1, 1],
+            [0, 1, 1, 1],
+            [
+                {"class": 0, "precision": 1.0, "recall": 0.5, "f1": 0.6667, "support": 2},
+                {"class": 1, "precision": 0.6667, "recall": 1.0, "f1": 0.8, "support": 2},
+            ],
+        ),
         # a class that is only ever predicted has support 0 and no division warning
-        (["a", "a"], ["a", "b"],
-         [{"class": "a", "precision": 1.0, "recall": 0.5, "f1": 0.6667, "support": 2},
-          {"class": "b", "precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}]),
+        (
+            ["a", "a"],
+            ["a", "b"],
+            [
+                {"class": "a", "precision": 1.0, "recall": 0.5, "f1": 0.6667, "support": 2},
+                {"class": "b", "precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0},
+            ],
+        ),
     ],
 )
 def test_per_class_rows(y_true: list[Any], y_pred: list[Any], expected: list[dict[str, Any]]) -> None:
@@ -64,7 +74,11 @@ def test_diagnose_classification_counts_every_row_and_draws_the_matrix() -> None
     cells = [e for e in svg_elements(svg, "rect") if e.get("stroke")]
     assert len(cells) == 9
     assert sorted(e.text for e in svg_elements(svg, "text") if e.get("fill") in ("black", "white")) == [
-        "1", "1", "1", "1", "2"
+        "1",
+        "1",
+        "1",
+        "1",
+        "2",
     ]  # the non-zero cells
 
 
@@ -108,7 +122,7 @@ def test_plot_text_is_escaped() -> None:
 def test_svg_data_uri_round_trips() -> None:
     uri = svg_data_uri("<svg/>")
     prefix = "data:image/svg+xml;base64,"
-    assert uri.startswith(prefix) and base64.b64decode(uri[len(prefix):]) == b"<svg/>"
+    assert uri.startswith(prefix) and base64.b64decode(uri[len(prefix) :]) == b"<svg/>"
 
 
 @pytest.mark.parametrize(
@@ -133,13 +147,20 @@ def test_progress_description(done: int, total: int, last: str | None, expected:
 
 def card_fixture(**extra: Any) -> dict[str, Any]:
     return {
-        "model_name": "toy", "version": "v2", "status": "champion", "reason": "passed",
-        "metrics": {"accuracy": 0.9}, "int8_metrics": {}, "champion_metrics": {"accuracy": 0.88},
+        "model_name": "toy",
+        "version": "v2",
+        "status": "champion",
+        "reason": "passed",
+        "metrics": {"accuracy": 0.9},
+        "int8_metrics": {},
+        "champion_metrics": {"accuracy": 0.88},
         "gate": {"passed": True, "champion_version": "v1", "checks": []},
         "quantization": None,
         "config": {"gate": {"min_metrics": {}, "max_metrics": {}}, "data": {"seed": 7}},
         "data": {"source": "builtin:digits", "fingerprint": "f" * 64, "n_train": 8, "n_test": 2},
-        "code_version": "abc123", "flow_run_id": "run-1", "files": {},
+        "code_version": "abc123",
+        "flow_run_id": "run-1",
+        "files": {},
         **extra,
     }
 
@@ -149,9 +170,13 @@ def test_model_card_embeds_plots_and_states_lineage(tmp_path: Path) -> None:
     stored = json.loads(json.dumps(result.summary, sort_keys=True))  # as card.json keeps it
     card = card_fixture(
         diagnostics=stored,
-        run={"flow_run_name": "brave-fox", "flow_run_url": "http://ui/runs/flow-run/run-1",
-             "deployment": "digits-retrain", "scheduled_start": "2026-01-01T03:00:00+00:00",
-             "started_by": "schedule"},
+        run={
+            "flow_run_name": "brave-fox",
+            "flow_run_url": "http://ui/runs/flow-run/run-1",
+            "deployment": "digits-retrain",
+            "scheduled_start": "2026-01-01T03:00:00+00:00",
+            "started_by": "schedule",
+        },
     )
 
     markdown = model_card_markdown(card, tmp_path, result.files)
@@ -166,8 +191,9 @@ def test_model_card_embeds_plots_and_states_lineage(tmp_path: Path) -> None:
 
 
 def test_model_card_without_diagnostics_or_run_context_still_renders(tmp_path: Path) -> None:
-    markdown = model_card_markdown(card_fixture(gate={"passed": True, "champion_version": None, "checks": []}),
-                                   tmp_path)
+    markdown = model_card_markdown(
+        card_fixture(gate={"passed": True, "champion_version": None, "checks": []}), tmp_path
+    )
     assert "## Diagnostics" not in markdown
     assert "started by a direct flow call" in markdown
     assert "compared against champion: none (first model of this name)" in markdown

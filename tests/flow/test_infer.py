@@ -22,9 +22,17 @@ from mlops_pipeline.validate import PreparedData
 
 def _prepared(X: np.ndarray, y: np.ndarray, problem: ProblemKind) -> PreparedData:
     cut = int(0.8 * len(X))
-    return PreparedData(X_train=X[:cut], X_test=X[cut:], y_train=y[:cut], y_test=y[cut:],
-                        feature_names=[f"f{i}" for i in range(X.shape[1])], target_name="target", source="test",
-                        problem=problem, fingerprint="0" * 64)
+    return PreparedData(
+        X_train=X[:cut],
+        X_test=X[cut:],
+        y_train=y[:cut],
+        y_test=y[cut:],
+        feature_names=[f"f{i}" for i in range(X.shape[1])],
+        target_name="target",
+        source="test",
+        problem=problem,
+        fingerprint="0" * 64,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +72,7 @@ def test_regression_agreement_is_within_a_small_fraction_of_the_target_spread(di
 
 def test_predict_batches_streams_and_matches_one_call(digits_run: tuple) -> None:
     data, _, model = digits_run
-    batches = (data.X_test[start:start + 50] for start in range(0, len(data.X_test), 50))
+    batches = (data.X_test[start : start + 50] for start in range(0, len(data.X_test), 50))
     streamed = list(predict_batches(model, batches, method="predict_proba"))
     assert [len(b) for b in streamed][:2] == [50, 50]
     np.testing.assert_allclose(np.concatenate(streamed), model.predict_proba(data.X_test), rtol=1e-5, atol=1e-7)
@@ -88,8 +96,9 @@ def test_predict_batches_refuses_probabilities_of_a_model_without_them(digits_ru
 # ---- artifact tables ---------------------------------------------------------------------------------------------
 def test_quantization_table_has_bytes_metric_agreement_and_output_delta(digits_run: tuple) -> None:
     data, estimator, _ = digits_run
-    result = quantize_and_compare(estimator, data.X_train, data.X_test, data.y_test, data.feature_names,
-                                  "classification", 8000, QuantizeConfig())
+    result = quantize_and_compare(
+        estimator, data.X_train, data.X_test, data.y_test, data.feature_names, "classification", 8000, QuantizeConfig()
+    )
     rows = {row["quantity"].split(" (")[0]: row for row in quantization_rows(result.report)}
     assert rows["file bytes"]["int8"] == len(result.npz_bytes) and rows["file bytes"]["float"] == 8000
     assert rows["accuracy"]["float"] == round(result.report.float_metric, 4)
@@ -101,8 +110,9 @@ def test_quantization_table_has_bytes_metric_agreement_and_output_delta(digits_r
 @pytest.mark.parametrize(
     "problem, extra_column", [("classification", "int8 = float"), ("regression", "|int8 - float|")]
 )
-def test_sample_prediction_table_columns(problem: ProblemKind, extra_column: str, digits_run: tuple,
-                                         diabetes_run: tuple) -> None:
+def test_sample_prediction_table_columns(
+    problem: ProblemKind, extra_column: str, digits_run: tuple, diabetes_run: tuple
+) -> None:
     data, estimator, model = digits_run if problem == "classification" else diabetes_run
     rows = sample_prediction_rows(run_inference(model, estimator, data), problem)
     assert list(rows[0]) == ["row", "true", "float", "int8", extra_column]

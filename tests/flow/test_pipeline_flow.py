@@ -46,14 +46,24 @@ def test_first_run_trains_stores_and_promotes(tmp_path: Path) -> None:
     assert summary.metrics["accuracy"] >= 0.96
     assert summary.int8_metrics["accuracy"] >= summary.metrics["accuracy"] - 0.005
     assert summary.task_states == {
-        "load": "Completed", "validate": "Completed", "train_candidate-0": "Completed", "train": "Completed",
-        "gate": "Completed", "quantize": "Completed", "infer": "Completed",
+        "load": "Completed",
+        "validate": "Completed",
+        "train_candidate-0": "Completed",
+        "train": "Completed",
+        "gate": "Completed",
+        "quantize": "Completed",
+        "infer": "Completed",
     }
     store = ModelStore(tmp_path, "digits-logreg")
     assert (summary.version, summary.became_champion, store.champion()) == ("v1", True, "v1")
     folder = tmp_path / "digits-logreg" / "v1"
     assert sorted(p.name for p in folder.iterdir()) == [
-        "card.json", "confusion_matrix.svg", "contract.json", "drift_reference.json", "model.int8.npz", "model.joblib",
+        "card.json",
+        "confusion_matrix.svg",
+        "contract.json",
+        "drift_reference.json",
+        "model.int8.npz",
+        "model.joblib",
     ]
     card = json.loads((folder / "card.json").read_text())
     for name, entry in card["files"].items():
@@ -62,8 +72,9 @@ def test_first_run_trains_stores_and_promotes(tmp_path: Path) -> None:
     assert card["data"]["fingerprint"] and card["code_version"] and card["flow_run_id"]
     assert card["config"]["model"]["candidates"][0]["C"] == 0.97
 
-    artifacts = _artifacts_of(card["flow_run_id"], ["digits-logreg-metrics", "digits-logreg-model-card",
-                                                    "digits-logreg-model-files"])
+    artifacts = _artifacts_of(
+        card["flow_run_id"], ["digits-logreg-metrics", "digits-logreg-model-card", "digits-logreg-model-files"]
+    )
     assert set(artifacts) == {"digits-logreg-metrics", "digits-logreg-model-card", "digits-logreg-model-files"}
     assert "accuracy" in artifacts["digits-logreg-metrics"].data
     assert "## Test-gate" in artifacts["digits-logreg-model-card"].data
@@ -100,11 +111,13 @@ def test_failed_gate_keeps_the_champion_and_stores_the_candidate_as_rejected(tmp
     pointer = tmp_path / "digits-logreg" / "champion.json"
     before = pointer.read_bytes()
 
-    weak = parse_config({
-        "registry": {"root": str(tmp_path)},
-        "model": {"kind": "logistic_regression", "C": 0.0001, "max_iter": 5},
-        "gate": {"min_metrics": {"accuracy": 0.95, "macro_f1": 0.95}},
-    })
+    weak = parse_config(
+        {
+            "registry": {"root": str(tmp_path)},
+            "model": {"kind": "logistic_regression", "C": 0.0001, "max_iter": 5},
+            "gate": {"min_metrics": {"accuracy": 0.95, "macro_f1": 0.95}},
+        }
+    )
     state = training_pipeline(weak, return_state=True)
 
     assert state.is_failed()

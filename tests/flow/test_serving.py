@@ -55,8 +55,7 @@ def own_store(store: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(store, tmp_path / "models"))
 
 
-def _client(root: Path, *, name: str = MODEL, sink: Any = None, background: bool = False, **values: Any
-            ) -> TestClient:
+def _client(root: Path, *, name: str = MODEL, sink: Any = None, background: bool = False, **values: Any) -> TestClient:
     config = ServingConfig(model_name=name, root=str(root), **values)
     return TestClient(create_app(config, sink=sink or RecordingSink(), background=background))
 
@@ -73,8 +72,11 @@ def _expected(root: Path, version: str, X: np.ndarray, name: str = MODEL) -> tup
 
 
 def _tree_digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and p.name != ".lock"}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != ".lock"
+    }
 
 
 # ---- answers ---------------------------------------------------------------------------------------------------
@@ -141,20 +143,36 @@ BAD_REQUESTS = [
     ("empty batch", _dumps({"instances": []}), 422, "'instances' is empty"),
     ("too few columns", _dumps({"instances": [ROW[:63]]}), 422, "instances[0]: 63 values; the model takes 64"),
     ("too many columns", _dumps({"instances": [ROW, ROW + [0.0]]}), 422, "instances[1]: 65 values"),
-    ("missing column", _dumps({"instances": [{k: v for k, v in NAMED.items() if k != "pixel_3_4"}]}), 422,
-     "instances[0]: missing column(s) 'pixel_3_4'"),
-    ("unknown column", _dumps({"instances": [{**NAMED, "colour": 3}]}), 422,
-     "instances[0]: unknown column(s) 'colour'"),
-    ("non-numeric value", _dumps({"instances": [ROW[:5] + ["five"] + ROW[6:]]}), 422,
-     "instances[0]['pixel_0_5']: 'five' is a JSON string, not a number"),
+    (
+        "missing column",
+        _dumps({"instances": [{k: v for k, v in NAMED.items() if k != "pixel_3_4"}]}),
+        422,
+        "instances[0]: missing column(s) 'pixel_3_4'",
+    ),
+    (
+        "unknown column",
+        _dumps({"instances": [{**NAMED, "colour": 3}]}),
+        422,
+        "instances[0]: unknown column(s) 'colour'",
+    ),
+    (
+        "non-numeric value",
+        _dumps({"instances": [ROW[:5] + ["five"] + ROW[6:]]}),
+        422,
+        "instances[0]['pixel_0_5']: 'five' is a JSON string, not a number",
+    ),
     ("boolean value", _dumps({"instances": [[True] + ROW[1:]]}), 422, "is a JSON boolean, not a number"),
     ("numeric string", _dumps({"instances": [ROW[:2] + ["3"] + ROW[3:]]}), 422, "'3' is a JSON string"),
     ("mixed row forms", _dumps({"instances": [ROW, NAMED]}), 400, "instances[1]: a JSON object"),
     ("NaN", b'{"instances": [[NaN' + b", 0" * 63 + b"]]}", 422, "missing or non-finite values"),
     ("infinity", _dumps({"instances": [ROW[:9] + [float("inf")] + ROW[10:]]}), 422, "pixel_1_1"),
     ("null", _dumps({"instances": [[None] + ROW[1:]]}), 422, "missing or infinite values [column pixel_0_0]"),
-    ("beyond the range tolerance", _dumps({"instances": [ROW[:20] + [40.0] + ROW[21:]]}), 422,
-     "out of range [column pixel_2_4]: request: training range [0, 16]"),
+    (
+        "beyond the range tolerance",
+        _dumps({"instances": [ROW[:20] + [40.0] + ROW[21:]]}),
+        422,
+        "out of range [column pixel_2_4]: request: training range [0, 16]",
+    ),
     ("huge number", b'{"instances": [[1e400' + b", 0" * 63 + b"]]}", 422, "non-finite"),
     ("huge integer", b'{"instances": [[' + b"9" * 400 + b", 0" * 63 + b"]]}", 422, "float64"),
     ("deep nesting", b'{"instances": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400, "malformed"),
@@ -162,10 +180,10 @@ BAD_REQUESTS = [
 ]
 
 
-@pytest.mark.parametrize(("body", "status", "words"), [case[1:] for case in BAD_REQUESTS],
-                         ids=[case[0] for case in BAD_REQUESTS])
-def test_a_bad_request_gets_a_4xx_naming_the_fault(client: TestClient, body: bytes, status: int,
-                                                   words: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "status", "words"), [case[1:] for case in BAD_REQUESTS], ids=[case[0] for case in BAD_REQUESTS]
+)
+def test_a_bad_request_gets_a_4xx_naming_the_fault(client: TestClient, body: bytes, status: int, words: str) -> None:
     response = client.post("/predict", content=body, headers={"Content-Type": "application/json"})
     assert response.status_code == status, response.text
     assert words in response.json()["detail"], response.json()
@@ -227,6 +245,7 @@ def test_rollback_and_promotion_swap_models_under_load_with_no_failed_request(ow
     answers: list[tuple[int, dict[str, Any]]] = []
 
     with _client(own_store, background=True, poll_seconds=0.05) as client:
+
         def load() -> None:
             while not stop.is_set():
                 response = client.post("/predict", json={"instances": X.tolist()})
@@ -285,7 +304,7 @@ def test_drifted_traffic_emits_the_batch_paths_event(client: TestClient, store: 
     sink: RecordingSink = service.drift.sink
     shifted = _dimmed(DIGITS.data[:400])
     for start in range(0, 400, 100):
-        assert client.post("/predict", json={"instances": shifted[start:start + 100].tolist()}).status_code == 200
+        assert client.post("/predict", json={"instances": shifted[start : start + 100].tolist()}).status_code == 200
     service.drift.tick()  # the worker's step, run here instead of on its thread
     assert service.drift.status().windows_measured == 0  # 400 rows: the 1000-row window is not due yet
     for _ in range(6):
@@ -294,11 +313,18 @@ def test_drifted_traffic_emits_the_batch_paths_event(client: TestClient, store: 
     [event] = sink.events
     reference = ModelStore(store, MODEL).card("v2")  # the served version
     assert reference["version"] == "v2"
-    expected = drift_event(MODEL, "v2", SOURCE, measure_drift(
-        service.model.drift_reference, np.concatenate([shifted, *[shifted[:100]] * 6])))
+    expected = drift_event(
+        MODEL,
+        "v2",
+        SOURCE,
+        measure_drift(service.model.drift_reference, np.concatenate([shifted, *[shifted[:100]] * 6])),
+    )
     assert event["event"] == DRIFT_EVENT
-    assert event["resource"] == expected["resource"] == {"prefect.resource.id": model_resource_id(MODEL),
-                                                         "prefect.resource.name": MODEL}
+    assert (
+        event["resource"]
+        == expected["resource"]
+        == {"prefect.resource.id": model_resource_id(MODEL), "prefect.resource.name": MODEL}
+    )
     assert event["payload"]["version"] == "v2" and event["payload"]["rows"] == 1000
     assert set(event["payload"]) == set(expected["payload"])
     health = client.get("/health").json()["drift"]
@@ -313,7 +339,7 @@ def test_traffic_like_the_training_data_emits_nothing(client: TestClient) -> Non
     low, high = low - slack, high + slack
     inside = DIGITS.data[((DIGITS.data >= low) & (DIGITS.data <= high)).all(axis=1)][:1000]  # rows it accepts
     for start in range(0, 1000, 200):
-        assert client.post("/predict", json={"instances": inside[start:start + 200].tolist()}).status_code == 200
+        assert client.post("/predict", json={"instances": inside[start : start + 200].tolist()}).status_code == 200
     service.drift.tick()
     assert service.drift.status().windows_measured == 1
     assert service.drift.last_report["drift"] is False and service.drift.sink.events == []
@@ -378,9 +404,14 @@ def test_with_the_prefect_api_up_the_event_reaches_it(store: Path) -> None:
 
     def found() -> list[dict[str, Any]]:
         with get_client(sync_client=True) as prefect:
-            response = prefect.request("POST", "/events/filter", json={
-                "filter": {"event": {"name": [DRIFT_EVENT]}, "resource": {"id": [model_resource_id(MODEL)]}},
-                "limit": 50})
+            response = prefect.request(
+                "POST",
+                "/events/filter",
+                json={
+                    "filter": {"event": {"name": [DRIFT_EVENT]}, "resource": {"id": [model_resource_id(MODEL)]}},
+                    "limit": 50,
+                },
+            )
             return [e for e in response.json()["events"] if e["payload"].get("source") == SOURCE]
 
     _wait_for(lambda: bool(found()), "the drift event in the Prefect API", timeout=120)

@@ -35,8 +35,9 @@ def _table(flow_run_id: UUID, kind: str) -> list[dict[str, Any]]:
     """The newest table artifact of this kind created by the flow run, read back through the API."""
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[f"{NAME}-{kind}"]),
-                                           flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])),
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=[f"{NAME}-{kind}"]), flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])
+            ),
             sort=ArtifactSort.CREATED_DESC,
         )
     assert artifacts, f"no {kind} artifact for flow run {flow_run_id}"
@@ -72,7 +73,10 @@ def test_first_model_of_a_name_passes_and_becomes_champion(first_run: tuple[Path
     assert [(row["kind"], row["selected"]) for row in candidates] == [("logistic_regression", "yes")]
     verdict = _table(run_id, "gate")
     assert {row["check"] for row in verdict} == {
-        "accuracy >= min", "macro_f1 >= min", "deterministic predictions", "batch of one row",
+        "accuracy >= min",
+        "macro_f1 >= min",
+        "deterministic predictions",
+        "batch of one row",
         "agreement under input noise",
     }
     assert all(row["result"] == "pass" for row in verdict)
@@ -152,8 +156,9 @@ def test_candidates_compete_on_validation_rows_and_refit_false_keeps_the_validat
     store_with_champion: Path,
 ) -> None:
     # without the refit the model learned from 20% fewer rows and scores about a point lower than the champion
-    config = _config(store_with_champion, "model.refit=false", "gate.champion_tolerance=0.05",
-                     path="config/digits-candidates.yaml")
+    config = _config(
+        store_with_champion, "model.refit=false", "gate.champion_tolerance=0.05", path="config/digits-candidates.yaml"
+    )
     state = pipeline.training_pipeline(config, return_state=True)
 
     assert state.is_completed(), state.message
@@ -174,12 +179,14 @@ def test_candidates_compete_on_validation_rows_and_refit_false_keeps_the_validat
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_mlp_with_quantization_off_stores_only_the_float_model(prefect_harness: Path, tmp_path: Path) -> None:
-    config = parse_config({
-        "model": {"kind": "mlp_classifier", "hidden_layer_sizes": [16], "max_iter": 60},
-        "gate": {"min_metrics": {"accuracy": 0.9}},
-        "quantize": {"enabled": False},
-        "registry": {"root": str(tmp_path), "model_name": "digits-mlp"},
-    })
+    config = parse_config(
+        {
+            "model": {"kind": "mlp_classifier", "hidden_layer_sizes": [16], "max_iter": 60},
+            "gate": {"min_metrics": {"accuracy": 0.9}},
+            "quantize": {"enabled": False},
+            "registry": {"root": str(tmp_path), "model_name": "digits-mlp"},
+        }
+    )
     state = pipeline.training_pipeline(config, return_state=True)
 
     assert state.is_completed(), state.message

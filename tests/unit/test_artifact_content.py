@@ -24,15 +24,31 @@ def test_artifact_keys_use_lowercase_digits_and_dashes(model_name: str, kind: st
 
 def _card() -> dict:
     return {
-        "model_name": "digits-logreg", "version": "v3", "status": "champion", "reason": "passed",
-        "metrics": {"accuracy": 0.97222, "macro_f1": 0.9719}, "int8_metrics": {"accuracy": 0.975},
-        "champion_metrics": {"accuracy": 0.96}, "config": PipelineConfig().model_dump(mode="json"),
-        "gate": {"champion_version": "v2", "checks": [
-            {"name": "accuracy >= min", "measured": 0.9722, "bound": 0.95, "operator": ">=", "passed": True}]},
-        "quantization": {"int8_bytes": 2000, "float_bytes": 8000, "metric_name": "accuracy",
-                         "float_metric": 0.9722, "int8_metric": 0.975, "agreement": 0.99},
+        "model_name": "digits-logreg",
+        "version": "v3",
+        "status": "champion",
+        "reason": "passed",
+        "metrics": {"accuracy": 0.97222, "macro_f1": 0.9719},
+        "int8_metrics": {"accuracy": 0.975},
+        "champion_metrics": {"accuracy": 0.96},
+        "config": PipelineConfig().model_dump(mode="json"),
+        "gate": {
+            "champion_version": "v2",
+            "checks": [
+                {"name": "accuracy >= min", "measured": 0.9722, "bound": 0.95, "operator": ">=", "passed": True}
+            ],
+        },
+        "quantization": {
+            "int8_bytes": 2000,
+            "float_bytes": 8000,
+            "metric_name": "accuracy",
+            "float_metric": 0.9722,
+            "int8_metric": 0.975,
+            "agreement": 0.99,
+        },
         "data": {"source": "builtin:digits", "n_train": 1437, "n_test": 360, "fingerprint": "ab" * 32},
-        "code_version": "0123456789ab", "flow_run_id": "run-1",
+        "code_version": "0123456789ab",
+        "flow_run_id": "run-1",
         "files": {"model.joblib": {"sha256": "cd" * 32, "bytes": 8000}},
     }
 

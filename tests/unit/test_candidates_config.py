@@ -37,8 +37,9 @@ def test_shipped_configs_load(path: str, kind: str, problem: str) -> None:
 
 
 def test_single_model_form_is_one_candidate_with_selection_keys_beside_it() -> None:
-    config = parse_config({"model": {"kind": "ridge", "alpha": 2.0, "validation_size": 0.3},
-                           "gate": {"min_metrics": {"r2": 0.1}}})
+    config = parse_config(
+        {"model": {"kind": "ridge", "alpha": 2.0, "validation_size": 0.3}, "gate": {"min_metrics": {"r2": 0.1}}}
+    )
     assert config.model.candidates == [RidgeConfig(alpha=2.0)]
     assert config.model.validation_size == 0.3
 
@@ -56,13 +57,22 @@ def test_override_of_a_single_form_key_still_works(tmp_path: Path) -> None:
 
 
 def test_candidates_form_mixes_kinds_of_one_task_and_defaults_the_kind() -> None:
-    config = parse_config({"model": {"candidates": [
-        {"C": 0.1},
-        {"kind": "linear_svm", "C": 0.5},
-        {"kind": "mlp_classifier", "hidden_layer_sizes": [32, 16]},
-    ], "cv_folds": 3}})
+    config = parse_config(
+        {
+            "model": {
+                "candidates": [
+                    {"C": 0.1},
+                    {"kind": "linear_svm", "C": 0.5},
+                    {"kind": "mlp_classifier", "hidden_layer_sizes": [32, 16]},
+                ],
+                "cv_folds": 3,
+            }
+        }
+    )
     assert config.model.candidates == [
-        LogisticRegressionConfig(C=0.1), LinearSVMConfig(C=0.5), MLPClassifierConfig(hidden_layer_sizes=[32, 16])
+        LogisticRegressionConfig(C=0.1),
+        LinearSVMConfig(C=0.5),
+        MLPClassifierConfig(hidden_layer_sizes=[32, 16]),
     ]
     assert config.model.cv_folds == 3
     assert config.primary_metric == "accuracy"
@@ -72,8 +82,11 @@ def test_candidates_form_mixes_kinds_of_one_task_and_defaults_the_kind() -> None
     ("model", "gate", "expected"),
     [
         ({"kind": "linear_svr"}, {"min_metrics": {"r2": 0.3}}, LinearSVRConfig()),
-        ({"kind": "mlp_regressor", "hidden_layer_sizes": [8]}, {"min_metrics": {"r2": 0.3}},
-         MLPRegressorConfig(hidden_layer_sizes=[8])),
+        (
+            {"kind": "mlp_regressor", "hidden_layer_sizes": [8]},
+            {"min_metrics": {"r2": 0.3}},
+            MLPRegressorConfig(hidden_layer_sizes=[8]),
+        ),
     ],
 )
 def test_regressors_of_the_zoo(model: dict, gate: dict, expected: object) -> None:

@@ -33,8 +33,12 @@ def test_compare_without_a_champion_asks_for_the_second_version(tmp_path: Path, 
 
 
 def test_compare_table_shows_both_versions_and_the_difference() -> None:
-    table = cli.compare_table("v1", {"status": "passed", "metrics": {"accuracy": 0.95}, "int8_metrics": {}},
-                              "v2", {"status": "rejected", "metrics": {"accuracy": 0.97, "f1_macro": 0.9}})
+    table = cli.compare_table(
+        "v1",
+        {"status": "passed", "metrics": {"accuracy": 0.95}, "int8_metrics": {}},
+        "v2",
+        {"status": "rejected", "metrics": {"accuracy": 0.97, "f1_macro": 0.9}},
+    )
     lines = table.splitlines()
     assert lines[1].split() == ["status", "passed", "rejected"]
     assert lines[2].split() == ["accuracy", "0.9500", "0.9700", "+0.0200"]

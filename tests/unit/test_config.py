@@ -81,7 +81,10 @@ def test_seed_config_json_maps_onto_the_model_section(tmp_path: Path) -> None:
     config = load_config(seed_file)
     model = config.model.candidates[0]
     assert (model.kind, model.C, model.solver, model.max_iter) == (
-        "logistic_regression", 0.5, "saga", 200,
+        "logistic_regression",
+        0.5,
+        "saga",
+        200,
     )
 
 
@@ -113,10 +116,16 @@ def test_missing_file_and_bad_yaml_name_the_file(tmp_path: Path) -> None:
     ("raw", "override", "edited"),
     [
         ({"model": {"candidates": [{"C": 1.0}]}}, "model.C=0.5", {"model": {"candidates": [{"C": 0.5}]}}),
-        ({"model": {"candidates": [{"C": 1.0}, {"C": 2.0}]}}, "model.candidates.1.C=3",
-         {"model": {"candidates": [{"C": 1.0}, {"C": 3}]}}),
-        ({"model": {"candidates": [{"C": 1.0}]}}, "model.refit=false",
-         {"model": {"candidates": [{"C": 1.0}], "refit": False}}),
+        (
+            {"model": {"candidates": [{"C": 1.0}, {"C": 2.0}]}},
+            "model.candidates.1.C=3",
+            {"model": {"candidates": [{"C": 1.0}, {"C": 3}]}},
+        ),
+        (
+            {"model": {"candidates": [{"C": 1.0}]}},
+            "model.refit=false",
+            {"model": {"candidates": [{"C": 1.0}], "refit": False}},
+        ),
     ],
 )
 def test_overrides_reach_into_candidates(raw: dict, override: str, edited: dict) -> None:
@@ -132,8 +141,9 @@ def test_override_of_a_shared_key_with_several_candidates_asks_which() -> None:
 
 def test_a_partial_run_config_is_filled_from_the_deployment_config() -> None:
     deployment = load_config(CONFIG_DIR / "diabetes.yaml").model_dump(mode="json")
-    partial = PipelineConfig.model_validate({"model": {"kind": "ridge", "alpha": 2.0},
-                                             "gate": {"min_metrics": {"r2": 0.3}, "max_metrics": {}}})
+    partial = PipelineConfig.model_validate(
+        {"model": {"kind": "ridge", "alpha": 2.0}, "gate": {"min_metrics": {"r2": 0.3}, "max_metrics": {}}}
+    )
 
     filled = fill_from_defaults(partial, deployment)
 

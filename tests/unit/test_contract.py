@@ -58,8 +58,12 @@ def test_contract_records_names_order_stats_and_classes_and_round_trips_through_
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("not json", "not valid JSON"), ("[]", "a data contract is a JSON object"),
-     ('{"schema_version": 99}', "schema_version 99"), ('{"schema_version": 1}', "not a valid data contract")],
+    [
+        ("not json", "not valid JSON"),
+        ("[]", "a data contract is a JSON object"),
+        ('{"schema_version": 99}', "schema_version 99"),
+        ('{"schema_version": 1}', "not a valid data contract"),
+    ],
 )
 def test_broken_contract_files_fail_clearly(text, message):
     with pytest.raises(ValueError, match=message):
@@ -80,7 +84,9 @@ def test_check_columns(contract):
     assert {(f.severity, f.rule) for f in findings} == {("warning", "unexpected columns"), ("warning", "column order")}
     findings = check_columns(["a", "a", "label"], contract, "x.csv")
     assert {(f.severity, f.rule, tuple(f.columns)) for f in findings} == {
-        ("error", "duplicated column names", ("a",)), ("error", "missing columns", ("b", "c"))}
+        ("error", "duplicated column names", ("a",)),
+        ("error", "missing columns", ("b", "c")),
+    }
     assert "the model needs 3 feature columns; 3 columns found" in findings[1].detail
 
 
@@ -111,7 +117,8 @@ def test_missing_column_fails_before_reading_rows(tmp_path, good_frame, contract
 
 def test_new_class_labels_are_reported_with_lines(tmp_path, good_frame, contract):
     frame = in_training_range(good_frame, contract).with_columns(
-        pl.when(pl.int_range(pl.len()).is_in([4, 9])).then(7).otherwise(pl.col("label")).alias("label"))
+        pl.when(pl.int_range(pl.len()).is_in([4, 9])).then(7).otherwise(pl.col("label")).alias("label")
+    )
     with pytest.raises(DataValidationError) as caught:
         read_for_inference(write_csv(tmp_path / "s.csv", frame), contract)
     (finding,) = caught.value.findings
@@ -124,9 +131,13 @@ def test_out_of_range_values_are_warnings_within_tolerance_and_errors_beyond(tmp
     spec = contract.features[2]  # c
     span = spec.max - spec.min
     frame = in_training_range(good_frame, contract).with_columns(
-        pl.when(pl.int_range(pl.len()) == 0).then(spec.max + 0.05 * span)
-        .when(pl.int_range(pl.len()) == 1).then(spec.min - 0.5 * span)
-        .otherwise(pl.col("c")).alias("c"))
+        pl.when(pl.int_range(pl.len()) == 0)
+        .then(spec.max + 0.05 * span)
+        .when(pl.int_range(pl.len()) == 1)
+        .then(spec.min - 0.5 * span)
+        .otherwise(pl.col("c"))
+        .alias("c")
+    )
     uri = write_csv(tmp_path / "s.csv", frame)
     with pytest.raises(DataValidationError) as caught:
         read_for_inference(uri, contract)
@@ -141,21 +152,24 @@ def test_out_of_range_values_are_warnings_within_tolerance_and_errors_beyond(tmp
 
 
 def test_check_ranges_on_a_constant_training_feature():
-    contract = learn_contract(np.array([[5.0], [5.0]]), np.array([0, 1]), ["k"], problem="classification",
-                              target="y", range_tolerance=0.1)
+    contract = learn_contract(
+        np.array([[5.0], [5.0]]), np.array([0, 1]), ["k"], problem="classification", target="y", range_tolerance=0.1
+    )
     findings = check_ranges(np.array([[5.0], [5.2], [9.0]]), contract, "x.csv")
     assert {(f.rule, f.count) for f in findings} == {("mildly out of range", 1), ("out of range", 1)}
 
 
 def test_missing_values_are_errors_unless_the_contract_imputes(tmp_path, good_frame, contract):
     frame = in_training_range(good_frame, contract).with_columns(
-        pl.when(pl.int_range(pl.len()) == 3).then(None).otherwise(pl.col("a")).alias("a"))
+        pl.when(pl.int_range(pl.len()) == 3).then(None).otherwise(pl.col("a")).alias("a")
+    )
     uri = write_csv(tmp_path / "s.csv", frame)
     with pytest.raises(DataValidationError, match=r"missing or infinite values \[column a\].*line 5"):
         read_for_inference(uri, contract)
 
-    imputing = DataContract.from_dict({**contract.to_dict(), "impute_strategy": "mean",
-                                       "impute_values": [0.25, 0.5, 0.75]})
+    imputing = DataContract.from_dict(
+        {**contract.to_dict(), "impute_strategy": "mean", "impute_values": [0.25, 0.5, 0.75]}
+    )
     X, _, findings = read_for_inference(uri, imputing)
     assert X[3, 0] == 0.25
     assert [(f.severity, f.rule) for f in findings] == [("warning", "missing values imputed")]

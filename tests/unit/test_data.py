@@ -211,8 +211,9 @@ def test_file_url_reads_the_local_file(tmp_path):
 # ---- Parquet and .npz ---------------------------------------------------------------------------------------------
 def test_parquet_numeric_text_and_label_columns(tmp_path):
     path = tmp_path / "t.parquet"
-    pl.DataFrame({"i": [1, 2, 3], "f": [0.5, None, 2.0], "s": ["1", "x", "3"], "label": ["a", "b", "a"]}) \
-        .write_parquet(path)
+    pl.DataFrame({"i": [1, 2, 3], "f": [0.5, None, 2.0], "s": ["1", "x", "3"], "label": ["a", "b", "a"]}).write_parquet(
+        path
+    )
     dataset = load_dataset(DataConfig(source=str(path), target="label"))
     assert dataset.feature_names == ["i", "f", "s"]
     assert dataset.X[:, 0].tolist() == [1.0, 2.0, 3.0]
@@ -266,8 +267,10 @@ def test_http_source_is_downloaded_and_fingerprinted(good_csv_bytes):
     assert server.requests == [200]
 
 
-@pytest.mark.parametrize(("status", "transient"), [(500, True), (502, True), (503, True), (429, True),
-                                                   (400, False), (403, False), (404, False), (410, False)])
+@pytest.mark.parametrize(
+    ("status", "transient"),
+    [(500, True), (502, True), (503, True), (429, True), (400, False), (403, False), (404, False), (410, False)],
+)
 def test_http_errors_are_transient_only_for_5xx_and_throttling(good_csv_bytes, tmp_path, status, transient):
     with FlakyServer(good_csv_bytes, failures=1, status=status) as server, pytest.raises(DataLoadError) as caught:
         download_http(server.url("good.csv"), tmp_path / "out", timeout=5)
@@ -349,7 +352,6 @@ def test_download_streams_to_disk(tmp_path):
         sha256, size = download_http(server.url("blob.csv"), tmp_path / "blob", timeout=5)
     assert (sha256, size) == (hashlib.sha256(body).hexdigest(), len(body))
     assert (tmp_path / "blob").read_bytes() == body
-
 
 
 @pytest.mark.parametrize("spelled", ["\\t", "tab"])

@@ -62,12 +62,19 @@ def _passes(report: gate.GateReport) -> dict[str, bool]:
 def test_good_model_without_champion_passes_every_check() -> None:
     data = _data()
     model = ThresholdModel()
-    report = gate.run_gate(model, serialize_estimator(model), data, GateConfig(min_class_recall=0.9),
-                           "accuracy", champion=None, seed=0)
+    report = gate.run_gate(
+        model, serialize_estimator(model), data, GateConfig(min_class_recall=0.9), "accuracy", champion=None, seed=0
+    )
     assert report.passed
     assert report.metrics["accuracy"] == 1.0
-    assert set(_passes(report)) == {"accuracy >= min", "macro_f1 >= min", "min class recall >= floor",
-                                    "deterministic predictions", "batch of one row", "agreement under input noise"}
+    assert set(_passes(report)) == {
+        "accuracy >= min",
+        "macro_f1 >= min",
+        "min class recall >= floor",
+        "deterministic predictions",
+        "batch of one row",
+        "agreement under input noise",
+    }
 
 
 @pytest.mark.parametrize(
@@ -171,10 +178,12 @@ def test_determinism_check_compares_with_the_stored_bytes() -> None:
 def test_noise_agreement_bound_is_the_configured_rate() -> None:
     data = _data()
     model = JitteryModel()
-    assert gate.noise_check(model, data.X_train, data.X_test, data.y_test, GateConfig(min_noise_agreement=0.3),
-                            "classification", seed=0).passed
-    check = gate.noise_check(model, data.X_train, data.X_test, data.y_test, GateConfig(min_noise_agreement=0.9),
-                             "classification", seed=0)
+    assert gate.noise_check(
+        model, data.X_train, data.X_test, data.y_test, GateConfig(min_noise_agreement=0.3), "classification", seed=0
+    ).passed
+    check = gate.noise_check(
+        model, data.X_train, data.X_test, data.y_test, GateConfig(min_noise_agreement=0.9), "classification", seed=0
+    )
     assert not check.passed and check.bound == 0.9
 
 
@@ -203,8 +212,9 @@ def test_behavioural_checks_can_be_switched_off() -> None:
 def test_champion_recheck_scores_the_champion_named_at_promotion_time() -> None:
     data = _data()
     model = ThresholdModel(threshold=0.3)
-    report = gate.run_gate(model, serialize_estimator(model), data, GateConfig(min_metrics={}), "accuracy",
-                           champion=None, seed=0)
+    report = gate.run_gate(
+        model, serialize_estimator(model), data, GateConfig(min_metrics={}), "accuracy", champion=None, seed=0
+    )
     champions = {"v1": gate.Champion("v1", ThresholdModel(threshold=0.35)), "v2": gate.Champion("v2", ThresholdModel())}
     recheck = gate.champion_recheck(report, data, GateConfig(), "accuracy", champions.get)
     assert all(c.passed for c in recheck("v1"))
@@ -213,10 +223,15 @@ def test_champion_recheck_scores_the_champion_named_at_promotion_time() -> None:
 
 
 def test_verdict_rows_show_every_check_with_value_bound_and_result() -> None:
-    report = gate.GateReport({"accuracy": 0.9}, None, None, [
-        gate.Check("accuracy >= min", 0.9, 0.95, ">=", False),
-        gate.Check("batch of one row", 1.0, 1.0, ">=", True, "one row -> 1"),
-    ])
+    report = gate.GateReport(
+        {"accuracy": 0.9},
+        None,
+        None,
+        [
+            gate.Check("accuracy >= min", 0.9, 0.95, ">=", False),
+            gate.Check("batch of one row", 1.0, 1.0, ">=", True, "one row -> 1"),
+        ],
+    )
     assert gate.verdict_rows(report) == [
         {"check": "accuracy >= min", "measured": 0.9, "bound": ">= 0.95", "result": "FAIL", "detail": ""},
         {"check": "batch of one row", "measured": 1.0, "bound": ">= 1.0", "result": "pass", "detail": "one row -> 1"},

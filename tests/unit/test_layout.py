@@ -21,8 +21,9 @@ print(len(names))
 
 
 def test_the_library_imports_with_prefect_absent() -> None:
-    done = subprocess.run([sys.executable, "-c", IMPORT_EVERY_LIBRARY_MODULE], capture_output=True, text=True,
-                          check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORT_EVERY_LIBRARY_MODULE], capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stderr
     assert int(done.stdout.strip()) >= 15  # every module of src/mlops_pipeline was imported
 

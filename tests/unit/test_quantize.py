@@ -75,29 +75,50 @@ def _mlp(**kwargs: Any) -> MLPClassifier:
 
 # (estimator factory, data fixture, float methods whose outputs the int8 model must reproduce)
 MODELS: dict[str, tuple[Callable[[], Any], str, tuple[str, ...]]] = {
-    "logreg-multiclass": (lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)), "digits",
-                          ("decision_function", "predict_proba")),
-    "logreg-binary-unscaled": (lambda: LogisticRegression(max_iter=2000), "binary",
-                               ("decision_function", "predict_proba")),
-    "linear-svc-multiclass": (lambda: make_pipeline(StandardScaler(), LinearSVC(random_state=0)), "digits",
-                              ("decision_function",)),
-    "linear-svc-binary": (lambda: make_pipeline(StandardScaler(), LinearSVC(random_state=0)), "binary",
-                          ("decision_function",)),
-    "linear-svr": (lambda: make_pipeline(StandardScaler(), LinearSVR(C=10.0, max_iter=20_000, random_state=0)),
-                   "regression", ("predict",)),
+    "logreg-multiclass": (
+        lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)),
+        "digits",
+        ("decision_function", "predict_proba"),
+    ),
+    "logreg-binary-unscaled": (
+        lambda: LogisticRegression(max_iter=2000),
+        "binary",
+        ("decision_function", "predict_proba"),
+    ),
+    "linear-svc-multiclass": (
+        lambda: make_pipeline(StandardScaler(), LinearSVC(random_state=0)),
+        "digits",
+        ("decision_function",),
+    ),
+    "linear-svc-binary": (
+        lambda: make_pipeline(StandardScaler(), LinearSVC(random_state=0)),
+        "binary",
+        ("decision_function",),
+    ),
+    "linear-svr": (
+        lambda: make_pipeline(StandardScaler(), LinearSVR(C=10.0, max_iter=20_000, random_state=0)),
+        "regression",
+        ("predict",),
+    ),
     "linear-regression-unscaled": (LinearRegression, "diabetes_raw", ("predict",)),
     "ridge": (lambda: make_pipeline(StandardScaler(), Ridge()), "regression", ("predict",)),
-    "mlp-relu-multiclass": (lambda: make_pipeline(StandardScaler(), _mlp()), "digits",
-                            ("predict_proba",)),
-    "mlp-tanh-binary": (lambda: make_pipeline(StandardScaler(), _mlp(activation="tanh")), "binary",
-                        ("predict_proba",)),
-    "mlp-logistic-multiclass": (lambda: make_pipeline(StandardScaler(), _mlp(activation="logistic")), "digits",
-                                ("predict_proba",)),
-    "mlp-identity": (lambda: make_pipeline(StandardScaler(), _mlp(activation="identity")), "binary",
-                     ("predict_proba",)),
-    "mlp-regressor": (lambda: make_pipeline(StandardScaler(), MLPRegressor(hidden_layer_sizes=(16,), max_iter=2000,
-                                                                           random_state=0)),
-                      "regression", ("predict",)),
+    "mlp-relu-multiclass": (lambda: make_pipeline(StandardScaler(), _mlp()), "digits", ("predict_proba",)),
+    "mlp-tanh-binary": (lambda: make_pipeline(StandardScaler(), _mlp(activation="tanh")), "binary", ("predict_proba",)),
+    "mlp-logistic-multiclass": (
+        lambda: make_pipeline(StandardScaler(), _mlp(activation="logistic")),
+        "digits",
+        ("predict_proba",),
+    ),
+    "mlp-identity": (
+        lambda: make_pipeline(StandardScaler(), _mlp(activation="identity")),
+        "binary",
+        ("predict_proba",),
+    ),
+    "mlp-regressor": (
+        lambda: make_pipeline(StandardScaler(), MLPRegressor(hidden_layer_sizes=(16,), max_iter=2000, random_state=0)),
+        "regression",
+        ("predict",),
+    ),
 }
 
 
@@ -207,10 +228,13 @@ def test_quantize_rows_uses_the_full_int8_range_per_row() -> None:
     np.testing.assert_array_equal(q[1], 0)
 
 
-@pytest.mark.parametrize("values", [
-    np.array([[1.0, 3.0, 2.0], [5.0, 5.0, 1.0], [-1.0, -2.0, -1.0], [0.0, 0.0, 0.0]], dtype=np.float32),
-    np.random.default_rng(0).standard_normal((50, 12)).astype(np.float32),
-])
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.array([[1.0, 3.0, 2.0], [5.0, 5.0, 1.0], [-1.0, -2.0, -1.0], [0.0, 0.0, 0.0]], dtype=np.float32),
+        np.random.default_rng(0).standard_normal((50, 12)).astype(np.float32),
+    ],
+)
 def test_row_argmax_matches_numpy_including_ties(values: np.ndarray) -> None:
     out = np.empty(len(values), dtype=np.intp)
     _write_row_argmax(values, out)
@@ -264,9 +288,18 @@ def test_file_is_plain_arrays_with_a_json_header(fitted: dict[str, tuple[Any, Sp
     path.write_bytes(QuantizedModel(estimator=estimator).fit(X_train).to_bytes())
     with np.load(path, allow_pickle=False) as npz:
         header = json.loads(npz["header"].tobytes())
-        assert sorted(npz.files) == sorted(["header", "input_standardisation", "layer0_weight", "layer0_scale_bias",
-                                            "layer1_weight", "layer1_scale_bias", "layer2_weight",
-                                            "layer2_scale_bias"])
+        assert sorted(npz.files) == sorted(
+            [
+                "header",
+                "input_standardisation",
+                "layer0_weight",
+                "layer0_scale_bias",
+                "layer1_weight",
+                "layer1_scale_bias",
+                "layer2_weight",
+                "layer2_scale_bias",
+            ]
+        )
         assert npz["layer0_weight"].dtype == np.int8 and npz["layer0_weight"].shape == (24, 64)
     assert header["format_version"] == FORMAT_VERSION
     assert header["model_kind"] == "MLPClassifier" and header["hidden_activation"] == "relu"
@@ -286,16 +319,22 @@ def _with_header(arrays: dict[str, np.ndarray], **changes: Any) -> dict[str, np.
 
 
 CORRUPTIONS: dict[str, tuple[Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]], str]] = {
-    "weights as float64": (lambda a: {**a, "layer0_weight": a["layer0_weight"].astype(np.float64)},
-                           "array 'layer0_weight' is float64"),
-    "missing bias": (lambda a: {k: v for k, v in a.items() if k != "layer0_scale_bias"},
-                     "array 'layer0_scale_bias' is missing"),
+    "weights as float64": (
+        lambda a: {**a, "layer0_weight": a["layer0_weight"].astype(np.float64)},
+        "array 'layer0_weight' is float64",
+    ),
+    "missing bias": (
+        lambda a: {k: v for k, v in a.items() if k != "layer0_scale_bias"},
+        "array 'layer0_scale_bias' is missing",
+    ),
     "wrong width": (lambda a: {**a, "layer0_weight": a["layer0_weight"][:, :5]}, "array 'layer0_weight'"),
     "future version": (lambda a: _with_header(a, format_version=99), "format_version 99"),
     "unknown activation": (lambda a: _with_header(a, hidden_activation="gelu"), "'hidden_activation' is 'gelu'"),
     "classes mismatch": (lambda a: _with_header(a, classes=[0, 1, 2]), "3 classes but the last layer has 10"),
-    "nan scale": (lambda a: {**a, "input_standardisation": np.full_like(a["input_standardisation"], np.nan)},
-                  "NaN or infinite"),
+    "nan scale": (
+        lambda a: {**a, "input_standardisation": np.full_like(a["input_standardisation"], np.nan)},
+        "NaN or infinite",
+    ),
     "no header": (lambda a: {k: v for k, v in a.items() if k != "header"}, "not a quantized model file"),
 }
 
@@ -348,8 +387,10 @@ BAD_INPUTS: dict[str, tuple[Callable[[np.ndarray], Any], str]] = {
     "strings": (lambda X: X.astype(str), "features must be numbers"),
     "NaN": (lambda X: np.where(np.arange(64) == 5, np.nan, X)[:3], "rows [0, 1, 2], columns ['pixel_5']"),
     "infinity in one row": (lambda X: np.vstack([X[:4], np.full((1, 64), np.inf)]), "rows [4]"),
-    "renamed column": (lambda X: _Frame(X, ["pixel_0", "x"] + [f"pixel_{i}" for i in range(2, 64)]),
-                       "missing ['pixel_1'], unexpected ['x']"),
+    "renamed column": (
+        lambda X: _Frame(X, ["pixel_0", "x"] + [f"pixel_{i}" for i in range(2, 64)]),
+        "missing ['pixel_1'], unexpected ['x']",
+    ),
     "reordered columns": (lambda X: _Frame(X, [f"pixel_{i}" for i in reversed(range(64))]), "different order"),
 }
 
@@ -385,14 +426,25 @@ def test_clone_of_a_fitted_model_is_unfitted(fitted: dict[str, tuple[Any, Split]
     assert not hasattr(copy, "layers_")
 
 
-@pytest.mark.parametrize("estimator, X, message", [
-    (None, np.zeros((3, 2)), "needs a fitted `estimator`"),
-    (make_pipeline(MinMaxScaler(), LogisticRegression()).fit([[0, 1], [1, 0]], [0, 1]), np.zeros((3, 2)),
-     "other than StandardScaler: MinMaxScaler"),
-    (DecisionTreeClassifier().fit([[0, 1], [1, 0]], [0, 1]), np.zeros((3, 2)), "no weights to quantize"),
-    (MLPClassifier(hidden_layer_sizes=(3,), max_iter=500, random_state=0).fit([[0, 1], [1, 0]], [[0, 1], [1, 1]]),
-     np.zeros((3, 2)), "multilabel"),
-])
+@pytest.mark.parametrize(
+    "estimator, X, message",
+    [
+        (None, np.zeros((3, 2)), "needs a fitted `estimator`"),
+        (
+            make_pipeline(MinMaxScaler(), LogisticRegression()).fit([[0, 1], [1, 0]], [0, 1]),
+            np.zeros((3, 2)),
+            "other than StandardScaler: MinMaxScaler",
+        ),
+        (DecisionTreeClassifier().fit([[0, 1], [1, 0]], [0, 1]), np.zeros((3, 2)), "no weights to quantize"),
+        (
+            MLPClassifier(hidden_layer_sizes=(3,), max_iter=500, random_state=0).fit(
+                [[0, 1], [1, 0]], [[0, 1], [1, 1]]
+            ),
+            np.zeros((3, 2)),
+            "multilabel",
+        ),
+    ],
+)
 def test_models_that_cannot_be_quantized_say_why(estimator: Any, X: np.ndarray, message: str) -> None:
     with pytest.raises(QuantizationError, match=message):
         QuantizedModel(estimator=estimator).fit(X)
@@ -412,8 +464,16 @@ def test_unfitted_pipeline_is_not_quantized() -> None:
 # ---- the quantization gate ---------------------------------------------------------------------------------------
 def test_report_compares_float_and_int8_on_the_held_out_split(fitted: dict[str, tuple[Any, Split]]) -> None:
     estimator, (X_train, X_test, _, y_test) = fitted["linear-svc-multiclass"]
-    result = quantize_and_compare(estimator, X_train, X_test, y_test, [f"p{i}" for i in range(64)],
-                                  "classification", float_bytes=8000, config=QuantizeConfig())
+    result = quantize_and_compare(
+        estimator,
+        X_train,
+        X_test,
+        y_test,
+        [f"p{i}" for i in range(64)],
+        "classification",
+        float_bytes=8000,
+        config=QuantizeConfig(),
+    )
     report = result.report
     assert report.metric_name == "accuracy" and report.output_compared == "decision_function"
     assert report.int8_bytes == len(result.npz_bytes) and report.float_bytes == 8000
@@ -425,8 +485,9 @@ def test_report_compares_float_and_int8_on_the_held_out_split(fitted: dict[str, 
 
 def test_gate_fails_with_the_report_when_the_drop_is_too_large(fitted: dict[str, tuple[Any, Split]]) -> None:
     estimator, (X_train, X_test, _, y_test) = fitted["logreg-multiclass"]
-    report = quantize_and_compare(estimator, X_train, X_test, y_test, [f"p{i}" for i in range(64)],
-                                  "classification", 1, QuantizeConfig()).report
+    report = quantize_and_compare(
+        estimator, X_train, X_test, y_test, [f"p{i}" for i in range(64)], "classification", 1, QuantizeConfig()
+    ).report
     failing = type(report)(**{**report.__dict__, "int8_metric": report.float_metric - 0.01, "metric_drop": 0.01})
     check_quantization(report)
     with pytest.raises(QuantizationGateFailed, match="drop of 0.0100 > quantize.max_metric_drop 0.005") as error:

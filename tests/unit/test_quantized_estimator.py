@@ -34,8 +34,10 @@ def _regressor() -> QuantizedModel:
     return QuantizedModel(Ridge().fit(X, Y_REG))
 
 
-PREFIT = (f"prefit: the wrapped model was fit on {N_FEATURES} features and fit() never refits it, so fitting on "
-          "the check's own data of another width raises")
+PREFIT = (
+    f"prefit: the wrapped model was fit on {N_FEATURES} features and fit() never refits it, so fitting on "
+    "the check's own data of another width raises"
+)
 Y_IGNORED = "prefit: fit() ignores y (it only quantizes), so a bad y raises nothing"
 
 COMMON_EXPECTED_FAILURES = {
@@ -65,7 +67,7 @@ COMMON_EXPECTED_FAILURES = {
     "check_estimators_empty_data_messages": PREFIT,
     "check_pipeline_consistency": PREFIT,
     "check_n_features_in_after_fitting": "a wrong width raises ModelInputError naming the expected features, "
-                                         "not scikit-learn's 'X has N features' wording",
+    "not scikit-learn's 'X has N features' wording",
     "check_estimators_nan_inf": "fit does not reject NaN/inf calibration rows (predict does, naming the row)",
 }
 CLASSIFIER_EXPECTED_FAILURES = {

@@ -20,8 +20,9 @@ def model_bytes() -> bytes:
 
 
 def _publish(store: ModelStore, model_bytes: bytes, promote: bool = True, **kwargs) -> str:
-    return store.publish({FLOAT_MODEL_FILE: model_bytes}, {"metrics": {"accuracy": 1.0}}, promote=promote,
-                         **kwargs).version
+    return store.publish(
+        {FLOAT_MODEL_FILE: model_bytes}, {"metrics": {"accuracy": 1.0}}, promote=promote, **kwargs
+    ).version
 
 
 def test_publish_numbers_versions_records_hashes_and_status(tmp_path: Path, model_bytes: bytes) -> None:
@@ -114,8 +115,9 @@ def test_promotion_rechecks_a_champion_that_moved_since_the_gate(tmp_path: Path,
 
     pointer = (store.folder / CHAMPION_FILE).read_bytes()
     # gated when there was no champion; by promotion time v1 is the champion, and the candidate is worse
-    publication = store.publish({FLOAT_MODEL_FILE: model_bytes}, {}, promote=True, gated_against=None,
-                                recheck=worse_than)
+    publication = store.publish(
+        {FLOAT_MODEL_FILE: model_bytes}, {}, promote=True, gated_against=None, recheck=worse_than
+    )
     assert asked == ["v1"]
     assert (publication.version, publication.status, publication.promoted) == ("v2", "rejected", False)
     assert "champion moved to v1" in store.card("v2")["reason"]
@@ -227,8 +229,9 @@ def test_cli_list_show_promote_rollback(tmp_path: Path, model_bytes: bytes, caps
 def test_candidate_that_still_beats_the_moved_champion_is_promoted(tmp_path: Path, model_bytes: bytes) -> None:
     store = ModelStore(tmp_path, "m")
     _publish(store, model_bytes)
-    publication = store.publish({FLOAT_MODEL_FILE: model_bytes}, {}, promote=True, gated_against=None,
-                                recheck=lambda current: [])
+    publication = store.publish(
+        {FLOAT_MODEL_FILE: model_bytes}, {}, promote=True, gated_against=None, recheck=lambda current: []
+    )
     assert (publication.version, publication.promoted) == ("v2", True)
     assert store.champion() == "v2"
     assert store.card("v2")["rechecked_against"] == "v1"

@@ -137,8 +137,16 @@ def test_more_folds_than_rows_is_a_clear_error() -> None:
 
 
 def _result(score: float, metric: str = "accuracy") -> CandidateResult:
-    return CandidateResult(spec={}, metric_name=metric, metrics={metric: score}, fold_scores=[score],
-                           fit_seconds=0.1, n_fit_rows=8, n_validation_rows=2, model=None)
+    return CandidateResult(
+        spec={},
+        metric_name=metric,
+        metrics={metric: score},
+        fold_scores=[score],
+        fit_seconds=0.1,
+        n_fit_rows=8,
+        n_validation_rows=2,
+        model=None,
+    )
 
 
 @pytest.mark.parametrize(
@@ -162,8 +170,9 @@ def test_select_best_with_no_trained_candidate_fails() -> None:
 
 def test_candidate_rows_share_columns_and_mark_the_selected_one() -> None:
     specs = [LogisticRegressionConfig(C=0.1), LogisticRegressionConfig(C=1.0)]
-    rows = candidate_rows(specs, [_result(0.9), None], ["Completed", "Failed"], ["", "boom"], selected=0,
-                          cross_validated=False)
+    rows = candidate_rows(
+        specs, [_result(0.9), None], ["Completed", "Failed"], ["", "boom"], selected=0, cross_validated=False
+    )
     assert rows[0]["selected"] == "yes" and rows[1]["selected"] == ""
     assert rows[0]["score"] == 0.9 and rows[1]["score"] is None
     assert rows[1]["error"] == "boom"
@@ -180,8 +189,16 @@ def test_candidate_cache_key_is_per_candidate_and_ignores_its_position() -> None
     wider = ModelSection(candidates=[*selection.candidates, LogisticRegressionConfig(C=10.0)])
 
     def key(spec, index=0, data="abc", chosen=selection, data_config=None):
-        return _candidate_cache_key(None, {"data": _prepared(data), "spec": spec, "index": index,
-                                           "selection": chosen, "data_config": data_config or DataConfig()})
+        return _candidate_cache_key(
+            None,
+            {
+                "data": _prepared(data),
+                "spec": spec,
+                "index": index,
+                "selection": chosen,
+                "data_config": data_config or DataConfig(),
+            },
+        )
 
     base = key(LogisticRegressionConfig(C=0.1))
     assert key(LogisticRegressionConfig(C=0.1), index=2, chosen=wider) == base

@@ -14,10 +14,19 @@ from mlops_pipeline.validate import check_dataset, impute_values, prepare, quali
 def make_dataset(X, y, names=None, *, columns=None, findings=None, non_numeric=(), target="label", problem=None):
     X = np.asarray(X, dtype=np.float64)
     names = names or [f"f{i}" for i in range(X.shape[1])]
-    return Dataset(X=X, y=None if y is None else np.asarray(y), feature_names=names, target_name=target,
-                   source="t.csv", fingerprint="f" * 64, problem=problem,
-                   info={"columns": columns or [*names, target]}, findings=list(findings or []),
-                   non_numeric_columns=tuple(non_numeric), csv_lines=True)
+    return Dataset(
+        X=X,
+        y=None if y is None else np.asarray(y),
+        feature_names=names,
+        target_name=target,
+        source="t.csv",
+        fingerprint="f" * 64,
+        problem=problem,
+        info={"columns": columns or [*names, target]},
+        findings=list(findings or []),
+        non_numeric_columns=tuple(non_numeric),
+        csv_lines=True,
+    )
 
 
 def healthy(n=40, seed=0):
@@ -48,42 +57,150 @@ X0, Y0 = healthy()
 @pytest.mark.parametrize(
     ("dataset", "config", "problem", "rule", "columns", "detail"),
     [
-        (make_dataset(_with(X0, 3, 1, np.nan), Y0), DataConfig(), "classification",
-         "missing values (NaN or empty)", ["f1"], "line 5"),
-        (make_dataset(_with(X0, 2, 0, np.inf), Y0), DataConfig(), "classification", "infinite values", ["f0"],
-         "line 4: inf"),
-        (make_dataset(_with(X0, 0, 2, 1e300), Y0), DataConfig(), "classification", "values too large", ["f2"],
-         "line 2: 1e+300"),
-        (make_dataset(_with(X0, 0, 2, 5e6), Y0), DataConfig(max_abs_value=1e6), "classification",
-         "values too large", ["f2"], "data.max_abs_value=1e+06"),
-        (make_dataset(np.column_stack([X0, np.full(40, np.nan)]), Y0), DataConfig(), "classification",
-         "empty columns", ["f3"], "no values at all"),
-        (make_dataset(np.ones((40, 3)), Y0), DataConfig(), "classification", "constant data set",
-         ["f0", "f1", "f2"], "single value"),
-        (make_dataset(X0, None), DataConfig(), "classification", "missing target column", ["label"],
-         "no column 'label' among 4 columns"),
-        (make_dataset(X0, np.ones(40, dtype=int)), DataConfig(), "classification", "single class", ["label"],
-         "only class [1]"),
-        (make_dataset(X0, np.r_[np.zeros(39, dtype=int), 1]), DataConfig(), "classification",
-         "fewer than 2 rows per class", ["label"], "1: 1"),
-        (make_dataset(X0, np.r_[np.zeros(35, dtype=int), np.ones(5, dtype=int)]), DataConfig(min_rows_per_class=6),
-         "classification", "fewer than 6 rows per class", ["label"], "1: 5"),
-        (make_dataset(X0[:2], Y0[:2]), DataConfig(), "regression", "too few rows for the split", [],
-         "2 rows cannot be split"),
-        (make_dataset(X0[:6], [0, 1, 2, 0, 1, 2]), DataConfig(test_size=0.2), "classification",
-         "too few rows for the split", [], "leaves 2 test rows for 3 classes"),
-        (make_dataset(np.empty((0, 3)), np.empty(0)), DataConfig(), "classification", "no data rows", [],
-         "header but no data rows"),
-        (make_dataset(np.empty((5, 0)), np.arange(5)), DataConfig(), "classification", "no feature columns", [],
-         "no feature columns"),
-        (make_dataset(X0, Y0, ["a", "b", "a"], columns=["a", "b", "a", "label"]), DataConfig(), "classification",
-         "duplicated column names", ["a"], "'a' at columns [1, 3]"),
-        (make_dataset(X0, np.array(["x", "y"] * 20)), DataConfig(), "regression", "non-numeric target", ["label"],
-         "numeric target"),
-        (make_dataset(np.random.default_rng(1).normal(size=(400, 2)), np.random.default_rng(2).normal(size=400)),
-         DataConfig(), "classification", "continuous target", ["label"], "use a regression model"),
-        (make_dataset(X0, Y0, problem="regression"), DataConfig(), "classification", "model does not fit the data",
-         ["label"], "is a regression data set"),
+        (
+            make_dataset(_with(X0, 3, 1, np.nan), Y0),
+            DataConfig(),
+            "classification",
+            "missing values (NaN or empty)",
+            ["f1"],
+            "line 5",
+        ),
+        (
+            make_dataset(_with(X0, 2, 0, np.inf), Y0),
+            DataConfig(),
+            "classification",
+            "infinite values",
+            ["f0"],
+            "line 4: inf",
+        ),
+        (
+            make_dataset(_with(X0, 0, 2, 1e300), Y0),
+            DataConfig(),
+            "classification",
+            "values too large",
+            ["f2"],
+            "line 2: 1e+300",
+        ),
+        (
+            make_dataset(_with(X0, 0, 2, 5e6), Y0),
+            DataConfig(max_abs_value=1e6),
+            "classification",
+            "values too large",
+            ["f2"],
+            "data.max_abs_value=1e+06",
+        ),
+        (
+            make_dataset(np.column_stack([X0, np.full(40, np.nan)]), Y0),
+            DataConfig(),
+            "classification",
+            "empty columns",
+            ["f3"],
+            "no values at all",
+        ),
+        (
+            make_dataset(np.ones((40, 3)), Y0),
+            DataConfig(),
+            "classification",
+            "constant data set",
+            ["f0", "f1", "f2"],
+            "single value",
+        ),
+        (
+            make_dataset(X0, None),
+            DataConfig(),
+            "classification",
+            "missing target column",
+            ["label"],
+            "no column 'label' among 4 columns",
+        ),
+        (
+            make_dataset(X0, np.ones(40, dtype=int)),
+            DataConfig(),
+            "classification",
+            "single class",
+            ["label"],
+            "only class [1]",
+        ),
+        (
+            make_dataset(X0, np.r_[np.zeros(39, dtype=int), 1]),
+            DataConfig(),
+            "classification",
+            "fewer than 2 rows per class",
+            ["label"],
+            "1: 1",
+        ),
+        (
+            make_dataset(X0, np.r_[np.zeros(35, dtype=int), np.ones(5, dtype=int)]),
+            DataConfig(min_rows_per_class=6),
+            "classification",
+            "fewer than 6 rows per class",
+            ["label"],
+            "1: 5",
+        ),
+        (
+            make_dataset(X0[:2], Y0[:2]),
+            DataConfig(),
+            "regression",
+            "too few rows for the split",
+            [],
+            "2 rows cannot be split",
+        ),
+        (
+            make_dataset(X0[:6], [0, 1, 2, 0, 1, 2]),
+            DataConfig(test_size=0.2),
+            "classification",
+            "too few rows for the split",
+            [],
+            "leaves 2 test rows for 3 classes",
+        ),
+        (
+            make_dataset(np.empty((0, 3)), np.empty(0)),
+            DataConfig(),
+            "classification",
+            "no data rows",
+            [],
+            "header but no data rows",
+        ),
+        (
+            make_dataset(np.empty((5, 0)), np.arange(5)),
+            DataConfig(),
+            "classification",
+            "no feature columns",
+            [],
+            "no feature columns",
+        ),
+        (
+            make_dataset(X0, Y0, ["a", "b", "a"], columns=["a", "b", "a", "label"]),
+            DataConfig(),
+            "classification",
+            "duplicated column names",
+            ["a"],
+            "'a' at columns [1, 3]",
+        ),
+        (
+            make_dataset(X0, np.array(["x", "y"] * 20)),
+            DataConfig(),
+            "regression",
+            "non-numeric target",
+            ["label"],
+            "numeric target",
+        ),
+        (
+            make_dataset(np.random.default_rng(1).normal(size=(400, 2)), np.random.default_rng(2).normal(size=400)),
+            DataConfig(),
+            "classification",
+            "continuous target",
+            ["label"],
+            "use a regression model",
+        ),
+        (
+            make_dataset(X0, Y0, problem="regression"),
+            DataConfig(),
+            "classification",
+            "model does not fit the data",
+            ["label"],
+            "is a regression data set",
+        ),
     ],
 )
 def test_each_rule_reports_the_file_column_and_rows(dataset, config, problem, rule, columns, detail):
@@ -197,8 +314,9 @@ def test_held_out_values_outside_the_training_range_are_summed_up_in_one_warning
     from mlops_pipeline.contract import learn_contract
     from mlops_pipeline.validate import _test_split_range_findings
 
-    contract = learn_contract(np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([0, 1]), ["p", "q"],
-                              problem="classification", target="y")
+    contract = learn_contract(
+        np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([0, 1]), ["p", "q"], problem="classification", target="y"
+    )
     (finding,) = _test_split_range_findings(np.array([[2.0, 0.5], [-5.0, 1.05], [0.5, 0.5]]), contract, "t.csv")
     assert (finding.severity, finding.rule) == ("warning", "test split outside training range")
     assert finding.columns == ["p", "q"] and finding.count == 3
