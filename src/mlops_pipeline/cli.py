@@ -3,7 +3,7 @@
     mlops train [--config FILE] [--set KEY=VALUE ...]      the training flow (= python flows/pipeline.py)
     mlops infer --model NAME --data FILE [--out FILE]      batch inference (= python flows/batch_infer.py)
     mlops registry list|show|promote|rollback|compare ...  the model store (= python -m mlops_pipeline.registry)
-    mlops serve ...                                        the prediction service (= python -m serving), if installed
+    mlops serve ...                                        the prediction service (= python -m serving)
 
 Each subcommand hands the rest of the command line to the module that owns it, so `mlops train --help` is that
 module's help. Prefect is imported only by the subcommands that run a flow, never by importing this module.
@@ -36,7 +36,7 @@ def _infer(argv: list[str]) -> int:
 # ---- serve: the prediction service lives in the `serving` package (built separately); imported only here -------
 def _serve(argv: list[str]) -> int:
     try:
-        import serving.__main__ as service
+        import mlops_pipeline.serving.__main__ as service
     except ImportError as exc:
         print(f"error: `mlops serve` needs the `serving` package, which is not installed here ({exc})", file=sys.stderr)
         return 2

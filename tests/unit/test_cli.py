@@ -46,7 +46,7 @@ def test_compare_table_shows_both_versions_and_the_difference() -> None:
 
 
 def test_serve_without_the_serving_package_says_so(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    monkeypatch.setitem(sys.modules, "serving", None)
-    monkeypatch.setitem(sys.modules, "serving.__main__", None)
+    monkeypatch.setitem(sys.modules, "mlops_pipeline.serving", None)
+    monkeypatch.setitem(sys.modules, "mlops_pipeline.serving.__main__", None)
     assert cli.main(["serve"]) == 2
     assert "needs the `serving` package" in capsys.readouterr().err
