@@ -18,7 +18,7 @@ from sklearn.metrics import recall_score
 
 from mlops_pipeline.config import LOWER_IS_BETTER, GateConfig, ProblemKind, primary_metric
 from mlops_pipeline.registry import CHAMPION_FILE, ModelStore, RegistryError
-from mlops_pipeline.train import TrainedModel, evaluate
+from mlops_pipeline.train import TrainedModel, evaluate, rows_agree
 from mlops_pipeline.validate import PreparedData
 
 
@@ -160,14 +160,6 @@ def score_champion(
 
 
 # ---- behavioural checks -------------------------------------------------------------------------------------------
-def _agreement(a: np.ndarray, b: np.ndarray, problem: ProblemKind, tolerance: float) -> np.ndarray:
-    """Row-wise: do two prediction vectors agree (equal labels; regression values within `tolerance`)?"""
-    a, b = np.asarray(a), np.asarray(b)
-    if problem == "classification":
-        return a == b
-    return np.abs(a.astype(np.float64) - b.astype(np.float64)) <= tolerance
-
-
 def determinism_check(estimator: Any, model_bytes: bytes, X: np.ndarray) -> Check:
     """Predicting twice, and predicting with the model restored from its stored bytes, give identical output."""
     try:
@@ -215,7 +207,7 @@ def noise_check(
     noisy = X + rng.normal(size=X.shape) * (config.noise_scale * feature_std)
     tolerance = config.noise_tolerance * float(np.std(y))
     try:
-        agree = _agreement(estimator.predict(X), estimator.predict(noisy), problem, tolerance)
+        agree = rows_agree(estimator.predict(X), estimator.predict(noisy), problem, tolerance)
     except Exception as exc:
         return _holds("agreement under input noise", False, f"{type(exc).__name__}: {exc}")
     detail = f"noise {config.noise_scale} x feature std"

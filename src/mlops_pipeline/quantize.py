@@ -43,6 +43,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from mlops_pipeline.config import ProblemKind, QuantizeConfig, primary_metric
+from mlops_pipeline.train import rows_agree
 
 if TYPE_CHECKING:
     from mlops_pipeline.train import TrainedModel
@@ -747,10 +748,10 @@ def agreement_rate(
     """Share of rows where int8 agrees with float: same class, or within a small fraction of the target's spread."""
     if len(float_predictions) == 0:
         return 1.0
-    if problem == "classification":
-        return float(np.mean(float_predictions == int8_predictions))
-    tolerance = REGRESSION_AGREEMENT_TOLERANCE * max(float(np.std(y_true)), 1e-12)
-    return float(np.mean(np.abs(float_predictions - int8_predictions) <= tolerance))
+    tolerance = (
+        0.0 if problem == "classification" else REGRESSION_AGREEMENT_TOLERANCE * max(float(np.std(y_true)), 1e-12)
+    )
+    return float(np.mean(rows_agree(float_predictions, int8_predictions, problem, tolerance)))
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,17 @@ def train_model(data: PreparedData, config: ModelConfig, seed: int) -> TrainedMo
     return fit_model(data.X_train, data.y_train, config, seed)
 
 
+def rows_agree(a: np.ndarray, b: np.ndarray, problem: ProblemKind | str, tolerance: float) -> np.ndarray:
+    """Row-wise: do two prediction vectors agree (equal labels; regression values within `tolerance`)?
+
+    The one rule behind the gate's noise check and the float-vs-int8 agreement rate.
+    """
+    a, b = np.asarray(a), np.asarray(b)
+    if problem == "classification":
+        return np.asarray(a == b)
+    return np.asarray(np.abs(a.astype(np.float64) - b.astype(np.float64)) <= tolerance)
+
+
 def evaluate(predict_fn: Any, X: np.ndarray, y: np.ndarray, problem: ProblemKind) -> dict[str, float]:
     """Held-out metrics: accuracy and macro-F1 for classification, R² and RMSE for regression."""
     predictions = predict_fn(X)
