@@ -12,7 +12,6 @@ The steps are in `mlops_pipeline.batch` (plain) and `tasks/batch.py` (their Pref
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from prefect import flow
 from pydantic import ValidationError
 
 from mlops_pipeline.batch import ScoringReport, summary_markdown
+from mlops_pipeline.commands import run_flow_command
 from mlops_pipeline.config import ConfigError, InferenceConfig, load_config
 
 
@@ -127,40 +127,43 @@ def inference_config(args: argparse.Namespace) -> InferenceConfig:
         raise ConfigError(f"invalid batch-inference options: {problems}") from None
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        config = inference_config(args)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    state = batch_inference(config, return_state=True)
-    if not state.is_completed():
-        error = state.result(raise_on_failure=False)
-        print(f"\nbatch inference failed: {error}", file=sys.stderr)
-        return 1
-    summary: BatchSummary = state.result()
+def summary_text(summary: BatchSummary) -> str:
+    """What the command line prints after a batch-inference run."""
     report = summary.report
-    print(f"model      {summary.model_name} {summary.version} (int8)")
-    print(f"scored     {report.rows} rows in {report.seconds:.2f}s ({report.rows_per_second:,.0f} rows/s)")
-    print(f"written    {report.output}")
+    lines = [
+        f"model      {summary.model_name} {summary.version} (int8)",
+        f"scored     {report.rows} rows in {report.seconds:.2f}s ({report.rows_per_second:,.0f} rows/s)",
+        f"written    {report.output}",
+    ]
     if report.class_counts:
-        print("classes    " + ", ".join(f"{k}: {v}" for k, v in report.class_counts.items()))
+        lines.append("classes    " + ", ".join(f"{k}: {v}" for k, v in report.class_counts.items()))
     if report.prediction_stats:
-        print("predicted  " + ", ".join(f"{k}={v:.3f}" for k, v in report.prediction_stats.items()))
+        lines.append("predicted  " + ", ".join(f"{k}={v:.3f}" for k, v in report.prediction_stats.items()))
     if summary.drift_detected is not None:
         drifted = ", ".join(summary.drifted_features[:8]) + (" ..." if len(summary.drifted_features) > 8 else "")
-        print(f"drift      {'DETECTED: ' + drifted if summary.drift_detected else 'none'}")
+        lines.append(f"drift      {'DETECTED: ' + drifted if summary.drift_detected else 'none'}")
     if report.warnings:
-        print(f"warnings   {len(report.warnings)} (see the log)")
-    if args.summary_md:
-        with args.summary_md.open("a", encoding="utf-8") as handle:
-            rows: list[dict[str, Any]] = [
-                {"item": "rows scored", "value": report.rows},
-                {"item": "predictions", "value": report.output},
-            ]
-            handle.write(summary_markdown(summary.model_name, summary.version, rows))
-    return 0
+        lines.append(f"warnings   {len(report.warnings)} (see the log)")
+    return "\n".join(lines)
+
+
+def summary_md_text(summary: BatchSummary) -> str:
+    rows: list[dict[str, Any]] = [
+        {"item": "rows scored", "value": summary.report.rows},
+        {"item": "predictions", "value": summary.report.output},
+    ]
+    return summary_markdown(summary.model_name, summary.version, rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    return run_flow_command(
+        lambda: inference_config(args),
+        run_flow=lambda config: batch_inference(config, return_state=True),
+        report=lambda summary: (summary_text(summary), summary_md_text(summary)),
+        explain_failure=lambda config, error: f"\nbatch inference failed: {error}",
+        summary_md=args.summary_md,
+    )
 
 
 if __name__ == "__main__":

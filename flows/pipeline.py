@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from prefect import flow, get_run_logger, unmapped
 from prefect.client.orchestration import get_client
 from prefect.runtime import deployment as prefect_deployment
 
+from mlops_pipeline.commands import run_flow_command
 from mlops_pipeline.commit import Commit, Evaluation, Selection
 from mlops_pipeline.config import (
     ConfigError,
@@ -349,39 +349,45 @@ def require_model_name_for_new_data(config: PipelineConfig, data: str | None, ov
         )
 
 
+def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
+    """The run's config from --config, --set, --data and --target (ConfigError names the key at fault)."""
+    if args.config is None:
+        config = parse_config(apply_overrides({}, args.overrides), origin="defaults")
+    else:
+        config = load_config(args.config, args.overrides)
+    require_model_name_for_new_data(config, args.data, args.overrides)
+    return with_data_source(config, args.data, args.target)
+
+
+def failure_text(config: PipelineConfig, error: BaseException | Any) -> str:
+    """Why the run ended without a promoted model, and the champion that is still serving."""
+    kind = "rejected" if isinstance(error, GateFailed | QuantizationError) else "failed"
+    text = f"\npipeline {kind}: {error}"
+    with contextlib.suppress(RegistryError):
+        text += (
+            f"\nchampion unchanged: {ModelStore(config.registry.root, config.registry.model_name).champion() or 'none'}"
+        )
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        if args.config is None:
-            config = parse_config(apply_overrides({}, args.overrides), origin="defaults")
-        else:
-            config = load_config(args.config, args.overrides)
-        require_model_name_for_new_data(config, args.data, args.overrides)
-        config = with_data_source(config, args.data, args.target)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        runner = task_runner_from_spec(args.task_runner)
-    except TaskRunnerSpecError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    flow_fn = training_pipeline if runner is None else training_pipeline.with_options(task_runner=runner)
-    state = flow_fn(config, return_state=True)
-    if state.is_completed():
-        summary = state.result()
-        print(format_summary(summary))
-        if args.summary_md:
-            with args.summary_md.open("a", encoding="utf-8") as handle:
-                handle.write(summary_markdown(summary))
-        return 0
-    error = state.result(raise_on_failure=False)
-    kind = "rejected" if isinstance(error, GateFailed | QuantizationError) else "failed"
-    print(f"\npipeline {kind}: {error}", file=sys.stderr)
-    store = ModelStore(config.registry.root, config.registry.model_name)
-    with contextlib.suppress(RegistryError):
-        print(f"champion unchanged: {store.champion() or 'none'}", file=sys.stderr)
-    return 1
+
+    def build() -> tuple[PipelineConfig, Any]:
+        config = pipeline_config(args)
+        try:
+            runner = task_runner_from_spec(args.task_runner)
+        except TaskRunnerSpecError as exc:
+            raise ConfigError(str(exc)) from None
+        return config, training_pipeline if runner is None else training_pipeline.with_options(task_runner=runner)
+
+    return run_flow_command(
+        build,
+        run_flow=lambda built: built[1](built[0], return_state=True),
+        report=lambda summary: (format_summary(summary), summary_markdown(summary)),
+        explain_failure=lambda built, error: failure_text(built[0], error),
+        summary_md=args.summary_md,
+    )
 
 
 if __name__ == "__main__":

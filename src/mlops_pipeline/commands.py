@@ -1,0 +1,46 @@
+"""What every flow command line does around its flow: exit codes, error lines, the markdown summary.
+
+`python flows/pipeline.py` and `python flows/batch_infer.py` (and `mlops train|infer`) share it: 2 when the options
+or config are wrong (printed before any Prefect work), 1 when the run failed, 0 with the summary printed. The
+flow is passed in, so this module does not import Prefect.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from mlops_pipeline.config import ConfigError
+
+ConfigT = TypeVar("ConfigT")
+
+
+def run_flow_command(
+    build_config: Callable[[], ConfigT],
+    run_flow: Callable[[ConfigT], Any],
+    report: Callable[[Any], tuple[str, str]],
+    explain_failure: Callable[[ConfigT, BaseException | Any], str],
+    summary_md: Path | None = None,
+) -> int:
+    """Build the config (a ConfigError exits 2), run the flow for its final state, print the outcome.
+
+    `report(result)` gives the text to print and the markdown to append to `summary_md`; `explain_failure` the
+    text printed (to stderr) when the run did not complete.
+    """
+    try:
+        config = build_config()
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    state = run_flow(config)
+    if not state.is_completed():
+        print(explain_failure(config, state.result(raise_on_failure=False)), file=sys.stderr)
+        return 1
+    text, markdown = report(state.result())
+    print(text)
+    if summary_md is not None:
+        with summary_md.open("a", encoding="utf-8") as handle:
+            handle.write(markdown)
+    return 0
