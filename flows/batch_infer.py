@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlops_pipeline.flows.local_server import run_on_local_server
 from mlops_pipeline.tasks.batch import load_model, measure_drift, publish_summary, score
 from prefect import flow
 from pydantic import ValidationError
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     return run_flow_command(
         lambda: inference_config(args),
-        run_flow=lambda config: batch_inference(config, return_state=True),
+        run_flow=lambda config: run_on_local_server(lambda: batch_inference(config, return_state=True)),
         report=lambda summary: (summary_text(summary), summary_md_text(summary)),
         explain_failure=lambda config, error: f"\nbatch inference failed: {error}",
         summary_md=args.summary_md,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from mlops_pipeline.flows.local_server import run_on_local_server
 from mlops_pipeline.flows.runners import TaskRunnerSpecError, task_runner_from_spec
 from mlops_pipeline.tasks.artifacts import CandidateProgress, run_context
 from mlops_pipeline.tasks.champion import load_best_passed, load_champion
@@ -383,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
 
     return run_flow_command(
         build,
-        run_flow=lambda built: built[1](built[0], return_state=True),
+        run_flow=lambda built: run_on_local_server(lambda: built[1](built[0], return_state=True)),
         report=lambda summary: (format_summary(summary), summary_markdown(summary)),
         explain_failure=lambda built, error: failure_text(built[0], error),
         summary_md=args.summary_md,
