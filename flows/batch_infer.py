@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_pipeline.flows.local_server import run_on_local_server
-from mlops_pipeline.tasks.batch import load_model, measure_drift, publish_summary, score
+from mlops_pipeline.tasks.batch import load_model, publish_summary, report_drift, score
 from prefect import flow
 from pydantic import ValidationError
 
@@ -40,7 +40,7 @@ def batch_inference(config: InferenceConfig = InferenceConfig()) -> BatchSummary
     """Score a file with a stored int8 model (the champion by default) and measure drift against its training data."""
     scoring = load_model(config.models_root, config.model_name, config.version)
     report, accumulator = score(scoring, config)
-    drift = measure_drift(scoring, accumulator, config.drift, config.data) if accumulator is not None else None
+    drift = report_drift(scoring, accumulator, config.drift, config.data) if accumulator is not None else None
     publish_summary(scoring, report, drift, config.data)
     return BatchSummary(
         scoring.name,

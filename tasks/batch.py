@@ -49,10 +49,8 @@ def score(scoring: ScoringModel, config: InferenceConfig) -> tuple[ScoringReport
     return report, accumulator
 
 
-@task(name="measure_drift")
-def measure_drift(
-    scoring: ScoringModel, accumulator: DriftAccumulator, config: DriftConfig, source: str
-) -> DriftReport:
+@task(name="report_drift")
+def report_drift(scoring: ScoringModel, accumulator: DriftAccumulator, config: DriftConfig, source: str) -> DriftReport:
     """Compare the batch with the training reference; publish the table; emit the drift event when it drifted."""
     report = accumulator.report(config.psi_threshold, config.ks_alpha, config.min_drifted_share)
     verdict = "DETECTED" if report.drift_detected else "none"

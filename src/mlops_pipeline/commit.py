@@ -122,7 +122,7 @@ def data_card(data: PreparedData) -> dict[str, Any]:
     }
     if data.contract is not None:
         card["contract"] = CONTRACT_FILE
-    card["sha256"] = data.data_fingerprint
+    card["sha256"] = data.data_sha256
     card["warnings"] = [str(f) for f in data.findings if f.severity == "warning"]
     return card
 

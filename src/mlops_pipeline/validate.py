@@ -39,7 +39,7 @@ class PreparedData:
     fingerprint: str  # the split: data bytes + target/features + split and imputation settings
     findings: list[Finding] = field(default_factory=list)
     contract: DataContract | None = None
-    data_fingerprint: str = ""  # sha256 of the bytes read (files) or of the arrays (built-ins)
+    data_sha256: str = ""  # sha256 of the bytes read (files) or of the arrays (built-ins)
     seed: int = 0  # data.seed: the split's seed, reused by every step with randomness (training, noise checks)
 
 
@@ -459,7 +459,7 @@ def prepare(dataset: Dataset, config: DataConfig, problem: ProblemKind) -> Prepa
         fingerprint=split_fingerprint(dataset.fingerprint, config, dataset.target_name, dataset.feature_names),
         findings=findings,
         contract=contract,
-        data_fingerprint=dataset.fingerprint,
+        data_sha256=dataset.fingerprint,
         seed=config.seed,
     )
 

@@ -285,7 +285,7 @@ def test_prepare_splits_stratified_and_learns_the_contract_from_the_training_spl
     spec = contract.features[0]
     assert spec.min == prepared.X_train[:, 0].min() and spec.max == prepared.X_train[:, 0].max()
     assert spec.mean == pytest.approx(prepared.X_train[:, 0].mean())
-    assert prepared.data_fingerprint == dataset.fingerprint
+    assert prepared.data_sha256 == dataset.fingerprint
 
 
 def test_split_fingerprint_changes_with_target_features_split_and_imputation():
