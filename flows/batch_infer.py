@@ -22,7 +22,7 @@ from prefect import flow
 from pydantic import ValidationError
 
 from mlops_pipeline.batch import ScoringReport, summary_markdown
-from mlops_pipeline.commands import run_flow_command
+from mlops_pipeline.commands import add_summary_md_option, run_flow_command
 from mlops_pipeline.config import ConfigError, InferenceConfig, load_config
 
 
@@ -89,12 +89,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="with --config: override a training-config value, e.g. registry.root=models",
     )
-    parser.add_argument(
-        "--summary-md",
-        type=Path,
-        metavar="PATH",
-        help='also append the summary as markdown to PATH (e.g. "$GITHUB_STEP_SUMMARY")',
-    )
+    add_summary_md_option(parser)
     return parser.parse_args(argv)
 
 

@@ -31,7 +31,7 @@ from prefect import flow, get_run_logger, unmapped
 from prefect.client.orchestration import get_client
 from prefect.runtime import deployment as prefect_deployment
 
-from mlops_pipeline.commands import run_flow_command
+from mlops_pipeline.commands import add_summary_md_option, run_flow_command
 from mlops_pipeline.commit import Commit, Evaluation, Selection
 from mlops_pipeline.config import (
     ConfigError,
@@ -299,13 +299,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="override one config value, e.g. --set model.C=0.5 --set registry.root=/tmp/models (repeatable)",
     )
-    parser.add_argument(
-        "--summary-md",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help='also append the run summary as markdown to PATH (e.g. "$GITHUB_STEP_SUMMARY")',
-    )
+    add_summary_md_option(parser)
     parser.add_argument(
         "--data",
         metavar="URI",

@@ -7,6 +7,7 @@ flow is passed in, so this module does not import Prefect.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,17 @@ from typing import Any, TypeVar
 from mlops_pipeline.config import ConfigError
 
 ConfigT = TypeVar("ConfigT")
+
+
+def add_summary_md_option(parser: argparse.ArgumentParser) -> None:
+    """--summary-md PATH: where `run_flow_command` appends the run's markdown summary (e.g. a CI job summary)."""
+    parser.add_argument(
+        "--summary-md",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help='also append the run summary as markdown to PATH (e.g. "$GITHUB_STEP_SUMMARY")',
+    )
 
 
 def run_flow_command(
