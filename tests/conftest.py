@@ -46,9 +46,14 @@ def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def subprocess_env(tmp_path: Path) -> dict[str, str]:
-    """Environment for running the real commands: their own Prefect home and result store, no server URL."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    """Environment for running the real commands: their own Prefect home and result store, no server URL.
+
+    Each command gets its own temporary server (MLOPS_LOCAL_SERVER=per-run): a shared local server per test's
+    PREFECT_HOME would outlive the test by its idle time. tests/e2e/test_local_server.py tests the shared mode.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLOPS_LOCAL_SERVER"))}
     env.update(
+        MLOPS_LOCAL_SERVER="per-run",
         PREFECT_HOME=str(tmp_path / "prefect-home"),
         PREFECT_RESULTS_LOCAL_STORAGE_PATH=str(tmp_path / "prefect-results"),
         PREFECT_SERVER_ANALYTICS_ENABLED="false",

@@ -4,6 +4,7 @@
     mlops infer --model NAME --data FILE [--out FILE]      batch inference (= python flows/batch_infer.py)
     mlops registry list|show|promote|rollback|compare ...  the model store (= python -m mlops_pipeline.registry)
     mlops serve ...                                        the prediction service (= python -m serving)
+    mlops server status|stop                               the shared local Prefect server flow commands use
 
 Each subcommand hands the rest of the command line to the module that owns it, so `mlops train --help` is that
 module's help. Prefect is imported only by the subcommands that run a flow, never by importing this module.
@@ -41,6 +42,15 @@ def _serve(argv: list[str]) -> int:
         print(f"error: `mlops serve` needs the `serving` package, which is not installed here ({exc})", file=sys.stderr)
         return 2
     return int(service.main(argv) or 0)
+
+
+def _server(argv: list[str]) -> int:
+    if argv[:1] == ["serve"]:  # started by the flow commands themselves, never by hand through `mlops`
+        print("error: `mlops server` takes status or stop", file=sys.stderr)
+        return 2
+    from mlops_pipeline.flows.local_server import _cli
+
+    return _cli(argv)
 
 
 def _registry(argv: list[str]) -> int:
@@ -98,6 +108,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "infer": _infer,
     "registry": _registry,
     "serve": _serve,
+    "server": _server,
 }
 
 

@@ -50,3 +50,8 @@ def test_serve_without_the_serving_package_says_so(monkeypatch: pytest.MonkeyPat
     monkeypatch.setitem(sys.modules, "mlops_pipeline.serving.__main__", None)
     assert cli.main(["serve"]) == 2
     assert "needs the `serving` package" in capsys.readouterr().err
+
+
+def test_server_takes_status_or_stop_but_never_starts_one_by_hand(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["server", "serve", "--port", "1"]) == 2
+    assert "`mlops server` takes status or stop" in capsys.readouterr().err
