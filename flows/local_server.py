@@ -40,7 +40,6 @@ from prefect.settings import (
     PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
     PREFECT_HOME,
     PREFECT_SERVER_EPHEMERAL_ENABLED,
-    PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
     get_current_settings,
     temporary_settings,
 )
@@ -227,6 +226,13 @@ def _free_port(preferred: int | None) -> int:
     raise LocalServerError("no free port on 127.0.0.1 for the local Prefect server")
 
 
+def startup_timeout() -> float:
+    """Prefect's ephemeral start-up timeout when set; else 120 s, not Prefect's 20 s: the first start of a
+    PREFECT_HOME runs the database migrations, which take longer than that on a loaded 2-core machine."""
+    ephemeral = get_current_settings().server.ephemeral
+    return float(ephemeral.startup_timeout_seconds if "startup_timeout_seconds" in ephemeral.model_fields_set else 120)
+
+
 def _state_lock(path: Path) -> FileLock:
     return FileLock(path.with_name(f".{path.name}.lock"), timeout=300)
 
@@ -266,7 +272,8 @@ def _start_shared_server(path: Path, preferred_port: int | None) -> ServerRecord
         )
     record = ServerRecord(process.pid, port, prefect.__version__, sys.executable, _database_url(), time.time())
     _write_record(path, record)
-    deadline = time.monotonic() + float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
+    timeout = startup_timeout()
+    deadline = time.monotonic() + timeout
     while not _healthy(record, timeout=2.0):
         if process.poll() is not None:
             path.unlink(missing_ok=True)
@@ -277,9 +284,8 @@ def _start_shared_server(path: Path, preferred_port: int | None) -> ServerRecord
             _stop_pid(process.pid)
             path.unlink(missing_ok=True)
             raise LocalServerError(
-                f"the local Prefect server did not answer on {record.url} within "
-                f"{PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()} s "
-                f"(server.ephemeral.startup_timeout_seconds); see {log}"
+                f"the local Prefect server did not answer on {record.url} within {timeout:g} s "
+                f"(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS); see {log}"
             )
         time.sleep(0.1)
     return record

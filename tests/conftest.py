@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import http.server
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -45,12 +48,41 @@ def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield results
 
 
+_MIGRATED_HOME: list[Path] = []
+
+
+def migrated_prefect_home() -> Path:
+    """A PREFECT_HOME whose database is migrated and has its block types, made once per test session.
+
+    A fresh PREFECT_HOME costs its first command ~9 s of database migrations; each test copies this one instead,
+    which keeps tests isolated (their own database file) without paying that again and again.
+    """
+    if not _MIGRATED_HOME:
+        home = Path(tempfile.mkdtemp(prefix="mlops-tests-prefect-home-"))
+        atexit.register(shutil.rmtree, home, ignore_errors=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLOPS_LOCAL_SERVER"))}
+        env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false", MLOPS_LOCAL_SERVER="shared")
+        start = "from mlops_pipeline.flows.local_server import ensure_shared_server as e; e()"
+        for code in (start, "from mlops_pipeline.flows.local_server import stop_shared_server as s; s()"):
+            done = subprocess.run(
+                [sys.executable, "-c", code], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600
+            )
+            assert done.returncode == 0, f"preparing the tests' PREFECT_HOME failed:\n{done.stderr[-3000:]}"
+        for leftover in home.glob("*mlops-local-server*"):
+            leftover.unlink()
+        _MIGRATED_HOME.append(home)
+    return _MIGRATED_HOME[0]
+
+
 def subprocess_env(tmp_path: Path) -> dict[str, str]:
     """Environment for running the real commands: their own Prefect home and result store, no server URL.
 
     Each command gets its own temporary server (MLOPS_LOCAL_SERVER=per-run): a shared local server per test's
     PREFECT_HOME would outlive the test by its idle time. tests/e2e/test_local_server.py tests the shared mode.
     """
+    home = tmp_path / "prefect-home"
+    if not home.exists():
+        shutil.copytree(migrated_prefect_home(), home)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLOPS_LOCAL_SERVER"))}
     env.update(
         MLOPS_LOCAL_SERVER="per-run",
