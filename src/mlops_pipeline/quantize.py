@@ -11,7 +11,9 @@ on the columns not yet rounded (GPTQ), and each layer's bias absorbs the mean sh
 
 At load the weights are dequantized once into float32 and the standardisation is folded into the first layer
 (W / scale, b - W @ (mean / scale)), so predict is one matrix product per layer and never an elementwise pass
-over the caller's X. Rows are processed in chunks so memory stays flat on large inputs.
+over the caller's X. Rows are processed in cache-sized chunks so memory stays flat on large inputs. A model with one
+output and no hidden layer (linear regression, binary classifier) is one float64 matrix-vector product on the
+caller's rows, as scikit-learn computes it, without a float32 copy of X.
 
 Files are plain `.npz` arrays plus a JSON header, loadable with `numpy.load(allow_pickle=False)`, so a model from
 an untrusted source cannot run code; every array's dtype and shape is checked before use.
