@@ -1,13 +1,17 @@
 """Benchmark: file size, held-out metric and predict speed of float vs int8 models (not a test: it prints figures).
 
     python benchmarks/quantization.py            # needs the optional `bench` extra for the ONNX Runtime column
+    python benchmarks/quantization.py --quick    # same tables, fewer repeats (under a minute)
 
 For each data set it compares, on one thread:
   - scikit-learn float: the fitted Pipeline, saved with joblib and loaded back, `predict`
   - this project's float32 model: QuantizedModel(weight_dtype="float32"), the same code path with unquantized weights
   - this project's int8 model: QuantizedModel, stored as model.int8.npz
   - ONNX Runtime dynamic quantization: skl2onnx export in MatMul form, onnxruntime.quantization.quantize_dynamic
-Speed is rows/s of predict on a 200,000-row batch (the held-out rows repeated), best of a few runs.
+  - read once: numpy summing the same input (`np.add.reduce`), the memory-bandwidth ceiling of any predict
+Speed is rows/s of predict on a 200,000-row batch (the held-out rows repeated), the median of the repeats. The
+engines of a data set are timed in interleaved rounds in one process, so a shared, loaded machine slows them alike:
+read the ratios. The last table sets the int8 figures beside the targets of issue 14 (PASS / MISS).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from mlops_pipeline.quantize import QuantizedModel
 
 BATCH_ROWS = 200_000
 SEED = 42
+READ_ONCE = "read once (np.add.reduce)"
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,8 @@ class Case:
     data: Callable[[], tuple[np.ndarray, np.ndarray]]
     model: Callable[[], Any]
     problem: str  # classification | regression
+    min_speedup: float | None = None  # target: int8 rows/s at least this many times scikit-learn's
+    max_read_ratio: float | None = None  # target: int8 predict time at most this many times the read-once time
 
 
 def _synthetic_classification() -> tuple[np.ndarray, np.ndarray]:
@@ -68,15 +75,22 @@ CASES = [
         lambda: load_digits(return_X_y=True),
         lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, random_state=SEED)),
         "classification",
+        min_speedup=5.0,
+        max_read_ratio=1.5,
     ),
     Case(
-        "diabetes (scaled), linear regression", lambda: load_diabetes(return_X_y=True), LinearRegression, "regression"
+        "diabetes (scaled), linear regression",
+        lambda: load_diabetes(return_X_y=True),
+        LinearRegression,
+        "regression",
+        min_speedup=1.0,
     ),
     Case(
         "diabetes (scaled=False), linear regression",
         lambda: load_diabetes(return_X_y=True, scaled=False),
         LinearRegression,
         "regression",
+        min_speedup=1.0,
     ),
     Case(
         "digits, MLP classifier (100 relu)",
@@ -85,6 +99,7 @@ CASES = [
             StandardScaler(), MLPClassifier(hidden_layer_sizes=(100,), max_iter=300, random_state=SEED)
         ),
         "classification",
+        min_speedup=4.0,
     ),
     Case(
         "synthetic 200k x 64, 10 classes, logistic",
@@ -92,7 +107,9 @@ CASES = [
         lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=300, random_state=SEED)),
         "classification",
     ),
-    Case("synthetic 200k x 64, linear regression", _synthetic_regression, LinearRegression, "regression"),
+    Case(
+        "synthetic 200k x 64, linear regression", _synthetic_regression, LinearRegression, "regression", min_speedup=1.0
+    ),
 ]
 
 
@@ -109,16 +126,23 @@ def _metric(task: str, y_true: np.ndarray, predictions: np.ndarray) -> float:
     return float(accuracy_score(y_true, predictions) if task == "classification" else r2_score(y_true, predictions))
 
 
-def _rows_per_second(predict: Callable[[np.ndarray], Any], batch: np.ndarray, repeats: int) -> float:
-    predict(batch[:1000])  # warm-up: first-call allocations, lazy imports
-    best = min(_timed(predict, batch) for _ in range(repeats))
-    return batch.shape[0] / best
+def _median_rows_per_second(
+    predicts: dict[str, Callable[[np.ndarray], Any]], batch: np.ndarray, repeats: int
+) -> dict[str, float]:
+    """rows/s of each predict on batch: the median of `repeats` interleaved rounds (each round times every one)."""
+    for predict in predicts.values():
+        predict(batch[:1000])  # warm-up: first-call allocations, lazy imports
+    seconds: dict[str, list[float]] = {name: [] for name in predicts}
+    for _ in range(repeats):
+        for name, predict in predicts.items():
+            started = time.perf_counter()
+            predict(batch)
+            seconds[name].append(time.perf_counter() - started)
+    return {name: batch.shape[0] / float(np.median(times)) for name, times in seconds.items()}
 
 
-def _timed(predict: Callable[[np.ndarray], Any], batch: np.ndarray) -> float:
-    started = time.perf_counter()
-    predict(batch)
-    return time.perf_counter() - started
+def _read_once(rows: np.ndarray) -> Any:
+    return np.add.reduce(rows, axis=None)
 
 
 def _onnx_dynamic_int8(estimator: Any, X_train: np.ndarray, task: str, folder: Path) -> tuple[Any, int] | str:
@@ -167,81 +191,119 @@ def run_case(case: Case, repeats: int) -> list[Engine]:
     buffer = io.BytesIO()
     joblib.dump(estimator, buffer)
     loaded = joblib.load(io.BytesIO(buffer.getvalue()))
-    engines = [
-        Engine(
-            "scikit-learn float (joblib)",
-            len(buffer.getvalue()),
-            _metric(case.problem, y_test, loaded.predict(X_test)),
-            _rows_per_second(loaded.predict, batch, repeats),
-        )
-    ]
+    sklearn = "scikit-learn float (joblib)"
+    engines = [Engine(sklearn, len(buffer.getvalue()), _metric(case.problem, y_test, loaded.predict(X_test)))]
+    predicts: dict[str, Callable[[np.ndarray], Any]] = {sklearn: loaded.predict}
 
     for label, weight_dtype in (("this project float32", "float32"), ("this project int8", "int8")):
         stored = QuantizedModel(estimator=estimator, weight_dtype=weight_dtype).fit(X_train).to_bytes()
         model = QuantizedModel.from_bytes(stored)
-        engines.append(
-            Engine(
-                label,
-                len(stored),
-                _metric(case.problem, y_test, model.predict(X_test)),
-                _rows_per_second(model.predict, batch, repeats),
-            )
-        )
+        engines.append(Engine(label, len(stored), _metric(case.problem, y_test, model.predict(X_test))))
+        predicts[label] = model.predict
 
     with tempfile.TemporaryDirectory() as folder:
         try:
             onnx = _onnx_dynamic_int8(estimator, X_train, case.problem, Path(folder))
         except Exception as exc:  # noqa: BLE001 - a baseline that cannot be built is reported, not fatal
             onnx = f"failed: {type(exc).__name__}: {str(exc)[:80]}"
-        if isinstance(onnx, str):
-            engines.append(Engine("ONNX Runtime dynamic int8", note=onnx))
-        else:
-            session, size = onnx
+    label = "ONNX Runtime dynamic int8"
+    if isinstance(onnx, str):
+        engines.append(Engine(label, note=onnx))
+    else:
+        session, size = onnx
 
-            def onnx_predict(rows: np.ndarray) -> np.ndarray:
-                # float32 input is part of the cost: callers hold float64 arrays
-                return session.run(None, {"X": rows.astype(np.float32)})[0]
+        def onnx_predict(rows: np.ndarray) -> np.ndarray:
+            # float32 input is part of the cost: callers hold float64 arrays
+            return session.run(None, {"X": rows.astype(np.float32)})[0]
 
-            engines.append(
-                Engine(
-                    "ONNX Runtime dynamic int8",
-                    size,
-                    _metric(case.problem, y_test, np.ravel(onnx_predict(X_test))),
-                    _rows_per_second(onnx_predict, batch, repeats),
-                )
-            )
+        engines.append(Engine(label, size, _metric(case.problem, y_test, np.ravel(onnx_predict(X_test)))))
+        predicts[label] = onnx_predict
+
+    predicts[READ_ONCE] = _read_once
+    speeds = _median_rows_per_second(predicts, batch, repeats)
+    for engine in engines:
+        engine.rows_per_second = speeds.get(engine.name)
+    engines.append(Engine(READ_ONCE, rows_per_second=speeds[READ_ONCE], note="memory-bandwidth ceiling"))
     return engines
 
 
 def format_case(case: Case, engines: list[Engine]) -> str:
     metric_name = "accuracy" if case.problem == "classification" else "R²"
     base = engines[0]
+    assert base.metric is not None and base.rows_per_second is not None
     lines = [
         f"\n### {case.name}\n",
         f"| model | file bytes | {metric_name} | Δ vs float | rows/s (1 thread) | speed vs scikit-learn |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for engine in engines:
+        speed = (
+            f"{engine.rows_per_second:,.0f} | {engine.rows_per_second / base.rows_per_second:.1f}x"
+            if engine.rows_per_second is not None
+            else "– | –"
+        )
         if engine.metric is None:
-            lines.append(f"| {engine.name} | – | – | – | – | {engine.note} |")
+            lines.append(f"| {engine.name} | – | – | – | {speed} {engine.note} |")
             continue
         lines.append(
             f"| {engine.name} | {engine.file_bytes:,} | {engine.metric:.4f} | {engine.metric - base.metric:+.4f} "
-            f"| {engine.rows_per_second:,.0f} | {engine.rows_per_second / base.rows_per_second:.1f}x |"
+            f"| {speed} |"
+        )
+    return "\n".join(lines)
+
+
+def _verdict(passed: bool) -> str:
+    return "PASS" if passed else "**MISS**"
+
+
+def format_targets(results: list[tuple[Case, list[Engine]]]) -> str:
+    """int8 speed against issue 14's targets: vs scikit-learn, and vs reading the input once (time ratio)."""
+    lines = [
+        "\n### int8 scoring against the targets\n",
+        "| data set, model | scikit-learn rows/s | int8 rows/s | int8 / scikit-learn | target | "
+        "read-once rows/s | int8 time / read-once time | target |",
+        "|---|---:|---:|---:|---|---:|---:|---|",
+    ]
+    for case, engines in results:
+        by_name = {engine.name: engine.rows_per_second for engine in engines}
+        sklearn, int8 = by_name["scikit-learn float (joblib)"], by_name["this project int8"]
+        read = by_name[READ_ONCE]
+        assert sklearn is not None and int8 is not None and read is not None
+        speedup, read_ratio = int8 / sklearn, read / int8
+        speed_target = (
+            f"≥ {case.min_speedup:g}x {_verdict(speedup >= case.min_speedup)}" if case.min_speedup is not None else "–"
+        )
+        read_target = (
+            f"≤ {case.max_read_ratio:g}x {_verdict(read_ratio <= case.max_read_ratio)}"
+            if case.max_read_ratio is not None
+            else "–"
+        )
+        lines.append(
+            f"| {case.name} | {sklearn:,.0f} | {int8:,.0f} | {speedup:.2f}x | {speed_target} | {read:,.0f} "
+            f"| {read_ratio:.2f}x | {read_target} |"
         )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per model; the best counts (default 5)")
+    parser.add_argument("--repeats", type=int, default=9, help="timed rounds per data set; the median counts (9)")
+    parser.add_argument("--quick", action="store_true", help="3 rounds instead of --repeats (under a minute)")
     args = parser.parse_args(argv)
+    repeats = 3 if args.quick else args.repeats
     started = time.perf_counter()
     logging.getLogger().setLevel(logging.ERROR)  # onnxruntime.quantization logs advice on the root logger
-    print(f"Predict speed on a {BATCH_ROWS:,}-row batch, best of {args.repeats}, BLAS and ONNX Runtime on 1 thread.")
+    print(
+        f"Predict speed on a {BATCH_ROWS:,}-row batch, median of {repeats} interleaved rounds, BLAS and ONNX Runtime "
+        "on 1 thread."
+    )
+    results = []
     with threadpool_limits(limits=1):
         for case in CASES:
-            print(format_case(case, run_case(case, args.repeats)), flush=True)
+            engines = run_case(case, repeats)
+            results.append((case, engines))
+            print(format_case(case, engines), flush=True)
+    print(format_targets(results))
     print(f"\n(total {time.perf_counter() - started:.0f} s)")
     return 0
 

@@ -11,7 +11,9 @@ on the columns not yet rounded (GPTQ), and each layer's bias absorbs the mean sh
 
 At load the weights are dequantized once into float32 and the standardisation is folded into the first layer
 (W / scale, b - W @ (mean / scale)), so predict is one matrix product per layer and never an elementwise pass
-over the caller's X. Rows are processed in chunks so memory stays flat on large inputs.
+over the caller's X. Rows are processed in cache-sized chunks so memory stays flat on large inputs. A model with one
+output and no hidden layer (linear regression, binary classifier) is one float64 matrix-vector product on the
+caller's rows, as scikit-learn computes it, without a float32 copy of X.
 
 Files are plain `.npz` arrays plus a JSON header, loadable with `numpy.load(allow_pickle=False)`, so a model from
 an untrusted source cannot run code; every array's dtype and shape is checked before use.
@@ -64,6 +66,10 @@ OUTPUTS = frozenset({"identity", "logistic", "softmax", "decision"})
 # is folded into the weights, so the means are stored and the first layer computed in float64 instead.
 _FLOAT32_MAX_OFFSET = 100.0
 _DAMPING = 0.01
+# predict works on chunks of rows whose widest buffer fits in this (a core's L2 on the benchmark machine): on digits
+# rows, 4,096-row chunks for logistic regression and 2,048 for a 100-unit MLP were the fastest (vs 1,024: -25%).
+_CACHE_BYTES = 1 << 20
+_MIN_CHUNK_ROWS = 256
 
 
 class QuantizationError(RuntimeError):
@@ -141,12 +147,30 @@ def dequantize_rows(quantized: np.ndarray, scales: np.ndarray) -> np.ndarray:
 def _activate(values: np.ndarray, activation: str) -> np.ndarray:
     """Apply a hidden-layer activation in place (values is a fresh buffer)."""
     if activation == "relu":
-        np.maximum(values, 0, out=values)
+        # Against a row of zeros rather than the scalar 0: numpy's vectorised loop, 2.5x faster on (rows, 100).
+        np.maximum(values, _zero_row(values.shape[1], values.dtype), out=values)
     elif activation == "tanh":
         np.tanh(values, out=values)
     elif activation == "logistic":
         expit(values, out=values)
     return values
+
+
+@cache
+def _zero_row(width: int, dtype: np.dtype) -> np.ndarray:
+    zeros = np.zeros((1, width), dtype=dtype)
+    zeros.flags.writeable = False
+    return zeros
+
+
+def _all_finite(values: np.ndarray) -> bool:
+    """np.isfinite(values).all() for a C-contiguous array, in one BLAS pass without a temporary.
+
+    The sum of squares is finite only if every value is; only when it is not (a NaN / inf, or |values| so large
+    that the squares overflow) is every value checked.
+    """
+    flat = values.reshape(-1)
+    return bool(np.isfinite(np.dot(flat, flat))) or bool(np.isfinite(values).all())
 
 
 @dataclass(frozen=True)
@@ -356,8 +380,9 @@ class QuantizedModel(BaseEstimator):
         At most this many rows of X (evenly spaced) calibrate the activation ranges of hidden layers.
     weight_dtype : {"int8", "float32"}, default="int8"
         "float32" stores the weights unquantized (same format and code path), to measure what int8 costs.
-    batch_rows : int, default=1024
-        Rows computed at once by predict, bounding the memory of a call.
+    batch_rows : int, default=16384
+        At most this many rows are computed at once by predict, bounding the memory of a call; fewer when a
+        chunk's widest buffer would not fit in 1 MiB (CPU cache), e.g. 4,096 rows of 64 features.
 
     Attributes
     ----------
@@ -416,7 +441,7 @@ class QuantizedModel(BaseEstimator):
         feature_names: list[str] | None = None,
         calibration_rows: int = 10_000,
         weight_dtype: WeightDtype = "int8",
-        batch_rows: int = 1024,
+        batch_rows: int = 16_384,
     ):
         self.estimator = estimator
         self.feature_names = feature_names
@@ -479,11 +504,22 @@ class QuantizedModel(BaseEstimator):
         weights[0] = weights[0] / scale[None, :]
         biases[0] = biases[0] - weights[0] @ mean
         self._first_dtype = np.float64 if _needs_float64(mean, scale) else np.float32
+        # One output of one layer (linear regression, binary classifier): a float64 matrix-vector product on the
+        # caller's rows as they are, as scikit-learn computes it; no cast and no copy of X.
+        self._gemv = len(weights) == 1 and weights[0].shape[0] == 1
+        if self._gemv:
+            self._first_dtype = np.float64
         # Transposed and contiguous, so x @ Wᵀ is a plain row-major GEMM. The first layer's bias rides in the GEMM
         # as an extra weight row against a column of ones in the input buffer, saving a pass over the output.
         self._first_weight_t = np.vstack([weights[0].T, biases[0][None, :]]).astype(self._first_dtype)
         self._weights_t = [np.ascontiguousarray(w.T, dtype=np.float32) for w in weights[1:]]
         self._biases = [b.astype(np.float32) for b in biases[1:]]
+        # Labels 0..k-1 stored as intp: the argmax is the prediction, no lookup pass over the output.
+        self._labels_are_positions = (
+            self.problem_ == "classification"
+            and self.classes_.dtype == np.intp
+            and np.array_equal(self.classes_, np.arange(len(self.classes_)))
+        )
 
     # ---- input contract -----------------------------------------------------------------------------------------
     def _validated_input(self, X: Any) -> np.ndarray:
@@ -528,25 +564,57 @@ class QuantizedModel(BaseEstimator):
         return ModelInputError(f"NaN or infinite feature values in rows {rows[:5]}, columns {names[:5]}")
 
     # ---- prediction ---------------------------------------------------------------------------------------------
-    def _forward(self, X: np.ndarray, first_row: int, input_buffer: np.ndarray) -> np.ndarray:
-        """Raw output of the last layer for one chunk of validated rows (input_buffer's last column holds ones)."""
-        x = input_buffer[: X.shape[0]]
-        # One cast into a small reused buffer, instead of a float32 copy of the whole X.
-        np.copyto(x[:, :-1], X, casting="unsafe")
-        values = x @ self._first_weight_t
+    def _chunk_rows(self) -> int:
+        """batch_rows, lowered to a power of two so that the widest buffer of a chunk stays within _CACHE_BYTES."""
+        limit = max(int(self.batch_rows), 1)
+        widths = [self.n_features_in_, *(w.shape[1] for w in [self._first_weight_t, *self._weights_t])]
+        cached_rows = _CACHE_BYTES // (4 * max(widths) if not self._gemv else 8 * self.n_features_in_)
+        return min(limit, max(1 << max(cached_rows.bit_length() - 1, 0), _MIN_CHUNK_ROWS))
+
+    def _buffers(self, n_rows: int, X: np.ndarray) -> list[np.ndarray]:
+        """Per-call work buffers of n_rows: the first layer's input (last column ones, for the bias), each output."""
+        if self._gemv:  # float64 rows are used as they are
+            return [np.empty((n_rows if X.dtype != np.float64 else 0, X.shape[1])), np.empty((n_rows, 1))]
+        buffers = [np.ones((n_rows, X.shape[1] + 1), dtype=self._first_dtype)]
+        buffers.append(np.empty((n_rows, self._first_weight_t.shape[1]), dtype=self._first_dtype))
+        if self._weights_t and self._first_dtype != np.float32:
+            buffers.append(np.empty((n_rows, self._first_weight_t.shape[1]), dtype=np.float32))
+        buffers.extend(np.empty((n_rows, weight_t.shape[1]), dtype=np.float32) for weight_t in self._weights_t)
+        return buffers
+
+    def _forward(self, X: np.ndarray, first_row: int, buffers: list[np.ndarray]) -> np.ndarray:
+        """Raw output of the last layer for one chunk of validated rows, computed in the buffers of _buffers."""
+        n_rows = X.shape[0]
+        if self._gemv:
+            x = X
+            if X.dtype != np.float64:
+                x = buffers[0][:n_rows]
+                np.copyto(x, X, casting="unsafe")
+            values = buffers[1][:n_rows]
+            np.matmul(x, self._first_weight_t[:-1, 0], out=values[:, 0])
+            values += self._first_weight_t[-1, 0]
+        else:
+            x = buffers[0][:n_rows]
+            # One cast into a small reused buffer, instead of a float32 copy of the whole X.
+            np.copyto(x[:, :-1], X, casting="unsafe")
+            values = np.matmul(x, self._first_weight_t, out=buffers[1][:n_rows])
         # A NaN or inf anywhere in a row makes every first-layer output of that row non-finite, so checking
         # the narrow output instead of the wide input costs almost nothing.
-        if not np.isfinite(values).all():
+        if not _all_finite(values):
             raise self._non_finite_error(X, first_row)
         if not self._weights_t:
             return values
-        values = values.astype(np.float32, copy=False)
+        outputs = iter(buffers[2:])
+        if values.dtype != np.float32:  # a float64 first layer (features far from zero); hidden layers are float32
+            narrowed = next(outputs)[:n_rows]
+            np.copyto(narrowed, values, casting="same_kind")
+            values = narrowed
         for weight_t, bias in zip(self._weights_t, self._biases, strict=True):
-            values = _activate(values, self.hidden_activation_) @ weight_t
+            values = np.matmul(_activate(values, self.hidden_activation_), weight_t, out=next(outputs)[:n_rows])
             values += bias
-        if not np.isfinite(values).all():
+        if not _all_finite(values):
             raise ModelInputError(
-                f"rows {first_row}..{first_row + X.shape[0] - 1}: the network overflowed float32; "
+                f"rows {first_row}..{first_row + n_rows - 1}: the network overflowed float32; "
                 "feature values are far outside the training range"
             )
         return values
@@ -556,15 +624,15 @@ class QuantizedModel(BaseEstimator):
     ) -> np.ndarray:
         """Run the network chunk by chunk; write(raw_output, out_rows) fills each chunk's rows of the result."""
         X = self._validated_input(X)
-        n_rows, chunk = X.shape[0], max(int(self.batch_rows), 1)
+        n_rows, chunk = X.shape[0], self._chunk_rows()
         out = np.empty((n_rows,) if width is None else (n_rows, width), dtype=dtype)
-        input_buffer = np.ones((min(chunk, n_rows), X.shape[1] + 1), dtype=self._first_dtype)
+        buffers = self._buffers(min(chunk, n_rows), X)
         # NaN / inf in the input is reported by _forward as a ModelInputError naming rows and columns; numpy's
         # RuntimeWarning on the way there would only add noise.
         with np.errstate(invalid="ignore", over="ignore"):
             for start in range(0, n_rows, chunk):
                 stop = min(start + chunk, n_rows)
-                write(self._forward(X[start:stop], start, input_buffer), out[start:stop])
+                write(self._forward(X[start:stop], start, buffers), out[start:stop])
         return out
 
     def _n_outputs(self) -> int:
@@ -591,7 +659,8 @@ class QuantizedModel(BaseEstimator):
                 return self._map_chunks(X, _copy_first_column, None, np.float64)
             return self._map_chunks(X, _copy_all, self._n_outputs(), np.float64)
         write = _write_positive if self._n_outputs() == 1 else _write_row_argmax
-        return self.classes_[self._map_chunks(X, write, None, np.intp)]
+        positions = self._map_chunks(X, write, None, np.intp)
+        return positions if self._labels_are_positions else self.classes_[positions]
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Accuracy for classifiers, R² for regressors (as scikit-learn's mixins)."""

@@ -30,6 +30,8 @@ from mlops_pipeline.quantize import (
     QuantizationError,
     QuantizationGateFailed,
     QuantizedModel,
+    _activate,
+    _all_finite,
     _deterministic_npz,
     _write_row_argmax,
     check_quantization,
@@ -248,6 +250,49 @@ def test_chunked_prediction_matches_one_shot(fitted: dict[str, tuple[Any, Split]
     # BLAS may block a 7-row product differently: equal up to float32 rounding
     np.testing.assert_allclose(whole.predict_proba(X_test), chunked.predict_proba(X_test), rtol=1e-4, atol=1e-6)
     np.testing.assert_array_equal(whole.predict(X_test), chunked.predict(X_test))
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (np.array([[1.0, -2.0], [3.0, 0.0]], dtype=np.float32), True),
+        (np.array([[1e30, -1e30]], dtype=np.float32), True),  # the squares overflow: every value is checked
+        (np.array([[1.0, np.nan]], dtype=np.float32), False),
+        (np.array([[np.inf, 1.0]]), False),
+        (np.array([[-np.inf], [1.0]]), False),
+        (np.empty((0, 3), dtype=np.float32), True),
+    ],
+)
+def test_all_finite_matches_numpy(values: np.ndarray, expected: bool) -> None:
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert _all_finite(values) is expected
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "identity"])
+def test_activations_match_their_definition(activation: str) -> None:
+    values = np.random.default_rng(0).standard_normal((5, 7)).astype(np.float32)
+    reference = {
+        "relu": lambda v: np.maximum(v, 0),
+        "tanh": np.tanh,
+        "logistic": lambda v: 1 / (1 + np.exp(-v)),
+        "identity": lambda v: v,
+    }[activation](values.copy())
+    np.testing.assert_allclose(_activate(values, activation), reference, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["linear-regression-unscaled", "logreg-binary-unscaled", "linear-svc-binary"])
+def test_one_output_models_accept_any_layout_and_dtype(name: str, fitted: dict[str, tuple[Any, Split]]) -> None:
+    """One output: the matrix-vector product reads the caller's float64 rows as they are; others are cast."""
+    estimator, (X_train, X_test, _, _) = fitted[name]
+    model = QuantizedModel(estimator=estimator, batch_rows=7).fit(X_train)
+    method = "predict" if name.startswith("linear-regression") else "decision_function"
+    reference = getattr(model, method)(X_test)
+    for variant in (np.asfortranarray(X_test), X_test[:, ::-1][:, ::-1], X_test.astype(np.float32)):
+        np.testing.assert_allclose(getattr(model, method)(variant), reference, rtol=1e-5, atol=1e-4)
+    if method == "decision_function":  # labels: the same, not just close
+        np.testing.assert_array_equal(model.predict(np.asfortranarray(X_test)), model.predict(X_test))
+    with pytest.raises(ModelInputError, match=r"rows \[3\]"):
+        model.predict(np.where(np.arange(len(X_test))[:, None] == 3, np.nan, X_test))
 
 
 def test_features_far_from_zero_keep_their_precision() -> None:
