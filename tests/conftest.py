@@ -164,8 +164,14 @@ class PrefectServer:
 
 
 @contextlib.contextmanager
-def running_prefect_server(folder: Path, *, ui: bool = False) -> Iterator[PrefectServer]:
-    """`prefect server start` on 127.0.0.1 and a free port, with its own PREFECT_HOME (SQLite) under `folder`."""
+def running_prefect_server(
+    folder: Path, *, ui: bool = False, settings: dict[str, str] | None = None, timeout: float = 60
+) -> Iterator[PrefectServer]:
+    """`prefect server start` on 127.0.0.1 and a free port, with its own PREFECT_HOME (SQLite) under `folder`.
+
+    `settings`: more server environment, e.g. PREFECT_API_DATABASE_CONNECTION_URL for PostgreSQL (whose first
+    migrations need a longer `timeout`).
+    """
     port = free_port()
     server_env = subprocess_env(folder / "server")
     # Host and port as settings, not only as --host/--port: the UI reads its API address from the settings and
@@ -174,6 +180,7 @@ def running_prefect_server(folder: Path, *, ui: bool = False) -> Iterator[Prefec
         PREFECT_SERVER_API_HOST="127.0.0.1",
         PREFECT_SERVER_API_PORT=str(port),
         PREFECT_SERVER_UI_ENABLED=str(ui).lower(),
+        **(settings or {}),
     )
     Path(server_env["PREFECT_HOME"]).mkdir(parents=True)  # the server does not create the folder of its database
     api_url = f"http://127.0.0.1:{port}/api"
@@ -182,7 +189,7 @@ def running_prefect_server(folder: Path, *, ui: bool = False) -> Iterator[Prefec
     with background_process(
         [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)], server_env, log
     ) as process:
-        wait_until(lambda: _http_ok(f"{api_url}/health"), process, log, "prefect server")
+        wait_until(lambda: _http_ok(f"{api_url}/health"), process, log, "prefect server", timeout)
         client_env = subprocess_env(folder / "client")
         client_env["PREFECT_API_URL"] = api_url
         Path(client_env["PREFECT_HOME"]).mkdir(parents=True)
