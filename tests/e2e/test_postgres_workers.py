@@ -84,7 +84,9 @@ def cli(args: list[str], env: dict[str, str], cwd: Path) -> None:
 
 def clone(target: Path) -> Path:
     """A fresh clone of this repository at HEAD, as another host would check it out."""
-    subprocess.run(["git", "clone", "--quiet", str(REPO_ROOT), str(target)], check=True, timeout=120)
+    subprocess.run(
+        ["git", "-c", "safe.directory=*", "clone", "--quiet", str(REPO_ROOT), str(target)], check=True, timeout=120
+    )
     return target
 
 
