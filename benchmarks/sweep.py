@@ -48,9 +48,11 @@ def sweep_config(quick: bool) -> dict:
 
 def run(runner: str, config: Path, folder: Path) -> tuple[float, float, int]:
     """(candidate map seconds, command seconds, candidates) of one pipeline run with its own empty stores."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_", "MLOPS_LOCAL_SERVER"))}
     env.update(
-        PREFECT_HOME=str(folder / "prefect-home"),  # shared by both runs: the first one migrates it
+        # each run its own home and temporary server (migrations included, the same for both), none left behind
+        MLOPS_LOCAL_SERVER="per-run",
+        PREFECT_HOME=str(folder / runner / "prefect-home"),
         PREFECT_RESULTS_LOCAL_STORAGE_PATH=str(folder / runner / "results"),  # empty: nothing Cached
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
     )
