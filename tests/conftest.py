@@ -182,7 +182,7 @@ def running_prefect_server(
         PREFECT_SERVER_UI_ENABLED=str(ui).lower(),
         **(settings or {}),
     )
-    Path(server_env["PREFECT_HOME"]).mkdir(parents=True)  # the server does not create the folder of its database
+    Path(server_env["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)  # the server does not create it
     api_url = f"http://127.0.0.1:{port}/api"
     log = folder / "server.log"
     prefect = str(Path(sys.executable).with_name("prefect"))
@@ -192,7 +192,7 @@ def running_prefect_server(
         wait_until(lambda: _http_ok(f"{api_url}/health"), process, log, "prefect server", timeout)
         client_env = subprocess_env(folder / "client")
         client_env["PREFECT_API_URL"] = api_url
-        Path(client_env["PREFECT_HOME"]).mkdir(parents=True)
+        Path(client_env["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
         yield PrefectServer(api_url, client_env, log)
 
 

@@ -122,7 +122,7 @@ def test_two_workers_on_a_postgres_backed_server_run_concurrent_retrains_into_on
                 "PREFECT_WORKER_QUERY_SECONDS": "2",
                 PROJECT_DIR_ENV: str(checkout),  # the shared install's own checkout is REPO_ROOT, not this clone
             }
-            Path(env["PREFECT_HOME"]).mkdir(parents=True)
+            Path(env["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
             log = tmp_path / name / "worker.log"
             # --limit 1: a worker busy with one run leaves the others to the other worker, so both must run some
             args = [PREFECT, "worker", "start", "--pool", "training-pool", "--type", "process", "--limit", "1"]
