@@ -27,6 +27,7 @@ from mlops_pipeline.config import InferenceConfig, apply_overrides, load_config,
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MODEL_STORE_ENV = "MLOPS_MODEL_STORE_ROOT"
+PROJECT_DIR_ENV = "MLOPS_PROJECT_DIR"
 RETRAIN_CRON = "0 3 * * *"  # daily at 03:00 ...
 RETRAIN_TIMEZONE = "UTC"  # ... in an explicit zone, so the time does not depend on the server's locale
 
@@ -85,6 +86,18 @@ def pipeline_parameters(config_file: str, model_store_root: str | None = None) -
     overrides = [f"registry.root={root}"] if root else []
     config = load_config(path, overrides)
     return {"config": config.model_dump(mode="json")}
+
+
+def enter_project_directory() -> dict[str, str]:
+    """The pull step of `deployments/prefect.yaml`: run the flow from this worker's own checkout of the project.
+
+    That is $MLOPS_PROJECT_DIR if the worker sets it, else the checkout this package is installed from (the
+    project is installed editable, `pip install -e .`, on every host). So worker hosts need the project, not at
+    the path `prefect deploy` ran in. Returns the folder, like Prefect's `set_working_directory` step.
+    """
+    directory = Path(os.environ.get(PROJECT_DIR_ENV) or PROJECT_ROOT).resolve()
+    os.chdir(directory)
+    return {"directory": str(directory)}
 
 
 def edited_parameters(parameters: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

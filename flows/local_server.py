@@ -66,8 +66,8 @@ def _die_with_parent() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
-def start_child_server() -> None:
-    """Start Prefect's ephemeral API server as this process's temporary server, dying with this process.
+def start_child_server() -> str:
+    """Start Prefect's ephemeral API server as this process's temporary server, dying with this process; its URL.
 
     Prefect keeps one temporary server per process (SubprocessASGIServer's instances by port; None for "any free
     port"): registering ours under that key makes every client of this process use it, and Prefect's own exit
@@ -110,7 +110,9 @@ def start_child_server() -> None:
                 preexec_fn=_die_with_parent,
             )
 
-    ChildServer().start()
+    server = ChildServer()
+    server.start()
+    return server.api_url
 
 
 # ---- the shared local server ---------------------------------------------------------------------------------
@@ -316,8 +318,7 @@ def local_api() -> Iterator[None]:
     if "PREFECT_FLOWS_HEARTBEAT_FREQUENCY" not in os.environ:
         updates[PREFECT_FLOWS_HEARTBEAT_FREQUENCY] = None
     if local_server_mode() == "per-run":
-        with temporary_settings(updates=updates):
-            start_child_server()
+        with temporary_settings(updates=updates), exported_api_url(start_child_server()):
             yield
         return
     record, started = ensure_shared_server()
@@ -330,8 +331,24 @@ def local_api() -> Iterator[None]:
     else:
         print(f"Using the local Prefect server (UI) on {record.url}", file=sys.stderr)
     updates[PREFECT_API_URL] = record.api_url
-    with temporary_settings(updates=updates):
+    with temporary_settings(updates=updates), exported_api_url(record.api_url):
         yield
+
+
+@contextlib.contextmanager
+def exported_api_url(api_url: str) -> Iterator[None]:
+    """PREFECT_API_URL in the environment too, for the processes the run starts (a Dask LocalCluster's workers
+    running the candidate tasks): they inherit the environment, not this process's settings, and without the URL
+    each would start a server of its own and report its task runs there."""
+    before = os.environ.get("PREFECT_API_URL")
+    os.environ["PREFECT_API_URL"] = api_url
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PREFECT_API_URL", None)
+        else:
+            os.environ["PREFECT_API_URL"] = before
 
 
 def run_on_local_server(run: Callable[[], ResultT]) -> ResultT:

@@ -31,4 +31,5 @@ def task_runner_from_spec(spec: str | None) -> Any:
         if "://" not in address:
             raise TaskRunnerSpecError(f"--task-runner {spec!r}: the scheduler address needs a scheme, e.g. tcp://")
         return DaskTaskRunner(address=address)
-    return DaskTaskRunner(cluster_kwargs={"processes": True})
+    # dashboard on a free port: the default :8787 may be another cluster's (the runner logs the address)
+    return DaskTaskRunner(cluster_kwargs={"processes": True, "dashboard_address": ":0"})

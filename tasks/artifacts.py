@@ -6,6 +6,8 @@ markdown become artifacts. Keys are stable per model name so the UI shows each a
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -60,6 +62,9 @@ def run_context() -> dict[str, Any]:
             creator.display_value if creator else None,
         ),
         "tags": sorted(flow_run.tags or []),
+        # where it ran: with several workers, which host and which checkout trained this model
+        "host": socket.gethostname(),
+        "working_directory": os.getcwd(),
     }
 
 

@@ -44,7 +44,8 @@ def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     results = tmp_path_factory.mktemp("prefect-results")
     # No heartbeats: they only detect crashed runs, and joining the heartbeat thread adds ~1 s to every flow exit.
     settings = {PREFECT_RESULTS_LOCAL_STORAGE_PATH: results, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
-    with temporary_settings(settings), prefect_test_harness():
+    # a generous start-up wait: migrating its fresh database takes over 30 s (the default) on a loaded 2-core machine
+    with temporary_settings(settings), prefect_test_harness(server_startup_timeout=180):
         yield results
 
 
@@ -164,8 +165,14 @@ class PrefectServer:
 
 
 @contextlib.contextmanager
-def running_prefect_server(folder: Path, *, ui: bool = False) -> Iterator[PrefectServer]:
-    """`prefect server start` on 127.0.0.1 and a free port, with its own PREFECT_HOME (SQLite) under `folder`."""
+def running_prefect_server(
+    folder: Path, *, ui: bool = False, settings: dict[str, str] | None = None, timeout: float = 60
+) -> Iterator[PrefectServer]:
+    """`prefect server start` on 127.0.0.1 and a free port, with its own PREFECT_HOME (SQLite) under `folder`.
+
+    `settings`: more server environment, e.g. PREFECT_API_DATABASE_CONNECTION_URL for PostgreSQL (whose first
+    migrations need a longer `timeout`).
+    """
     port = free_port()
     server_env = subprocess_env(folder / "server")
     # Host and port as settings, not only as --host/--port: the UI reads its API address from the settings and
@@ -174,18 +181,19 @@ def running_prefect_server(folder: Path, *, ui: bool = False) -> Iterator[Prefec
         PREFECT_SERVER_API_HOST="127.0.0.1",
         PREFECT_SERVER_API_PORT=str(port),
         PREFECT_SERVER_UI_ENABLED=str(ui).lower(),
+        **(settings or {}),
     )
-    Path(server_env["PREFECT_HOME"]).mkdir(parents=True)  # the server does not create the folder of its database
+    Path(server_env["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)  # the server does not create it
     api_url = f"http://127.0.0.1:{port}/api"
     log = folder / "server.log"
     prefect = str(Path(sys.executable).with_name("prefect"))
     with background_process(
         [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)], server_env, log
     ) as process:
-        wait_until(lambda: _http_ok(f"{api_url}/health"), process, log, "prefect server")
+        wait_until(lambda: _http_ok(f"{api_url}/health"), process, log, "prefect server", timeout)
         client_env = subprocess_env(folder / "client")
         client_env["PREFECT_API_URL"] = api_url
-        Path(client_env["PREFECT_HOME"]).mkdir(parents=True)
+        Path(client_env["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
         yield PrefectServer(api_url, client_env, log)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -159,3 +160,24 @@ def test_prefect_yaml_batch_inference_matches_the_served_one(
     [(function_name, inputs)] = step.items()
     output = import_object(function_name)(**{k: v for k, v in inputs.items() if k != "id"})
     assert apply_values(entry["parameters"], {inputs["id"]: output}) == batch_inference_parameters()
+
+
+def test_prefect_yaml_runs_flows_from_the_worker_checkout() -> None:
+    document = yaml.safe_load(PREFECT_YAML.read_text(encoding="utf-8"))
+    assert document["pull"] == [{"mlops_pipeline.deployments.catalog.enter_project_directory": {}}]
+
+
+@pytest.mark.parametrize("from_env", [True, False])
+def test_enter_project_directory_is_the_env_folder_else_this_checkout(
+    from_env: bool, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlops_pipeline.deployments.catalog import PROJECT_DIR_ENV, enter_project_directory
+
+    monkeypatch.chdir(tmp_path)  # restored after the test
+    if from_env:
+        monkeypatch.setenv(PROJECT_DIR_ENV, str(tmp_path / "."))
+    else:
+        monkeypatch.delenv(PROJECT_DIR_ENV, raising=False)
+    expected = tmp_path.resolve() if from_env else PROJECT_ROOT.resolve()
+    assert enter_project_directory() == {"directory": str(expected)}
+    assert Path.cwd() == expected
