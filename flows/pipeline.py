@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from mlops_pipeline.flows.local_server import run_on_local_server
-from mlops_pipeline.flows.runners import TaskRunnerSpecError, task_runner_from_spec
+from mlops_pipeline.flows.runners import TaskRunnerSpecError, task_runner_from_environment, task_runner_from_spec
 from mlops_pipeline.tasks.artifacts import CandidateProgress, run_context
 from mlops_pipeline.tasks.champion import load_best_passed, load_champion
 from mlops_pipeline.tasks.commit import commit
@@ -117,6 +117,11 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> RunSummary: 
     if failure is not None:
         raise failure
     return run_summary(store, committed, selection, steps)
+
+
+# $MLOPS_TASK_RUNNER (e.g. a deployment's job variable env) picks the task runner of every run of this module's flow
+if (environment_runner := task_runner_from_environment(os.environ)) is not None:
+    training_pipeline = training_pipeline.with_options(task_runner=environment_runner)
 
 
 def with_deployment_defaults(config: PipelineConfig) -> PipelineConfig:
@@ -311,7 +316,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--task-runner",
         default=None,
         metavar="SPEC",
-        help="thread (default), dask (a local Dask cluster of processes) or dask=tcp://HOST:PORT",
+        help="thread (default), dask (a local Dask cluster of processes) or dask=tcp://HOST:PORT; "
+        "default: $MLOPS_TASK_RUNNER, else thread",
     )
     return parser.parse_args(argv)
 

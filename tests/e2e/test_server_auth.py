@@ -43,7 +43,7 @@ def test_deployment_runs_against_a_server_with_auth_and_the_allow_list_holds(tmp
         PREFECT_SERVER_UI_ENABLED="false",
         PREFECT_SERVER_API_AUTH_STRING=AUTH,
     )
-    Path(server_env["PREFECT_HOME"]).mkdir(parents=True)
+    Path(server_env["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)  # subprocess_env made it already
     api = f"http://127.0.0.1:{port}/api"
     prefect = str(Path(sys.executable).with_name("prefect"))
     store_root = tmp_path / "models"

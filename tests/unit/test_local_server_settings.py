@@ -1,4 +1,4 @@
-"""The shared local server's settings and its idle clock (the processes themselves: tests/e2e/test_local_server.py)."""
+"""The shared local server's settings and idle clock (its processes: tests/e2e/test_local_server.py)."""
 
 from __future__ import annotations
 
