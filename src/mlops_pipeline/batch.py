@@ -151,7 +151,8 @@ def score_to_file(
                 frames.append(frame)
             report.rows += predictions.shape[0]
             if model.problem_ == "classification":
-                classes.update(str(p) for p in predictions.tolist())
+                labels, counts = np.unique(predictions, return_counts=True)
+                classes.update(dict(zip((str(label) for label in labels.tolist()), counts.tolist(), strict=True)))
                 if chunk.y is not None:
                     correct += float(np.sum(predictions == chunk.y))
                     labelled += predictions.shape[0]
