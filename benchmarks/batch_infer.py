@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,19 +67,19 @@ root, data, out, chunk_rows = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.arg
 scoring = load_scoring_model(root, "digits-logreg")
 model = scoring.model
 accumulator = DriftAccumulator(scoring.drift_reference)
-parts = dict.fromkeys(["read+checks", "predict", "predict_proba", "drift", "write"], 0.0)
+parts = dict.fromkeys(["read+checks", "int8 predict", "int8 predict_proba", "drift", "write"], 0.0)
 clock = time.perf_counter()
 with open(out, "wb") as handle:
     for index, chunk in enumerate(iter_inference_chunks(data, scoring.contract, chunk_rows=chunk_rows,
                                                         out_of_range="warning")):
         now = time.perf_counter(); parts["read+checks"] += now - clock; clock = now
         predictions = model.predict(chunk.X)
-        now = time.perf_counter(); parts["predict"] += now - clock; clock = now
-        model.predict_proba(chunk.X)
-        now = time.perf_counter(); parts["predict_proba"] += now - clock; clock = now
+        now = time.perf_counter(); parts["int8 predict"] += now - clock; clock = now
+        columns = _output_columns(model, chunk, predictions)  # calls predict_proba
+        now = time.perf_counter(); parts["int8 predict_proba"] += now - clock; clock = now
         accumulator.add(chunk.X)
         now = time.perf_counter(); parts["drift"] += now - clock; clock = now
-        pl.DataFrame(_output_columns(model, chunk, predictions)).write_csv(handle, include_header=index == 0)
+        pl.DataFrame(columns).write_csv(handle, include_header=index == 0)
         now = time.perf_counter(); parts["write"] += now - clock; clock = now
 accumulator.report()
 parts["drift"] += time.perf_counter() - clock
@@ -86,23 +87,36 @@ print(json.dumps(parts))
 """
 
 
-def measure_child(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Run argv under a small Python parent that reports its child's own peak RSS (ru_maxrss is per wait4)."""
-    wrapper = (
-        "import os, subprocess, sys, time, json\n"
-        "t = time.perf_counter(); p = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE)\n"
-        "out = p.stdout.read(); _, status, usage = os.wait4(p.pid, 0); t = time.perf_counter() - t\n"
-        "sys.stderr.write(out.decode()); code = os.waitstatus_to_exitcode(status)\n"
-        "print(json.dumps({'wall': t, 'rss_mib': usage.ru_maxrss / 1024, 'code': code}))\n"
-        "sys.exit(code)\n"
-    )
+WRAPPER = """
+import json, os, subprocess, sys, time
+started = time.perf_counter()
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE)
+out = child.stdout.read()
+_, status, usage = os.wait4(child.pid, 0)
+sys.stderr.write(out.decode())
+print(json.dumps({"wall": time.perf_counter() - started, "cpu": usage.ru_utime + usage.ru_stime,
+                  "rss": usage.ru_maxrss / 1024}))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+@dataclass(frozen=True)
+class Run:
+    wall: float  # seconds
+    cpu: float  # user + system seconds of the process (and the children it waited for)
+    rss: float  # peak resident set, MiB
+    output: str = ""
+
+
+def measure_child(argv: list[str], env: dict[str, str]) -> Run:
+    """Run argv under a small Python parent that reports that child's own figures (os.wait4's rusage)."""
     done = subprocess.run(
-        [sys.executable, "-c", wrapper, *argv], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-c", WRAPPER, *argv], cwd=ROOT, env=env, capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} exited {done.returncode}:\n{done.stderr[-3000:]}")
     figures = json.loads(done.stdout.strip().splitlines()[-1])
-    return figures["wall"], figures["rss_mib"], done.stderr
+    return Run(figures["wall"], figures["cpu"], figures["rss"], done.stderr)
 
 
 def train_champion(root: Path, env: dict[str, str]) -> None:
@@ -127,7 +141,82 @@ def write_digits_csv(path: Path, rows: int, feature_names: list[str], seed: int 
             frame.write_csv(handle, include_header=start == 0)
 
 
+LABELS = {
+    "read": "polars.read_csv (read only)",
+    "library": "batch steps in-process, no Prefect",
+    "flow": "python flows/batch_infer.py",
+    "flow-0": "python flows/batch_infer.py, 10-row file",
+}
+
+
+def measure_size(args: argparse.Namespace, root: Path, work: Path, rows: int, env: dict[str, str]) -> dict[str, Run]:
+    """Every command against one CSV of `rows` rows; prints the table and the ratios."""
+    from mlops_pipeline.batch import load_scoring_model
+
+    names = load_scoring_model(root, MODEL).contract.feature_names
+    data, tiny, out = work / f"digits-{rows}.csv", work / "tiny.csv", str(work / "predictions.csv")
+    started = time.perf_counter()
+    write_digits_csv(data, rows, names)
+    write_digits_csv(tiny, 10, names)
+    print(
+        f"\n{rows:,} x 64 CSV, {data.stat().st_size / 2**20:.0f} MiB, written in {time.perf_counter() - started:.1f}s"
+    )
+    chunk = str(args.chunk_rows)
+    first = rows == args.rows
+    runs: dict[str, Run] = {}
+    read = f"import polars; frame = polars.read_csv({str(data)!r}); assert frame.height == {rows}"
+    runs["read"] = measure_child([sys.executable, "-c", read], env)
+    runs["library"] = measure_child([sys.executable, "-c", LIBRARY_SCRIPT, str(root), str(data), out, chunk], env)
+    flow = [sys.executable, "flows/batch_infer.py", "--models-root", str(root), "--model", MODEL, "--out", out]
+    if first or not args.quick:
+        runs["flow"] = measure_child([*flow, "--data", str(data), "--chunk-rows", chunk], env)
+    if first:
+        runs["flow-0"] = measure_child([*flow, "--data", str(tiny)], env)
+    base = runs["read"]
+    print(f"{'command':<44} {'wall s':>7} {'rows/s':>10} {'CPU s':>7} {'peak RSS MiB':>13} {'wall/read':>9}")
+    for key, run in runs.items():
+        n = 10 if key == "flow-0" else rows
+        print(
+            f"{LABELS[key]:<44} {run.wall:>7.2f} {n / run.wall:>10,.0f} {run.cpu:>7.2f} {run.rss:>13.0f} "
+            f"{run.wall / base.wall:>8.2f}x"
+        )
+    inner = json.loads(runs["library"].output.strip().splitlines()[-1])
+    print(f"  library: imports {inner['import']:.2f}s, the batch itself {inner['work']:.2f}s")
+    for key in ("library", "flow"):
+        if key in runs:
+            run = runs[key]
+            print(
+                f"  {key} overhead over the read: wall {run.wall / base.wall - 1:+.0%}, "
+                f"CPU {run.cpu / base.cpu - 1:+.0%}"
+            )
+    if "flow-0" in runs:
+        data_part = runs["flow"].wall - runs["flow-0"].wall
+        print(
+            f"  Prefect start-up and per-run cost (10-row run) {runs['flow-0'].wall:.2f}s; flow minus it "
+            f"{data_part:.2f}s = {data_part / base.wall - 1:+.0%} over the read"
+        )
+    if first:
+        profile = subprocess.run(
+            [sys.executable, "-c", PROFILE_SCRIPT, str(root), str(data), out, chunk],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        parts = json.loads(profile.stdout.strip().splitlines()[-1])
+        total = sum(parts.values())
+        print(
+            "  where the in-process batch time goes: "
+            + ", ".join(f"{k} {v:.2f}s ({v / total:.0%})" for k, v in parts.items())
+        )
+    data.unlink()
+    return runs
+
+
 def main() -> int:
+    from mlops_pipeline.batch import load_scoring_model
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--big-rows", type=int, default=4_000_000, help="the size for memory flatness (0: skip)")
@@ -137,7 +226,6 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.rows, args.big_rows = 200_000, 800_000
-
     with tempfile.TemporaryDirectory(prefix="batch-bench-") as tmp:
         work = Path(tmp)
         env = {**os.environ, "PREFECT_HOME": str(work / "prefect-home"), "PREFECT_LOGGING_LEVEL": "WARNING"}
@@ -147,76 +235,32 @@ def main() -> int:
             started = time.perf_counter()
             train_champion(root, env)  # also migrates PREFECT_HOME, so the timed flow runs are "second runs"
             print(f"trained the digits champion in {time.perf_counter() - started:.1f}s (not part of any figure)")
-        from mlops_pipeline.batch import load_scoring_model
-
-        names = load_scoring_model(root, MODEL).contract.feature_names
-        sizes = [args.rows] + ([args.big_rows] if args.big_rows else [])
-        results: dict[int, dict[str, tuple[float, float]]] = {}
-        tiny = work / "tiny.csv"
-        write_digits_csv(tiny, 10, names)
-        for rows in sizes:
-            data = work / f"digits-{rows}.csv"
-            started = time.perf_counter()
-            write_digits_csv(data, rows, names)
-            size_mib = data.stat().st_size / 2**20
-            print(f"\n{rows:,} x 64 CSV, {size_mib:.0f} MiB, written in {time.perf_counter() - started:.1f}s")
-            out = str(work / "predictions.csv")
-            figures: dict[str, tuple[float, float]] = {}
-            read = f"import polars; frame = polars.read_csv({str(data)!r}); assert frame.height == {rows}"
-            figures["read"] = measure_child([sys.executable, "-c", read], env)[:2]
-            chunk = str(args.chunk_rows)
-            wall, rss, stderr = measure_child(
-                [sys.executable, "-c", LIBRARY_SCRIPT, str(root), str(data), out, chunk], env
+        else:  # one untimed run migrates the fresh PREFECT_HOME, so the timed flow runs are "second runs"
+            tiny = work / "warm-up.csv"
+            write_digits_csv(tiny, 10, load_scoring_model(root, MODEL).contract.feature_names)
+            measure_child(
+                [
+                    sys.executable,
+                    "flows/batch_infer.py",
+                    "--models-root",
+                    str(root),
+                    "--data",
+                    str(tiny),
+                    "--out",
+                    str(work / "warm-up-predictions.csv"),
+                ],
+                env,
             )
-            figures["library"] = (wall, rss)
-            inner = json.loads(stderr.strip().splitlines()[-1])
-            if rows == args.rows:
-                profile = subprocess.run(
-                    [sys.executable, "-c", PROFILE_SCRIPT, str(root), str(data), out, chunk],
-                    cwd=ROOT,
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-                parts = json.loads(profile.stdout.strip().splitlines()[-1])
-            flow = [sys.executable, "flows/batch_infer.py", "--models-root", str(root), "--model", MODEL, "--out", out]
-            if rows == args.rows or not args.quick:
-                figures["flow"] = measure_child([*flow, "--data", str(data), "--chunk-rows", chunk], env)[:2]
-            if rows == args.rows:
-                figures["flow-0"] = measure_child([*flow, "--data", str(tiny)], env)[:2]
-            results[rows] = figures
-            base = figures["read"][0]
-            print(f"{'command':<44} {'wall s':>7} {'rows/s':>11} {'peak RSS MiB':>13} {'vs read':>8}")
-            labels = {
-                "read": "polars.read_csv (read only)",
-                "library": "batch steps in-process, no Prefect",
-                "flow": "python flows/batch_infer.py",
-                "flow-0": "python flows/batch_infer.py, 10-row file",
-            }
-            for key, (seconds, peak) in figures.items():
-                n = 10 if key == "flow-0" else rows
-                print(f"{labels[key]:<44} {seconds:>7.2f} {n / seconds:>11,.0f} {peak:>13.0f} {seconds / base:>7.2f}x")
-            print(f"  library: imports {inner['import']:.2f}s, work {inner['work']:.2f}s")
-            print(f"  library overhead over the read: {(figures['library'][0] / base - 1):+.0%}")
-            if "flow" in figures:
-                print(f"  flow overhead over the read: {(figures['flow'][0] / base - 1):+.0%}")
-            if "flow-0" in figures:
-                data_part = figures["flow"][0] - figures["flow-0"][0]
-                print(
-                    f"  flow minus its 10-row run (Prefect start-up {figures['flow-0'][0]:.2f}s): {data_part:.2f}s, "
-                    f"{(data_part / base - 1):+.0%} over the read"
-                )
-            if rows == args.rows:
-                total = sum(parts.values())
-                shares = ", ".join(f"{k} {v:.2f}s ({v / total:.0%})" for k, v in parts.items())
-                print(f"  where the in-process time goes: {shares}")
+        small = measure_size(args, root, work, args.rows, env)
         if args.big_rows:
-            small, big = results[args.rows], results[args.big_rows]
+            big = measure_size(args, root, work, args.big_rows, env)
             print(f"\npeak RSS at {args.big_rows:,} rows over {args.rows:,} rows (flat: ~1.0)")
             for key in ("read", "library", "flow"):
                 if key in small and key in big:
-                    print(f"  {key:<8} {big[key][1]:.0f} / {small[key][1]:.0f} MiB = {big[key][1] / small[key][1]:.2f}")
+                    print(
+                        f"  {LABELS[key]:<44} {big[key].rss:.0f} / {small[key].rss:.0f} MiB = "
+                        f"{big[key].rss / small[key].rss:.2f}"
+                    )
     return 0
 
 
