@@ -402,33 +402,41 @@ def _selected_frames(
     (None: one frame).
 
     CSV files are cut into blocks of whole lines and each block parsed on its own (`_csv_block_frame`), so memory
-    holds one block whatever the file's size; a file with quote characters is read by polars' streaming scan instead,
-    all as text (a quoted field may hold a newline, so lines are not rows there).
+    holds one block whatever the file's size (polars' scan maps the whole file, and peak RSS grew with it). From a
+    block with a quote character (a quoted field may hold a newline, so lines are not rows), or one polars cannot
+    parse on its own (a first line that is blank or short), the rest is read by polars' streaming scan all as text,
+    as before, so such files give the same rows and errors.
     """
     import polars as pl
 
     indices = [columns.index(name) for name in wanted]
     try:
         if spec.format == "csv":
-            lines_done = 0
+            rows_done = 0
             with copy.path.open("rb") as handle:
                 handle.readline()  # the header, already read and checked
                 for block in _line_blocks(handle, chunk_rows):
-                    if b'"' in block:
+                    frame = None if b'"' in block else _csv_block_frame(block, len(columns), indices, n_features, spec)
+                    if frame is None:
                         break
-                    lines_done += block.count(b"\n") + (not block.endswith(b"\n"))
-                    yield _csv_block_frame(block, len(columns), indices, n_features, spec.delimiter)
+                    rows_done += frame.height
+                    yield frame
                 else:
                     return
+            # the rest as before these blocks: one streaming scan of the file, all as text, from the same row
             schema = {f"c{i}": pl.String for i in range(len(columns))}
-            lazy = pl.scan_csv(
-                copy.path,
-                has_header=False,
-                skip_lines=1 + lines_done,
-                separator=spec.delimiter,
-                schema=schema,
-                raise_if_empty=False,
-            ).select([f"c{i}" for i in indices])
+            lazy = (
+                pl.scan_csv(
+                    copy.path,
+                    has_header=False,
+                    skip_rows=1,
+                    separator=spec.delimiter,
+                    schema=schema,
+                    raise_if_empty=False,
+                )
+                .select([f"c{i}" for i in indices])
+                .slice(rows_done)
+            )
         else:
             lazy = pl.scan_parquet(copy.path).select(wanted)
         if chunk_rows is None:
@@ -469,14 +477,17 @@ def _line_blocks(handle: Any, lines: int | None) -> Iterator[bytes]:
         read_size = max(cut - len(pending), 1 << 16)  # about one more block
 
 
-def _csv_block_frame(block: bytes, n_columns: int, indices: list[int], n_features: int, delimiter: str) -> Any:
+def _csv_block_frame(block: bytes, n_columns: int, indices: list[int], n_features: int, spec: SourceSpec) -> Any:
     """One block of CSV lines as a frame of the `indices` columns; the target (and any other column) stays text.
 
     The first `n_features` are parsed as numbers when every cell is one: as the integers or floats polars infers
     (whole numbers parse fastest), else as float64 with the missing markers as nulls; failing both the block is
-    read all as text, exactly as before, and `frame_to_columns` reports every cell that is not a number.
+    read all as text, exactly as before, and `frame_to_columns` reports every cell that is not a number. None when
+    polars cannot read the block on its own even as text.
     """
     import polars as pl
+
+    delimiter = spec.delimiter
 
     selected = [f"c{i}" for i in indices]
 
@@ -509,7 +520,11 @@ def _csv_block_frame(block: bytes, n_columns: int, indices: list[int], n_feature
     try:
         return read(numeric, list(NULL_MARKERS))
     except pl.exceptions.PolarsError:
+        pass
+    try:
         return read({f"c{i}": pl.String for i in range(n_columns)}, None)
+    except pl.exceptions.PolarsError:
+        return None
 
 
 def _file_columns(copy: LocalCopy, spec: SourceSpec, origin: str) -> list[str]:
