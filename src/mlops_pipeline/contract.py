@@ -502,15 +502,15 @@ def _csv_block_frame(block: bytes, n_columns: int, indices: list[int], n_feature
         ).select(selected)
 
     features = set(indices[:n_features])
-    inferred = {f"c{i}": pl.String for i in range(n_columns) if i not in features}
-    numeric = {f"c{i}": pl.String if i in inferred else pl.Float64 for i in range(n_columns)}
+    text = {f"c{i}": pl.String for i in range(n_columns) if i not in features}  # the target, unexpected columns
+    numeric = {f"c{i}": pl.Float64 if i in features else pl.String for i in range(n_columns)}  # in file order
     try:  # whole numbers (most often) are parsed fastest as the integers polars infers; cast to float64 later
         frame = pl.read_csv(
             block,
             has_header=False,
             new_columns=[f"c{i}" for i in range(n_columns)],
             separator=delimiter,
-            schema_overrides=inferred,
+            schema_overrides=text,
             raise_if_empty=False,
         )
         if frame.width == n_columns and all(frame[f"c{i}"].dtype in (pl.Int64, pl.Float64) for i in features):

@@ -309,3 +309,33 @@ def test_non_numeric_cells_in_a_later_chunk_name_their_lines(tmp_path, good_fram
     chunks = iter_inference_chunks(str(path), contract, chunk_rows=7, strict=False)
     errors = [str(f) for c in chunks for f in c.findings if f.severity == "error"]
     assert len(errors) == 2 and "line 4: 'n/a?'" in errors[0] and "line 31: 'n/a?'" in errors[1]
+
+
+@pytest.mark.parametrize("label", ["dog", "7"])
+def test_a_text_target_beside_cells_with_missing_markers(tmp_path, label):
+    """The target column stays text while the features are parsed as numbers (first the markers' pass)."""
+    contract = DataContract.from_dict(
+        {
+            "features": [
+                {"name": n, "dtype": "float64", "integer": False, "min": 0, "max": 9, "mean": 1, "std": 1, "missing": 0}
+                for n in ("a", "b")
+            ],
+            "problem": "classification",
+            "target": "y",
+            "target_kind": "string" if label == "dog" else "integer",
+            "classes": [label],
+            "impute_strategy": "median",
+            "impute_values": [0.0, 0.0],
+            "schema_version": 1,
+        }
+    )
+    path = tmp_path / "s.csv"
+    path.write_text(f"y,b,a\n{label},1.5,NA\n{label},2,3\n")
+    for chunk_rows in (2, None):
+        read = (
+            read_for_inference(str(path), contract)
+            if chunk_rows is None
+            else next(iter_inference_chunks(str(path), contract, chunk_rows=2))
+        )
+        np.testing.assert_array_equal(read.X, [[0.0, 1.5], [3.0, 2.0]])
+        assert [str(v) for v in read.y] == [label, label]
