@@ -167,8 +167,8 @@ class DriftAccumulator:
         n_rows = X.shape[0]
         for index, edges in enumerate(self.edges):
             column = X[:, index]
-            below = [np.count_nonzero(column <= edge) for edge in edges.tolist()]
-            self.counts[index] += np.diff(np.asarray(below, dtype=np.int64), prepend=0, append=n_rows)
+            below = np.array([0, *(np.count_nonzero(column <= edge) for edge in edges.tolist()), n_rows], np.int64)
+            self.counts[index] += below[1:] - below[:-1]
 
     def report(
         self, psi_threshold: float = 0.25, ks_alpha: float = 0.01, min_drifted_share: float = 0.1
