@@ -41,8 +41,7 @@ def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     results = tmp_path_factory.mktemp("prefect-results")
     # No heartbeats: they only detect crashed runs, and joining the heartbeat thread adds ~1 s to every flow exit.
     settings = {PREFECT_RESULTS_LOCAL_STORAGE_PATH: results, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
-    # 120 s: on a loaded 2-core machine the ephemeral server can take longer than the default 30 s to come up
-    with temporary_settings(settings), prefect_test_harness(server_startup_timeout=120):
+    with temporary_settings(settings), prefect_test_harness():
         yield results
 
 
