@@ -98,16 +98,27 @@ def load_scoring_model(models_root: str | Path, name: str, version: str | None =
     return ScoringModel(name, version, store.folder / version, store.load_quantized_model(version), contract, reference)
 
 
-def _output_columns(model: QuantizedModel, chunk: InferenceChunk, predictions: np.ndarray) -> dict[str, Any]:
+def _output_columns(
+    model: QuantizedModel, chunk: InferenceChunk, predictions: np.ndarray, probabilities: np.ndarray | None
+) -> dict[str, Any]:
     columns: dict[str, Any] = {"row": np.arange(chunk.row_offset, chunk.row_offset + predictions.shape[0])}
     if chunk.y is not None:
         columns["true"] = chunk.y
     columns["prediction"] = predictions
-    if hasattr(model, "predict_proba"):
-        probabilities = model.predict_proba(chunk.X)
+    if probabilities is not None:
         for index, label in enumerate(model.classes_):
             columns[f"proba_{label}"] = probabilities[:, index].astype(np.float32)
     return columns
+
+
+def _scored(model: QuantizedModel, batches: Iterator[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    """(labels, probabilities or None) per batch: both from one pass of the network, not a predict and a
+    predict_proba."""
+    if hasattr(model, "predict_proba"):
+        yield from predict_batches(model, batches, "predict_with_proba")
+    else:
+        for predictions in predict_batches(model, batches):
+            yield predictions, None
 
 
 def score_to_file(
@@ -139,19 +150,20 @@ def score_to_file(
             yield chunk.X
 
     with atomic_writer(out) as handle:
-        for predictions in predict_batches(model, features(chunks)):
+        for predictions, probabilities in _scored(model, features(chunks)):
             [chunk] = current
             report.warnings += [str(f) for f in chunk.findings if f.severity == "warning"]
             if drift is not None:
                 drift.add(chunk.X)
-            frame = pl.DataFrame(_output_columns(model, chunk, predictions))
+            frame = pl.DataFrame(_output_columns(model, chunk, predictions, probabilities))
             if suffix == ".csv":
                 frame.write_csv(handle, include_header=report.rows == 0)
             else:
                 frames.append(frame)
             report.rows += predictions.shape[0]
             if model.problem_ == "classification":
-                classes.update(str(p) for p in predictions.tolist())
+                labels, counts = np.unique(predictions, return_counts=True)
+                classes.update(dict(zip((str(label) for label in labels.tolist()), counts.tolist(), strict=True)))
                 if chunk.y is not None:
                     correct += float(np.sum(predictions == chunk.y))
                     labelled += predictions.shape[0]

@@ -20,6 +20,7 @@ import numpy as np
 
 from mlops_pipeline.config import ProblemKind
 from mlops_pipeline.data import (
+    NULL_MARKERS,
     DataLoadError,
     LocalCopy,
     SourceSpec,
@@ -234,7 +235,13 @@ def check_ranges(
     findings: list[Finding] = []
     mild: list[tuple[str, np.ndarray, np.ndarray]] = []
     severe: list[tuple[str, np.ndarray, np.ndarray]] = []
+    # one pass over the chunk: only columns whose smallest or largest value (NaN ignored, as by the comparisons
+    # below) leaves the training range are looked at value by value
+    lows = np.fmin.reduce(X, axis=0) if X.shape[0] else np.full(X.shape[1], np.nan)
+    highs = np.fmax.reduce(X, axis=0) if X.shape[0] else np.full(X.shape[1], np.nan)
     for j, spec in enumerate(contract.features):
+        if not (lows[j] < spec.min or highs[j] > spec.max):
+            continue
         column = X[:, j]
         span = spec.max - spec.min if spec.max > spec.min else max(abs(spec.max), 1.0)  # a constant feature
         slack = contract.range_tolerance * span
@@ -278,8 +285,10 @@ def apply_missing_policy(
     findings: list[Finding] = []
     imputing = contract.impute_strategy != "none" and contract.impute_values is not None
     fill = contract.impute_values or []
+    with np.errstate(invalid="ignore", over="ignore"):
+        finite = np.isfinite(X.sum(axis=0))  # no NaN/inf in the column (an overflow only means a closer look)
     for j, name in enumerate(contract.feature_names):
-        if name in skip:
+        if name in skip or finite[j]:
             continue
         column = X[:, j]
         bad = ~np.isfinite(column)
@@ -381,18 +390,53 @@ class InferenceChunk(NamedTuple):
 
 
 def _selected_frames(
-    copy: LocalCopy, spec: SourceSpec, columns: list[str], wanted: list[str], chunk_rows: int | None, origin: str
+    copy: LocalCopy,
+    spec: SourceSpec,
+    columns: list[str],
+    wanted: list[str],
+    chunk_rows: int | None,
+    origin: str,
+    n_features: int,
 ) -> Iterator[Any]:
-    """Polars frames holding only the `wanted` columns (all read as text for CSV, converted later)."""
+    """Polars frames holding only the `wanted` columns (features first, then the target), `chunk_rows` rows each
+    (None: one frame).
+
+    CSV files are cut into blocks of whole lines and each block parsed on its own (`_csv_block_frame`), so memory
+    holds one block whatever the file's size (polars' scan maps the whole file, and peak RSS grew with it). From a
+    block with a quote character (a quoted field may hold a newline, so lines are not rows), or one polars cannot
+    parse on its own (a first line that is blank or short), the rest is read by polars' streaming scan all as text,
+    as before, so such files give the same rows and errors.
+    """
     import polars as pl
 
     indices = [columns.index(name) for name in wanted]
     try:
         if spec.format == "csv":
+            rows_done = 0
+            with copy.path.open("rb") as handle:
+                handle.readline()  # the header, already read and checked
+                for block in _line_blocks(handle, chunk_rows):
+                    frame = None if b'"' in block else _csv_block_frame(block, len(columns), indices, n_features, spec)
+                    if frame is None:
+                        break
+                    rows_done += frame.height
+                    yield frame
+                else:
+                    return
+            # the rest as before these blocks: one streaming scan of the file, all as text, from the same row
             schema = {f"c{i}": pl.String for i in range(len(columns))}
-            lazy = pl.scan_csv(
-                copy.path, has_header=False, skip_rows=1, separator=spec.delimiter, schema=schema, raise_if_empty=False
-            ).select([f"c{i}" for i in indices])
+            lazy = (
+                pl.scan_csv(
+                    copy.path,
+                    has_header=False,
+                    skip_rows=1,
+                    separator=spec.delimiter,
+                    schema=schema,
+                    raise_if_empty=False,
+                )
+                .select([f"c{i}" for i in indices])
+                .slice(rows_done)
+            )
         else:
             lazy = pl.scan_parquet(copy.path).select(wanted)
         if chunk_rows is None:
@@ -403,6 +447,107 @@ def _selected_frames(
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         kind = "CSV" if spec.format == "csv" else "Parquet"
         raise DataLoadError(f"{origin}: not a readable {kind} file ({message})") from None
+
+
+def _without_trailing_blank_rows(frames: Iterator[Any]) -> Iterator[tuple[Any, int]]:
+    """(frame, its height as read) with the file's trailing blank lines dropped, wherever the chunks split them.
+
+    Blank lines at a chunk's end may be inside the file (a later chunk has data), so each frame with data is held
+    back until the next one with data arrives: only the file's last rows with data end the table.
+    """
+    held: Any = None
+    blank_frames: list[Any] = []
+    for frame in frames:
+        if frame.height and drop_trailing_blank_rows(frame).height == 0:  # every row blank
+            blank_frames.append(frame)
+            continue
+        if held is not None:
+            yield held, held.height
+        for blank in blank_frames:  # blank lines inside the file: rows of missing values
+            yield blank, blank.height
+        held, blank_frames = frame, []
+    if held is not None:
+        yield drop_trailing_blank_rows(held), held.height
+    elif blank_frames:  # nothing but blank lines after the header: no rows
+        yield drop_trailing_blank_rows(blank_frames[0]), blank_frames[0].height
+
+
+def _line_blocks(handle: Any, lines: int | None) -> Iterator[bytes]:
+    """The rest of a binary file in blocks of `lines` whole lines (the last block may hold fewer; None: one block)."""
+    if lines is None:
+        rest = handle.read()
+        if rest:
+            yield rest
+        return
+    pending = bytearray()
+    read_size = 1 << 20
+    while True:
+        newlines = pending.count(b"\n")
+        while newlines < lines:
+            more = handle.read(read_size)
+            if not more:
+                break
+            newlines += more.count(b"\n")
+            pending += more
+        if newlines < lines:  # the end of the file
+            if pending:
+                yield bytes(pending)
+            return
+        ends = np.flatnonzero(np.frombuffer(pending, dtype=np.uint8) == 10)
+        cut = int(ends[lines - 1]) + 1
+        yield bytes(pending[:cut])
+        del pending[:cut]
+        read_size = max(cut - len(pending), 1 << 16)  # about one more block
+
+
+def _csv_block_frame(block: bytes, n_columns: int, indices: list[int], n_features: int, spec: SourceSpec) -> Any:
+    """One block of CSV lines as a frame of the `indices` columns; the target (and any other column) stays text.
+
+    The first `n_features` are parsed as numbers when every cell is one: as the integers or floats polars infers
+    (whole numbers parse fastest), else as float64 with the missing markers as nulls; failing both the block is
+    read all as text, exactly as before, and `frame_to_columns` reports every cell that is not a number. None when
+    polars cannot read the block on its own even as text.
+    """
+    import polars as pl
+
+    delimiter = spec.delimiter
+
+    selected = [f"c{i}" for i in indices]
+
+    def read(schema: dict[str, Any], null_values: list[str] | None) -> Any:
+        return pl.read_csv(
+            block,
+            has_header=False,
+            separator=delimiter,
+            schema=schema,
+            null_values=null_values,
+            raise_if_empty=False,
+        ).select(selected)
+
+    features = set(indices[:n_features])
+    text = {f"c{i}": pl.String for i in range(n_columns) if i not in features}  # the target, unexpected columns
+    numeric = {f"c{i}": pl.Float64 if i in features else pl.String for i in range(n_columns)}  # in file order
+    try:  # whole numbers (most often) are parsed fastest as the integers polars infers; cast to float64 later
+        frame = pl.read_csv(
+            block,
+            has_header=False,
+            new_columns=[f"c{i}" for i in range(n_columns)],
+            separator=delimiter,
+            schema_overrides=text,
+            raise_if_empty=False,
+        )
+        if frame.width == n_columns and all(frame[f"c{i}"].dtype in (pl.Int64, pl.Float64) for i in features):
+            return frame.select(selected)
+    except pl.exceptions.PolarsError:
+        pass
+    try:
+        return read(numeric, list(NULL_MARKERS))
+    except pl.exceptions.PolarsError:
+        pass
+    try:
+        return read({f"c{i}": pl.String for i in range(n_columns)}, None)
+    except pl.exceptions.PolarsError:
+        return None
 
 
 def _file_columns(copy: LocalCopy, spec: SourceSpec, origin: str) -> list[str]:
@@ -524,10 +669,8 @@ def iter_inference_chunks(
         wanted = contract.feature_names + ([contract.target] if has_target and contract.target is not None else [])
         row_offset = 0
         target_index = len(contract.features) if has_target else None
-        for frame in _selected_frames(copy, spec, columns, wanted, chunk_rows, uri):
-            height = frame.height
-            if csv_lines:
-                frame = drop_trailing_blank_rows(frame)
+        frames = _selected_frames(copy, spec, columns, wanted, chunk_rows, uri, len(contract.features))
+        for frame, height in _without_trailing_blank_rows(frames) if csv_lines else ((f, f.height) for f in frames):
             parsed = frame_to_columns(frame, wanted, target_index, uri, csv_lines=csv_lines, row_offset=row_offset)
             findings = list(column_findings) if row_offset == 0 else []
             if parsed.missing_target_rows is not None:

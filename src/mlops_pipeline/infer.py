@@ -15,7 +15,8 @@ from mlops_pipeline.validate import PreparedData
 
 SAMPLE_ROWS = 10
 
-OutputMethod = Literal["predict", "predict_proba", "decision_function"]
+# predict_with_proba yields (labels, probabilities) pairs
+OutputMethod = Literal["predict", "predict_proba", "decision_function", "predict_with_proba"]
 
 
 @dataclass(frozen=True)
@@ -27,9 +28,7 @@ class InferenceReport:
     sample: list[dict[str, Any]]  # first rows: row, true, float, int8
 
 
-def predict_batches(
-    model: QuantizedModel, batches: Iterable[Any], method: OutputMethod = "predict"
-) -> Iterator[np.ndarray]:
+def predict_batches(model: QuantizedModel, batches: Iterable[Any], method: OutputMethod = "predict") -> Iterator[Any]:
     """One output array per batch of rows, so data larger than memory streams through the model.
 
     Input errors name the batch and its absolute row range, not just the row within the batch.

@@ -623,17 +623,27 @@ class QuantizedModel(BaseEstimator):
         self, X: Any, write: Callable[[np.ndarray, np.ndarray], Any], width: int | None, dtype: Any
     ) -> np.ndarray:
         """Run the network chunk by chunk; write(raw_output, out_rows) fills each chunk's rows of the result."""
+        return self._map_chunks_to(X, [(write, width, dtype)])[0]
+
+    def _map_chunks_to(
+        self, X: Any, outputs: list[tuple[Callable[[np.ndarray, np.ndarray], Any], int | None, Any]]
+    ) -> list[np.ndarray]:
+        """_map_chunks with several (write, width, dtype) results filled from the same pass over X."""
         X = self._validated_input(X)
         n_rows, chunk = X.shape[0], self._chunk_rows()
-        out = np.empty((n_rows,) if width is None else (n_rows, width), dtype=dtype)
+        results = [
+            np.empty((n_rows,) if width is None else (n_rows, width), dtype=dtype) for _, width, dtype in outputs
+        ]
         buffers = self._buffers(min(chunk, n_rows), X)
         # NaN / inf in the input is reported by _forward as a ModelInputError naming rows and columns; numpy's
         # RuntimeWarning on the way there would only add noise.
         with np.errstate(invalid="ignore", over="ignore"):
             for start in range(0, n_rows, chunk):
                 stop = min(start + chunk, n_rows)
-                write(self._forward(X[start:stop], start, buffers), out[start:stop])
-        return out
+                values = self._forward(X[start:stop], start, buffers)
+                for (write, _, _), result in zip(outputs, results, strict=True):
+                    write(values, result[start:stop])
+        return results
 
     def _n_outputs(self) -> int:
         return int(self.layers_[-1].weight.shape[0])
@@ -651,6 +661,17 @@ class QuantizedModel(BaseEstimator):
         check_is_fitted(self)
         write = _write_logistic_proba if self.output_ == "logistic" else _write_softmax
         return self._map_chunks(X, write, len(self.classes_), np.float64)
+
+    @available_if(_has_probabilities)
+    def predict_with_proba(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """predict(X) and predict_proba(X) from one pass of the network (batch inference writes both)."""
+        check_is_fitted(self)
+        label_write = _write_positive if self._n_outputs() == 1 else _write_row_argmax
+        proba_write = _write_logistic_proba if self.output_ == "logistic" else _write_softmax
+        positions, probabilities = self._map_chunks_to(
+            X, [(label_write, None, np.intp), (proba_write, len(self.classes_), np.float64)]
+        )
+        return (positions if self._labels_are_positions else self.classes_[positions]), probabilities
 
     def predict(self, X: Any) -> np.ndarray:
         check_is_fitted(self)

@@ -262,3 +262,78 @@ def test_trailing_blank_lines_of_a_file_to_score_are_ignored(tmp_path, good_fram
     path.write_text(in_training_range(good_frame, contract).drop("label").write_csv() + "\n\n")
     X, _, findings = read_for_inference(str(path), contract)
     assert X.shape == (40, 3) and findings == []
+
+
+@pytest.mark.parametrize(
+    ("name", "edit"),
+    [
+        ("whole numbers", lambda text: text),
+        ("decimals", lambda text: text.replace(",1,", ",1.25,")),
+        ("missing markers", lambda text: text.replace(",1,", ",NA,", 3)),
+        ("padded cells", lambda text: text.replace(",1,", ", 1 ,")),
+        ("quoted cells", lambda text: text.replace(",1,", ',"1",')),
+        ("CRLF lines", lambda text: text.replace("\n", "\r\n")),
+        ("no final newline", lambda text: text.rstrip("\n")),
+        ("a blank line inside", lambda text: text.replace("\n", "\n\n", 9).replace("\n\n", "\n", 8)),
+    ],
+)
+@pytest.mark.parametrize("chunk_rows", [1, 7, 1000])
+def test_chunks_of_any_size_read_the_same_as_one_pass(tmp_path, good_frame, contract, name, edit, chunk_rows):
+    """The CSV is cut into blocks of lines and each parsed on its own: numbers first, text when that fails,
+    polars' streaming scan when the file has quotes; every path gives the rows and findings of one pass."""
+    frame = in_training_range(good_frame, contract).with_columns(pl.col("a").round(0))
+    path = tmp_path / "s.csv"
+    path.write_bytes(edit(frame.write_csv()).encode())
+    contract = DataContract.from_dict({**contract.to_dict(), "impute_strategy": "median", "impute_values": [0, 0, 0]})
+    whole = read_for_inference(str(path), contract)
+    chunks = list(iter_inference_chunks(str(path), contract, chunk_rows=chunk_rows))
+    assert sum(c.X.shape[0] for c in chunks) == whole.X.shape[0] >= 40
+    np.testing.assert_array_equal(np.concatenate([c.X for c in chunks]), whole.X)
+    np.testing.assert_array_equal(np.concatenate([c.y for c in chunks]), whole.y)
+    assert [c.row_offset for c in chunks] == list(range(0, whole.X.shape[0], chunk_rows))[: len(chunks)]
+    assert sorted(str(f) for c in chunks for f in c.findings if f.rule != "missing values imputed") == sorted(
+        str(f) for f in whole.findings if f.rule != "missing values imputed"
+    )
+
+
+def test_non_numeric_cells_in_a_later_chunk_name_their_lines(tmp_path, good_frame, contract):
+    text = in_training_range(good_frame, contract).write_csv().splitlines()
+    for line in (3, 30):  # file lines 4 and 31: chunks 1 and 5 of 7 rows
+        cells = text[line].split(",")
+        cells[1] = "n/a?"
+        text[line] = ",".join(cells)
+    path = tmp_path / "s.csv"
+    path.write_text("\n".join(text) + "\n")
+    chunks = iter_inference_chunks(str(path), contract, chunk_rows=7, strict=False)
+    errors = [str(f) for c in chunks for f in c.findings if f.severity == "error"]
+    assert len(errors) == 2 and "line 4: 'n/a?'" in errors[0] and "line 31: 'n/a?'" in errors[1]
+
+
+@pytest.mark.parametrize("label", ["dog", "7"])
+def test_a_text_target_beside_cells_with_missing_markers(tmp_path, label):
+    """The target column stays text while the features are parsed as numbers (first the markers' pass)."""
+    contract = DataContract.from_dict(
+        {
+            "features": [
+                {"name": n, "dtype": "float64", "integer": False, "min": 0, "max": 9, "mean": 1, "std": 1, "missing": 0}
+                for n in ("a", "b")
+            ],
+            "problem": "classification",
+            "target": "y",
+            "target_kind": "string" if label == "dog" else "integer",
+            "classes": [label],
+            "impute_strategy": "median",
+            "impute_values": [0.0, 0.0],
+            "schema_version": 1,
+        }
+    )
+    path = tmp_path / "s.csv"
+    path.write_text(f"y,b,a\n{label},1.5,NA\n{label},2,3\n")
+    for chunk_rows in (2, None):
+        read = (
+            read_for_inference(str(path), contract)
+            if chunk_rows is None
+            else next(iter_inference_chunks(str(path), contract, chunk_rows=2))
+        )
+        np.testing.assert_array_equal(read.X, [[0.0, 1.5], [3.0, 2.0]])
+        assert [str(v) for v in read.y] == [label, label]

@@ -97,3 +97,38 @@ def test_an_empty_batch_does_not_drift(digits_split) -> None:
     accumulator.add(np.empty((0, len(names))))
     report = accumulator.report()
     assert not report.drift_detected and report.n_rows == 0
+
+
+def test_finite_chunks_and_chunks_with_missing_values_are_counted_alike(digits_split) -> None:
+    """Finite chunks are binned all columns at once; a NaN/inf chunk column by column: the same bins either way."""
+    X_train, X_test, names = digits_split
+    reference = learn_reference(X_train, names)
+    rng = np.random.default_rng(0)
+    noisy = X_test + rng.normal(0, 2, X_test.shape)
+    with_gaps = noisy.copy()
+    with_gaps[5, 3] = np.nan
+    with_gaps[7, 9] = np.inf
+    fast, slow = DriftAccumulator(reference, sample_rows=50), DriftAccumulator(reference, sample_rows=50)
+    for start in range(0, noisy.shape[0], 100):
+        fast.add(np.asfortranarray(noisy[start : start + 100]))
+        slow.add(np.vstack([noisy[start : start + 100], with_gaps[5:6]]))
+        fast.add(with_gaps[5:6])
+    for index in range(len(names)):
+        np.testing.assert_array_equal(fast.counts[index], slow.counts[index])
+    np.testing.assert_allclose(fast.sums, slow.sums)
+    np.testing.assert_array_equal(fast.finite, slow.finite)
+    assert fast.kept == slow.kept <= 50 and fast.stride == slow.stride
+
+
+@pytest.mark.parametrize("sizes", [[3, 5, 1, 8, 13], [999, 1, 1, 1500, 7], [0, 10, 40, 1]])
+def test_the_ks_sample_is_every_stride_th_row_of_the_stream(digits_split, sizes) -> None:
+    X_train, _, names = digits_split
+    rng = np.random.default_rng(1)
+    stream = rng.normal(size=(sum(sizes), len(names)))
+    accumulator = DriftAccumulator(learn_reference(X_train, names), sample_rows=7)
+    start = 0
+    for size in sizes:
+        accumulator.add(stream[start : start + size])
+        start += size
+        np.testing.assert_array_equal(np.concatenate(accumulator.samples), stream[: start : accumulator.stride])
+        assert accumulator.kept <= 7

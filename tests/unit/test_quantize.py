@@ -540,3 +540,18 @@ def test_gate_fails_with_the_report_when_the_drop_is_too_large(fitted: dict[str,
     assert error.value.report is failing
     restored = pickle.loads(pickle.dumps(error.value))  # Prefect may pickle a task's exception
     assert restored.report == failing and str(restored) == str(error.value)
+
+
+def test_predict_with_proba_is_predict_and_predict_proba_from_one_pass() -> None:
+    from sklearn.datasets import load_digits, load_iris
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    for X, y in (load_digits(return_X_y=True), load_iris(return_X_y=True)):
+        for labels in (y, np.where(y == 0, "zero", "other")):  # softmax over classes, and two text classes
+            float_model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(X, labels)
+            model = QuantizedModel(estimator=float_model).fit(X)
+            predictions, probabilities = model.predict_with_proba(X)
+            np.testing.assert_array_equal(predictions, model.predict(X))
+            np.testing.assert_array_equal(probabilities, model.predict_proba(X))
