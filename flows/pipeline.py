@@ -25,6 +25,7 @@ from mlops_pipeline.tasks.gate import gate
 from mlops_pipeline.tasks.infer import infer
 from mlops_pipeline.tasks.load import load_with_retries
 from mlops_pipeline.tasks.quantize import quantize
+from mlops_pipeline.tasks.results import with_result_storage
 from mlops_pipeline.tasks.train import publish_candidate_table, train, train_candidate
 from mlops_pipeline.tasks.validate import validate
 from prefect import flow, get_run_logger, unmapped
@@ -140,7 +141,7 @@ def select_candidate(data: PreparedData, config: PipelineConfig, steps: StepReco
     specs = list(config.model.candidates)
     progress = CandidateProgress(config.registry.model_name, total=len(specs))
     started = time.perf_counter()
-    futures = train_candidate.map(
+    futures = with_result_storage(train_candidate, os.environ).map(
         data=unmapped(data),
         spec=specs,
         index=list(range(len(specs))),
@@ -193,7 +194,7 @@ def final_model(selection: Selection, data: PreparedData, config: PipelineConfig
     split is used as is (cross-validation has no single fitted model, so it always refits).
     """
     if config.model.refit or selection.result.model is None:
-        return steps.run(train, data, selection.spec)
+        return steps.run(with_result_storage(train, os.environ), data, selection.spec)
     return selection.result.model
 
 
