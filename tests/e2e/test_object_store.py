@@ -41,14 +41,15 @@ def s3_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
     folder = tmp_path_factory.mktemp("moto")
     port = free_port()
     log = folder / "moto.log"
-    moto = str(Path(sys.executable).with_name("moto_server"))
     aws = {
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
-    with background_process([moto, "-H", "127.0.0.1", "-p", str(port)], dict(os.environ), log) as process:
+    with background_process(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], dict(os.environ), log
+    ) as process:
         wait_until(lambda: _listening(port), process, log, "moto_server", timeout=120)
         with pytest.MonkeyPatch.context() as patch:
             for key, value in aws.items():
