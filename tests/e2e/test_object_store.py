@@ -61,6 +61,7 @@ def s3_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
 
 
 def _env(s3_env: dict[str, str], home: Path, **extra: str) -> dict[str, str]:
+    home.mkdir(parents=True, exist_ok=True)  # one Prefect home (and temporary server) per simulated host
     return {**subprocess_env(home), **s3_env, **extra}
 
 
