@@ -725,7 +725,13 @@ class ObjectModelStore(Store):
         version = self._claim()
         file_entries = {name: {"sha256": sha256_bytes(d), "bytes": len(d)} for name, d in files.items()}
         for filename, data in files.items():
-            self.objects.put(self._key(version, filename), data)
+            try:
+                self.objects.put(self._key(version, filename), data)
+            except OSError as exc:  # s3fs's errors are OSErrors (permissions, missing bucket, network)
+                raise RegistryError(
+                    f"{self.location(version, filename)}: could not write {len(data)} bytes ({exc}); nothing was "
+                    "published and the champion is unchanged"
+                ) from None
         started = time.monotonic()
         while True:
             pointer, etag = self._pointer_object() if promote else (None, None)

@@ -269,3 +269,18 @@ def test_result_storage_comes_from_the_environment() -> None:
     assert block_name("s3://models/results") != block_name("s3://models/other")
     with pytest.raises(ValueError, match="expected a URL"):
         result_storage_from({RESULT_STORAGE_ENV: "results"})
+
+
+def test_a_failed_file_write_publishes_nothing(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = ObjectModelStore(url, "m")
+    real_put = store.objects.put
+
+    def full(key: str, data: bytes, **kwargs: object) -> str:
+        if key.endswith(FLOAT_MODEL_FILE):
+            raise OSError("SlowDown: please reduce your request rate")
+        return real_put(key, data, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store.objects, "put", full)
+    with pytest.raises(RegistryError, match="nothing was published and the champion is unchanged"):
+        _publish(store)
+    assert store.versions() == [] and store.champion() is None
