@@ -1,6 +1,6 @@
 """The training flow, batch scoring and the prediction service on an object-store root (memory:// in-process).
 
-The same code paths as s3:// (ObjectModelStore over the object-store interface); tests/e2e/test_object_store.py runs
+The same code paths as s3:// (ObjectModelStore over the object-store interface); tests/e2e/test_s3_store.py runs
 them against moto_server.
 """
 

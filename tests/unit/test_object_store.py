@@ -1,6 +1,6 @@
 """The model store on an object store (memory:// here: S3's conditional-write semantics in one process).
 
-tests/e2e/test_object_store.py runs the same guarantees against a real S3 endpoint (moto_server).
+tests/e2e/test_s3_store.py runs the same guarantees against a real S3 endpoint (moto_server).
 """
 
 from __future__ import annotations

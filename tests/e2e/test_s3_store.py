@@ -211,7 +211,7 @@ def test_two_concurrent_pipeline_runs_leave_two_versions_and_a_valid_champion(
     runs = [
         subprocess.Popen(
             [sys.executable, str(PIPELINE), "--set", f"registry.root={root}"],
-            cwd=tmp_path,
+            cwd=REPO_ROOT,  # prefect.toml's longer temporary-server start timeout (two servers start at once)
             env=_env(s3_env, tmp_path / name),
             text=True,
             stdout=subprocess.PIPE,
