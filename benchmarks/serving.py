@@ -46,10 +46,10 @@ def serve_float(model: str, root: str, port: int) -> None:
     from mlops_pipeline.serving.online_drift import LogEventSink
 
     from mlops_pipeline.batch import load_scoring_model
-    from mlops_pipeline.registry import FLOAT_MODEL_FILE, ModelStore
+    from mlops_pipeline.registry import FLOAT_MODEL_FILE, Store
 
-    def float_loader(store: ModelStore, version: str) -> ServedModel:
-        scoring = load_scoring_model(store.root, store.name, version)  # contract + drift reference, verified
+    def float_loader(store: Store, version: str) -> ServedModel:
+        scoring = load_scoring_model(store, store.name, version)  # contract + drift reference, verified
         sha256 = store.card(version)["files"][FLOAT_MODEL_FILE]["sha256"]
         return ServedModel(
             store.name,
@@ -148,9 +148,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from sklearn.datasets import load_digits
 
-    from mlops_pipeline.registry import ModelStore
+    from mlops_pipeline.registry import open_store
 
-    if ModelStore(args.root, args.model).champion() is None:
+    if open_store(args.root, args.model).champion() is None:
         print(
             f"error: {args.model} has no champion under {args.root}; run python flows/pipeline.py first",
             file=sys.stderr,

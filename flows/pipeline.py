@@ -25,6 +25,7 @@ from mlops_pipeline.tasks.gate import gate
 from mlops_pipeline.tasks.infer import infer
 from mlops_pipeline.tasks.load import load_with_retries
 from mlops_pipeline.tasks.quantize import quantize
+from mlops_pipeline.tasks.results import with_result_storage
 from mlops_pipeline.tasks.train import publish_candidate_table, train, train_candidate
 from mlops_pipeline.tasks.validate import validate
 from prefect import flow, get_run_logger, unmapped
@@ -44,7 +45,7 @@ from mlops_pipeline.config import (
 )
 from mlops_pipeline.gate import BestPassed, Champion, GateFailed
 from mlops_pipeline.quantize import QuantizationError
-from mlops_pipeline.registry import ModelStore, RegistryError
+from mlops_pipeline.registry import RegistryError, Store, open_store
 from mlops_pipeline.reports import artifact_key
 from mlops_pipeline.security import allowed_roots, check_allowed_paths
 from mlops_pipeline.train import CandidateResult, TrainedModel, candidate_rows, select_best
@@ -91,7 +92,7 @@ class StepRecorder:
 def training_pipeline(config: PipelineConfig = PipelineConfig()) -> RunSummary:  # noqa: B008
     """Train candidates, gate the best, quantize and smoke-test it; promote it only if every step passed."""
     config = with_deployment_defaults(config)
-    store = ModelStore(config.registry.root, config.registry.model_name, config.registry.lock_timeout_seconds)
+    store = open_store(config.registry.root, config.registry.model_name, config.registry.lock_timeout_seconds)
     store.check_writable()  # a read-only or unwritable store fails now, not after training
     steps = StepRecorder()
 
@@ -145,7 +146,7 @@ def select_candidate(data: PreparedData, config: PipelineConfig, steps: StepReco
     specs = list(config.model.candidates)
     progress = CandidateProgress(config.registry.model_name, total=len(specs))
     started = time.perf_counter()
-    futures = train_candidate.map(
+    futures = with_result_storage(train_candidate, os.environ).map(
         data=unmapped(data),
         spec=specs,
         index=list(range(len(specs))),
@@ -198,7 +199,7 @@ def final_model(selection: Selection, data: PreparedData, config: PipelineConfig
     split is used as is (cross-validation has no single fitted model, so it always refits).
     """
     if config.model.refit or selection.result.model is None:
-        return steps.run(train, data, selection.spec)
+        return steps.run(with_result_storage(train, os.environ), data, selection.spec)
     return selection.result.model
 
 
@@ -230,7 +231,7 @@ def evaluate(
     return evaluation
 
 
-def run_summary(store: ModelStore, committed: Commit, selection: Selection, steps: StepRecorder) -> RunSummary:
+def run_summary(store: Store, committed: Commit, selection: Selection, steps: StepRecorder) -> RunSummary:
     """What the command line prints (and the flow run returns) for a promoted model."""
     gate_report, publication = committed.gate, committed.publication
     assert gate_report is not None  # a promoted model passed the gate
@@ -244,7 +245,7 @@ def run_summary(store: ModelStore, committed: Commit, selection: Selection, step
         int8_metrics=committed.card["int8_metrics"],
         gate_passed=gate_report.passed,
         gate_checks=[str(c) for c in gate_report.checks],
-        model_folder=str(store.folder / publication.version),
+        model_folder=store.location(publication.version),
         candidates=[
             f"#{r['candidate']} {r['kind']} {r['selection metric']}={r['score']}"
             + (" (selected)" if r["selected"] else "")
@@ -366,7 +367,7 @@ def failure_text(config: PipelineConfig, error: BaseException | Any) -> str:
     text = f"\npipeline {kind}: {error}"
     with contextlib.suppress(RegistryError):
         text += (
-            f"\nchampion unchanged: {ModelStore(config.registry.root, config.registry.model_name).champion() or 'none'}"
+            f"\nchampion unchanged: {open_store(config.registry.root, config.registry.model_name).champion() or 'none'}"
         )
     return text
 

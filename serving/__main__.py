@@ -28,7 +28,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m serving", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--model", required=True, metavar="NAME", help="model name in the store, e.g. digits-logreg")
-    parser.add_argument("--root", default=defaults.root, help="model store folder (default: %(default)s)")
+    parser.add_argument(
+        "--root", default=defaults.root, help="model store folder or s3://bucket/prefix (default: %(default)s)"
+    )
     parser.add_argument(
         "--host",
         default="127.0.0.1",

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
-from mlops_pipeline.registry import ModelStore
+from mlops_pipeline.registry import open_store
 
 from .config import ServingConfig
 from .inputs import RequestError, check_request
@@ -61,7 +61,7 @@ class Service:
 
     def __init__(self, config: ServingConfig, loader: ModelLoader, sink: EventSink | None):
         self.config = config
-        self.store = ModelStore(config.root, config.model_name)
+        self.store = open_store(config.root, config.model_name)
         self.drift = OnlineDrift(config.drift, sink)
         self.watcher = ChampionWatcher(self.store, loader, config.poll_seconds)
         self.watcher.load_initial()

@@ -12,7 +12,7 @@ import numpy as np
 
 from mlops_pipeline.batch import ScoringModel, load_scoring_model
 from mlops_pipeline.contract import DataContract
-from mlops_pipeline.registry import INT8_MODEL_FILE, ModelStore
+from mlops_pipeline.registry import INT8_MODEL_FILE, Store
 
 from .inputs import ContractLimits
 
@@ -61,13 +61,13 @@ def from_scoring_model(scoring: ScoringModel, sha256: str, kind: str = "int8") -
     )
 
 
-def load_int8(store: ModelStore, version: str) -> ServedModel:
+def load_int8(store: Store, version: str) -> ServedModel:
     """The production loader: the version's `model.int8.npz` (never the pickle), contract and drift reference,
     each checked against the sha256 in the card by the store before it is parsed."""
-    scoring = load_scoring_model(store.root, store.name, version)
+    scoring = load_scoring_model(store, store.name, version)
     sha256 = store.card(version)["files"][INT8_MODEL_FILE]["sha256"]
     return from_scoring_model(scoring, sha256)
 
 
 # store + version -> ServedModel; the benchmark passes another to serve the float twin the same way
-ModelLoader = Callable[[ModelStore, str], ServedModel]
+ModelLoader = Callable[[Store, str], ServedModel]

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mlops_pipeline.registry import ModelStore, RegistryError
+from mlops_pipeline.registry import RegistryError, Store
 
 from .model import ModelLoader, ServedModel
 
@@ -30,7 +30,7 @@ class Refusal:
 class ChampionWatcher:
     def __init__(
         self,
-        store: ModelStore,
+        store: Store,
         loader: ModelLoader,
         poll_seconds: float = 1.0,
         on_swap: Callable[[ServedModel | None, ServedModel], None] | None = None,
@@ -56,7 +56,7 @@ class ChampionWatcher:
         version = self.store.champion()
         if version is None:
             raise RegistryError(
-                f"{self.store.folder}: '{self.store.name}' has no champion yet; train one first "
+                f"{self.store.location()}: '{self.store.name}' has no champion yet; train one first "
                 "(python flows/pipeline.py)"
             )
         self._swap(self.loader(self.store, version))

@@ -21,6 +21,7 @@ from prefect.artifacts import (
 )
 
 from mlops_pipeline.infer import InferenceReport
+from mlops_pipeline.objectstore import is_object_url
 from mlops_pipeline.plots import svg_data_uri
 from mlops_pipeline.quantize import QuantizationReport
 from mlops_pipeline.reports import (
@@ -93,11 +94,13 @@ class CandidateProgress:
         )
 
 
-def publish_run_artifacts(card: dict[str, Any], folder: Path) -> None:
-    """Create the run's artifacts (must be called inside a flow or task run)."""
+def publish_run_artifacts(card: dict[str, Any], folder: str | Path, plots: dict[str, bytes] | None = None) -> None:
+    """Create the run's artifacts (must be called inside a flow or task run). `folder` is the version's folder or
+    object-store URL; `plots` (file name -> bytes) default to the plot files read from a local folder."""
     name = card["model_name"]
     label = f"{name} {card.get('version', '')}"
-    plots = read_plots(card, folder)
+    if plots is None:
+        plots = read_plots(card, Path(folder))
     diagnostics = card.get("diagnostics") or {}
     create_table_artifact(
         key=artifact_key(name, "metrics"),
@@ -114,7 +117,7 @@ def publish_run_artifacts(card: dict[str, Any], folder: Path) -> None:
         if filename in plots:
             create_markdown_artifact(
                 key=artifact_key(name, caption),
-                markdown=f"![{caption}]({svg_data_uri(plots[filename])})\n\nFile: `{folder / filename}`\n",
+                markdown=f"![{caption}]({svg_data_uri(plots[filename])})\n\nFile: `{folder}/{filename}`\n",
                 description=f"{label}: {caption} (held-out split)",
             )
     create_markdown_artifact(
@@ -124,7 +127,7 @@ def publish_run_artifacts(card: dict[str, Any], folder: Path) -> None:
     )
     create_link_artifact(
         key=artifact_key(name, "model-files"),
-        link=folder.resolve().as_uri(),
+        link=str(folder) if is_object_url(str(folder)) else Path(folder).resolve().as_uri(),
         link_text=f"{label} ({card['status']})",
         description="Folder of the stored model version",
     )

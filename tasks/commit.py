@@ -20,7 +20,7 @@ from mlops_pipeline.commit import (
 )
 from mlops_pipeline.config import PipelineConfig
 from mlops_pipeline.gate import Champion
-from mlops_pipeline.registry import ModelStore
+from mlops_pipeline.registry import Store
 from mlops_pipeline.reports import Diagnostics
 from mlops_pipeline.train import TrainedModel
 from mlops_pipeline.validate import PreparedData
@@ -28,7 +28,7 @@ from mlops_pipeline.validate import PreparedData
 
 @task(name="commit", persist_result=False, cache_policy=NO_CACHE)
 def commit(
-    store: ModelStore,
+    store: Store,
     config: PipelineConfig,
     data: PreparedData,
     selection: Selection,
@@ -51,8 +51,11 @@ def commit(
     if committed.champion_moved and committed.gate is not None:
         publish_verdict(committed.gate, store.name)
     version = committed.publication.version
-    folder = store.folder / version
-    publish_run_artifacts(store.card(version), folder)
+    folder = store.location(version)
+    card = store.card(version)
+    plot_files = (card.get("diagnostics") or {}).get("plots", {}).values()
+    plots = {f: store.verified_bytes(version, f) for f in plot_files if f in card.get("files", {})}
+    publish_run_artifacts(card, folder, plots)
     publish_quantization_artifacts(
         store.name, version, evaluation.quantization_report, evaluation.inference, config.problem
     )

@@ -21,7 +21,7 @@ from mlops_pipeline.contract import CONTRACT_FILE, DataContract, InferenceChunk
 from mlops_pipeline.drift import DRIFT_REFERENCE_FILE, DriftAccumulator, DriftReport
 from mlops_pipeline.infer import predict_batches
 from mlops_pipeline.quantize import QuantizedModel
-from mlops_pipeline.registry import INT8_MODEL_FILE, ModelStore, RegistryError, atomic_writer
+from mlops_pipeline.registry import INT8_MODEL_FILE, RegistryError, Store, atomic_writer, open_store
 from mlops_pipeline.reports import markdown_table
 
 DRIFT_EVENT = "model.drift.detected"
@@ -56,7 +56,7 @@ def drift_event(model_name: str, version: str, source: str, report: DriftReport)
 class ScoringModel:
     name: str
     version: str
-    folder: Path
+    folder: str  # where the version's files are: a local folder or an s3:// URL
     model: QuantizedModel
     contract: DataContract
     drift_reference: dict[str, Any] | None
@@ -77,25 +77,30 @@ class ScoringReport:
         return self.rows / self.seconds if self.seconds > 0 else 0.0
 
 
-def load_scoring_model(models_root: str | Path, name: str, version: str | None = None) -> ScoringModel:
-    """The champion (or `version`) of `name`: int8 model, contract and drift reference, each hash-verified."""
-    store = ModelStore(models_root, name)
+def load_scoring_model(models_root: str | Path | Store, name: str, version: str | None = None) -> ScoringModel:
+    """The champion (or `version`) of `name`: int8 model, contract and drift reference, each hash-verified.
+
+    `models_root` is a store root (a folder, an s3:// URL) or an open store.
+    """
+    store = models_root if isinstance(models_root, Store) else open_store(models_root, name)
     if version is None:
         version = store.champion()
         if version is None:
-            raise RegistryError(f"{store.folder}: '{name}' has no champion yet; train one or name a version")
+            raise RegistryError(f"{store.location()}: '{name}' has no champion yet; train one or name a version")
     card = store.verified_card(version)  # HMAC / champion card_sha256 checked before any file is trusted
     if INT8_MODEL_FILE not in card.get("files", {}):
-        raise RegistryError(f"{store.folder / version}: no int8 model (trained with quantize.enabled false)")
+        raise RegistryError(f"{store.location(version)}: no int8 model (trained with quantize.enabled false)")
     if CONTRACT_FILE not in card.get("files", {}):
-        raise RegistryError(f"{store.folder / version}: no {CONTRACT_FILE}; retrain to score new data against it")
+        raise RegistryError(f"{store.location(version)}: no {CONTRACT_FILE}; retrain to score new data against it")
     contract = DataContract.from_json(
-        store.verified_bytes(version, CONTRACT_FILE), origin=str(store.folder / version / CONTRACT_FILE)
+        store.verified_bytes(version, CONTRACT_FILE), origin=store.location(version, CONTRACT_FILE)
     )
     reference = None
     if DRIFT_REFERENCE_FILE in card["files"]:
         reference = json.loads(store.verified_bytes(version, DRIFT_REFERENCE_FILE))
-    return ScoringModel(name, version, store.folder / version, store.load_quantized_model(version), contract, reference)
+    return ScoringModel(
+        name, version, store.location(version), store.load_quantized_model(version), contract, reference
+    )
 
 
 def _output_columns(

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from mlops_pipeline.registry import ModelStore, RegistryError
+from mlops_pipeline.registry import RegistryError, open_store
 
 USAGE = __doc__.split("\n\n")[1] if __doc__ else ""
 
@@ -71,11 +71,11 @@ def compare(argv: list[str] | None = None) -> int:
     parser.add_argument("version")
     parser.add_argument("other", nargs="?", help="default: the champion")
     args = parser.parse_args(argv)
-    store = ModelStore(args.root, args.name)
+    store = open_store(args.root, args.name)
     try:
         other = args.other or store.champion()
         if other is None:
-            raise RegistryError(f"{store.folder}: no champion yet; name the second version")
+            raise RegistryError(f"{store.location()}: no champion yet; name the second version")
         print(compare_table(args.version, store.card(args.version), other, store.card(other)))
     except RegistryError as exc:
         print(f"error: {exc}", file=sys.stderr)

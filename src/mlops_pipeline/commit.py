@@ -16,7 +16,7 @@ from mlops_pipeline.drift import DRIFT_REFERENCE_FILE
 from mlops_pipeline.gate import Champion, Check, GateFailed, GateReport, champion_recheck, load_champion
 from mlops_pipeline.infer import InferenceReport
 from mlops_pipeline.quantize import QuantizationGateFailed, QuantizationReport, QuantizationResult
-from mlops_pipeline.registry import FLOAT_MODEL_FILE, INT8_MODEL_FILE, ModelStore, Publication, json_bytes
+from mlops_pipeline.registry import FLOAT_MODEL_FILE, INT8_MODEL_FILE, Publication, Store, json_bytes
 from mlops_pipeline.reports import Diagnostics
 from mlops_pipeline.train import CandidateResult, TrainedModel
 from mlops_pipeline.validate import PreparedData
@@ -154,7 +154,7 @@ def commit_reason(config: PipelineConfig, evaluation: Evaluation, flow_run_id: A
 
 
 def commit_version(
-    store: ModelStore,
+    store: Store,
     files: dict[str, bytes],
     card: dict[str, Any],
     evaluation: Evaluation,

@@ -342,9 +342,13 @@ class QuantizeConfig(Section):
 
 
 class RegistryConfig(Section):
-    """The versioned model store on local disk."""
+    """The versioned model store: a local folder or an object store."""
 
-    root: str = Field("models", description="Folder of the model store (relative to the working directory).")
+    root: str = Field(
+        "models",
+        description="Folder of the model store (relative to the working directory), or s3://bucket/prefix "
+        "(docs/object-store.md).",
+    )
     model_name: str = Field(
         "digits-logreg",
         pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
@@ -562,7 +566,7 @@ class InferenceConfig(Section):
         pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
         description="Model in the store; its champion's int8 model scores the data.",
     )
-    models_root: str = Field("models", description="Folder of the model store.")
+    models_root: str = Field("models", description="Folder of the model store, or s3://bucket/prefix.")
     version: str | None = Field(None, pattern=r"^v[0-9]+$", description="Score with this version, not the champion.")
     data: str = Field("digits", description="A file or URL (CSV, TSV, Parquet, npz), or a built-in data set name.")
     out: str = Field("predictions.csv", description="Where predictions go: a .csv or .parquet path.")

@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.metrics import recall_score
 
 from mlops_pipeline.config import LOWER_IS_BETTER, GateConfig, ProblemKind, primary_metric
-from mlops_pipeline.registry import CHAMPION_FILE, ModelStore, RegistryError
+from mlops_pipeline.registry import CHAMPION_FILE, RegistryError, Store
 from mlops_pipeline.train import TrainedModel, evaluate, rows_agree
 from mlops_pipeline.validate import PreparedData
 
@@ -277,7 +277,7 @@ def gate_candidate(
     )
 
 
-def load_champion(store: ModelStore, version: str | None = None) -> Champion | None:
+def load_champion(store: Store, version: str | None = None) -> Champion | None:
     """The champion (or the version named) loaded hash-verified; a load failure is kept as its reason.
 
     None means there is no champion yet (the first model of a name).

@@ -26,6 +26,7 @@ removed by the next publish once their process is gone (docs/reliability.md).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import hashlib
 import hmac
@@ -36,6 +37,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -47,6 +49,7 @@ from typing import Any, BinaryIO
 import joblib
 from filelock import FileLock, Timeout
 
+from mlops_pipeline.objectstore import ObjectStore, PreconditionFailed, is_object_url, open_object_store
 from mlops_pipeline.plain import sha256_stream
 from mlops_pipeline.quantize import QuantizedModel
 
@@ -154,7 +157,167 @@ class Publication:
 ChampionRecheck = Callable[[str], list[str]]
 
 
-class ModelStore:
+class Store:
+    """What every store does the same way on top of its storage: cards, HMAC and sha256 checks, loading.
+
+    Two stores: `ModelStore` (a local folder) and `ObjectModelStore` (s3://, memory://); `open_store` picks one
+    by the root. A store provides `name`, `versions()`, `pointer()`, `_require_version(version)` (a
+    RegistryError naming the known versions), `_read(version, filename)` (None when absent) and
+    `location(version, filename)` (for messages).
+    """
+
+    name: str
+
+    def versions(self) -> list[str]:
+        raise NotImplementedError
+
+    def pointer(self) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def _require_version(self, version: str) -> None:
+        raise NotImplementedError
+
+    def _read(self, version: str, filename: str) -> bytes | None:
+        raise NotImplementedError
+
+    def location(self, version: str | None = None, filename: str | None = None) -> str:
+        raise NotImplementedError
+
+    def check_writable(self) -> None:
+        raise NotImplementedError
+
+    def clean_stale_staging(self) -> list[str]:
+        raise NotImplementedError
+
+    def publish(
+        self,
+        files: dict[str, bytes],
+        card: dict[str, Any],
+        *,
+        promote: bool = False,
+        gated_against: str | None = None,
+        recheck: ChampionRecheck | None = None,
+        reason: str = "",
+    ) -> Publication:
+        raise NotImplementedError
+
+    def promote(self, version: str, reason: str = "", force: bool = False) -> None:
+        raise NotImplementedError
+
+    def rollback(self, version: str | None = None) -> tuple[str, str]:
+        raise NotImplementedError
+
+    def card_bytes(self, version: str) -> bytes:
+        data = self._read(version, CARD_FILE)
+        if data is None:
+            raise RegistryError(f"{self.location(version, CARD_FILE)}: missing model card")
+        return data
+
+    def _parse_card(self, version: str, data: bytes) -> dict[str, Any]:
+        try:
+            return json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise IntegrityError(f"{self.location(version, CARD_FILE)}: model card is not valid JSON ({exc})") from None
+
+    def card(self, version: str) -> dict[str, Any]:
+        """A version's card as stored (for listing and inspection; loads go through `verified_card`)."""
+        return self._parse_card(version, self.card_bytes(version))
+
+    def verified_card(self, version: str) -> dict[str, Any]:
+        """The card, only after (1) its HMAC matches when MLOPS_STORE_HMAC_KEY is set and (2), for the champion,
+        its sha256 matches the `card_sha256` the champion pointer recorded when it moved."""
+        data = self.card_bytes(version)
+        key = _hmac_key()
+        if key is not None:
+            signed = self._read(version, SIGNATURE_FILE)
+            if signed is None:
+                raise IntegrityError(
+                    f"{self.location(version, SIGNATURE_FILE)}: missing; {HMAC_KEY_ENV} is set, so every card must be "
+                    "signed (publish with the key set, or re-sign after checking it)"
+                )
+            signature = signed.decode("utf-8", errors="replace").strip()
+            if not hmac.compare_digest(signature, card_signature(data, key)):
+                raise IntegrityError(
+                    f"{self.location(version, CARD_FILE)}: HMAC does not match {SIGNATURE_FILE} (the card was "
+                    f"edited, or signed with another {HMAC_KEY_ENV}); refusing to trust it"
+                )
+        pointer = self.pointer()
+        if pointer is not None and pointer["version"] == version and pointer.get("card_sha256") is not None:
+            actual = sha256_bytes(data)
+            if actual != pointer["card_sha256"]:
+                raise IntegrityError(
+                    f"{self.location(version, CARD_FILE)}: sha256 {actual[:16]}... does not match the card_sha256 "
+                    f"{pointer['card_sha256'][:16]}... that {self.location(filename=CHAMPION_FILE)} recorded: the card "
+                    "was edited after promotion; refusing to load the champion"
+                )
+        return self._parse_card(version, data)
+
+    def champion(self) -> str | None:
+        pointer = self.pointer()
+        if pointer is None:
+            return None
+        version = pointer["version"]
+        self._require_version(version)
+        return version
+
+    def verified_bytes(self, version: str, filename: str) -> bytes:
+        """A stored file's bytes, only after its sha256 matches the (verified) card."""
+        card = self.verified_card(version)
+        path = self.location(version, filename)
+        expected = card.get("files", {}).get(filename, {}).get("sha256")
+        if expected is None:
+            raise IntegrityError(f"{path}: not listed in {CARD_FILE}; refusing to load an unverified file")
+        data = self._read(version, filename)
+        if data is None:
+            raise RegistryError(f"{path}: file missing")
+        actual = sha256_bytes(data)
+        if actual != expected:
+            raise IntegrityError(
+                f"{path}: sha256 mismatch (card says {expected[:16]}..., file is {actual[:16]}...): "
+                "the file was modified or truncated; refusing to load it"
+            )
+        return data
+
+    def verify(self, version: str) -> list[str]:
+        """Check every file listed in the card against its sha256; return the file names checked."""
+        names = sorted(self.verified_card(version).get("files", {}))
+        if FLOAT_MODEL_FILE not in names:
+            raise IntegrityError(f"{self.location(version, CARD_FILE)}: lists no {FLOAT_MODEL_FILE}")
+        for filename in names:
+            self.verified_bytes(version, filename)
+        return names
+
+    def passing_versions(self) -> list[str]:
+        """Versions whose card says they passed every check, oldest first."""
+        return [v for v in self.versions() if self.card(v).get("status") == PASSED]
+
+    def best_passed_metric(
+        self, metric: str, data_fingerprint: str, lower_is_better: bool, up_to: str | None = None
+    ) -> tuple[str, float] | None:
+        """The best `metric` any passed version reached on the same held-out data definition (the card's
+        `data.fingerprint`: data bytes + target + features + test_size + seed + imputation), with its version."""
+        best: tuple[str, float] | None = None
+        for version in self.passing_versions():
+            if up_to is not None and version_number(version) > version_number(up_to):
+                continue
+            card = self.card(version)
+            value = (card.get("metrics") or {}).get(metric)
+            if value is None or (card.get("data") or {}).get("fingerprint") != data_fingerprint:
+                continue
+            if best is None or (value < best[1] if lower_is_better else value > best[1]):
+                best = (version, float(value))
+        return best
+
+    def load_float_model(self, version: str) -> Any:
+        data = self.verified_bytes(version, FLOAT_MODEL_FILE)
+        return joblib.load(io.BytesIO(data))
+
+    def load_quantized_model(self, version: str) -> QuantizedModel:
+        data = self.verified_bytes(version, INT8_MODEL_FILE)
+        return QuantizedModel.from_bytes(data, origin=self.location(version, INT8_MODEL_FILE))
+
+
+class ModelStore(Store):
     """One model name's versions and champion pointer under a root folder."""
 
     def __init__(self, root: str | Path, name: str, lock_timeout: float = 120.0):
@@ -162,6 +325,22 @@ class ModelStore:
         self.name = name
         self.folder = self.root / name
         self.lock_timeout = lock_timeout
+
+    def location(self, version: str | None = None, filename: str | None = None) -> str:
+        path = self.folder
+        for part in (version, filename):
+            if part is not None:
+                path = path / part
+        return str(path)
+
+    def _require_version(self, version: str) -> None:
+        self.version_path(version)
+
+    def _read(self, version: str, filename: str) -> bytes | None:
+        try:
+            return (self.version_path(version) / filename).read_bytes()
+        except FileNotFoundError:
+            return None
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -195,25 +374,6 @@ class ModelStore:
             raise RegistryError(f"{path}: no such version of '{self.name}' (versions: {known})")
         return path
 
-    def card_bytes(self, version: str) -> bytes:
-        path = self.version_path(version) / CARD_FILE
-        try:
-            return path.read_bytes()
-        except FileNotFoundError:
-            raise RegistryError(f"{path}: missing model card") from None
-
-    def _parse_card(self, version: str, data: bytes) -> dict[str, Any]:
-        try:
-            return json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise IntegrityError(
-                f"{self.version_path(version) / CARD_FILE}: model card is not valid JSON ({exc})"
-            ) from None
-
-    def card(self, version: str) -> dict[str, Any]:
-        """A version's card as stored (for listing and inspection; loads go through `verified_card`)."""
-        return self._parse_card(version, self.card_bytes(version))
-
     def pointer(self) -> dict[str, Any] | None:
         """The champion pointer's content, or None when there is no champion."""
         path = self.folder / CHAMPION_FILE
@@ -226,96 +386,8 @@ class ModelStore:
             raise IntegrityError(f"{path}: unreadable champion pointer ({exc})") from None
         return payload
 
-    def verified_card(self, version: str) -> dict[str, Any]:
-        """The card, only after (1) its HMAC matches when MLOPS_STORE_HMAC_KEY is set and (2), for the champion,
-        its sha256 matches the `card_sha256` the champion pointer recorded when it moved."""
-        data = self.card_bytes(version)
-        folder = self.version_path(version)
-        key = _hmac_key()
-        if key is not None:
-            signature_path = folder / SIGNATURE_FILE
-            try:
-                signature = signature_path.read_text(encoding="utf-8").strip()
-            except FileNotFoundError:
-                raise IntegrityError(
-                    f"{signature_path}: missing; {HMAC_KEY_ENV} is set, so every card must be "
-                    "signed (publish with the key set, or re-sign after checking it)"
-                ) from None
-            if not hmac.compare_digest(signature, card_signature(data, key)):
-                raise IntegrityError(
-                    f"{folder / CARD_FILE}: HMAC does not match {SIGNATURE_FILE} (the card was "
-                    f"edited, or signed with another {HMAC_KEY_ENV}); refusing to trust it"
-                )
-        pointer = self.pointer()
-        if pointer is not None and pointer["version"] == version and pointer.get("card_sha256") is not None:
-            actual = sha256_bytes(data)
-            if actual != pointer["card_sha256"]:
-                raise IntegrityError(
-                    f"{folder / CARD_FILE}: sha256 {actual[:16]}... does not match the card_sha256 "
-                    f"{pointer['card_sha256'][:16]}... that {self.folder / CHAMPION_FILE} recorded: the card was "
-                    "edited after promotion; refusing to load the champion"
-                )
-        return self._parse_card(version, data)
-
     def info(self, version: str) -> VersionInfo:
         return VersionInfo(version, self.version_path(version), self.card(version))
-
-    def champion(self) -> str | None:
-        pointer = self.pointer()
-        if pointer is None:
-            return None
-        version = pointer["version"]
-        self.version_path(version)
-        return version
-
-    def verified_bytes(self, version: str, filename: str) -> bytes:
-        """A stored file's bytes, only after its sha256 matches the (verified) card."""
-        card = self.verified_card(version)
-        path = self.version_path(version) / filename
-        expected = card.get("files", {}).get(filename, {}).get("sha256")
-        if expected is None:
-            raise IntegrityError(f"{path}: not listed in {CARD_FILE}; refusing to load an unverified file")
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise RegistryError(f"{path}: file missing") from None
-        actual = sha256_bytes(data)
-        if actual != expected:
-            raise IntegrityError(
-                f"{path}: sha256 mismatch (card says {expected[:16]}..., file is {actual[:16]}...): "
-                "the file was modified or truncated; refusing to load it"
-            )
-        return data
-
-    def verify(self, version: str) -> list[str]:
-        """Check every file listed in the card against its sha256; return the file names checked."""
-        names = sorted(self.verified_card(version).get("files", {}))
-        if FLOAT_MODEL_FILE not in names:
-            raise IntegrityError(f"{self.version_path(version) / CARD_FILE}: lists no {FLOAT_MODEL_FILE}")
-        for filename in names:
-            self.verified_bytes(version, filename)
-        return names
-
-    def passing_versions(self) -> list[str]:
-        """Versions whose card says they passed every check, oldest first."""
-        return [v for v in self.versions() if self.card(v).get("status") == PASSED]
-
-    def best_passed_metric(
-        self, metric: str, data_fingerprint: str, lower_is_better: bool, up_to: str | None = None
-    ) -> tuple[str, float] | None:
-        """The best `metric` any passed version reached on the same held-out data definition (the card's
-        `data.fingerprint`: data bytes + target + features + test_size + seed + imputation), with its version."""
-        best: tuple[str, float] | None = None
-        for version in self.passing_versions():
-            if up_to is not None and version_number(version) > version_number(up_to):
-                continue
-            card = self.card(version)
-            value = (card.get("metrics") or {}).get(metric)
-            if value is None or (card.get("data") or {}).get("fingerprint") != data_fingerprint:
-                continue
-            if best is None or (value < best[1] if lower_is_better else value > best[1]):
-                best = (version, float(value))
-        return best
 
     def check_writable(self) -> None:
         """Fail now, naming the folder, if the store cannot be written (read-only mount, permissions): a run
@@ -352,14 +424,6 @@ class ModelStore:
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path.name)
         return removed
-
-    def load_float_model(self, version: str) -> Any:
-        data = self.verified_bytes(version, FLOAT_MODEL_FILE)
-        return joblib.load(io.BytesIO(data))
-
-    def load_quantized_model(self, version: str) -> QuantizedModel:
-        data = self.verified_bytes(version, INT8_MODEL_FILE)
-        return QuantizedModel.from_bytes(data, origin=str(self.version_path(version) / INT8_MODEL_FILE))
 
     # ---- writing ----------------------------------------------------------------------------------------
     def publish(
@@ -486,6 +550,284 @@ class ModelStore:
             return current or "none", version
 
 
+CLAIM_FILE = ".claim"
+COMMITTED_FILE = "_COMMITTED"
+STALE_CLAIM_SECONDS = 3600.0  # a claim without its marker this old is a killed publish, not a slow one
+
+
+class ObjectModelStore(Store):
+    """One model name's versions and champion pointer on an object store (`s3://bucket/prefix`, `memory://x`).
+
+    Layout (keys under the root)::
+
+        <name>/champion.json       the pointer, moved only by a PUT with If-Match on the ETag read (or
+                                   If-None-Match: * when there is none yet)
+        <name>/vN/.claim           created with If-None-Match: * - the number is taken (a 412 means try N+1)
+        <name>/vN/<files>          model files, card.json, card.json.hmac, written after the claim
+        <name>/vN/_COMMITTED       written last: the version is visible (readers ignore versions without it)
+
+    A promoted version is also visible while the pointer names it (its files and card are complete before the
+    pointer moves to it, and its marker follows; a publisher that finds the marker missing when it moves the
+    pointer away adds it). Nothing here relies on rename or a lock; docs/object-store.md has the argument.
+    """
+
+    def __init__(self, root: str, name: str, lock_timeout: float = 120.0, objects: ObjectStore | None = None) -> None:
+        self.root = root.rstrip("/")
+        self.name = name
+        self.lock_timeout = lock_timeout  # how long a publish keeps retrying a lost compare-and-swap
+        self.objects = objects if objects is not None else open_object_store(self.root)
+
+    def _key(self, version: str | None = None, filename: str | None = None) -> str:
+        return "/".join(p for p in (self.name, version, filename) if p is not None)
+
+    def location(self, version: str | None = None, filename: str | None = None) -> str:
+        return f"{self.root}/{self._key(version, filename)}"
+
+    # ---- reading ----------------------------------------------------------------------------------------
+    def _listing(self) -> dict[str, dict[str, datetime]]:
+        """Each version prefix under the name with its files and their last-modified times."""
+        found: dict[str, dict[str, datetime]] = {}
+        for key, modified in self.objects.keys_under(f"{self.name}/").items():
+            version, _, filename = key[len(self.name) + 1 :].partition("/")
+            if filename and _VERSION_PATTERN.match(version):
+                found.setdefault(version, {})[filename] = modified
+        return found
+
+    def _pointer_object(self) -> tuple[dict[str, Any] | None, str | None]:
+        stored = self.objects.get(self._key(filename=CHAMPION_FILE))
+        if stored is None:
+            return None, None
+        try:
+            payload = json.loads(stored.data.decode("utf-8"))
+            payload["version"]  # noqa: B018 - a pointer without a version is unreadable
+        except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise IntegrityError(
+                f"{self.location(filename=CHAMPION_FILE)}: unreadable champion pointer ({exc})"
+            ) from None
+        return payload, stored.etag
+
+    def pointer(self) -> dict[str, Any] | None:
+        return self._pointer_object()[0]
+
+    def versions(self) -> list[str]:
+        listing = self._listing()
+        visible = {v for v, files in listing.items() if COMMITTED_FILE in files}
+        pointer = self.pointer()
+        if pointer is not None and CARD_FILE in listing.get(pointer["version"], {}):
+            visible.add(pointer["version"])
+        return sorted(visible, key=version_number)
+
+    def _visible(self, version: str) -> bool:
+        if self.objects.get(self._key(version, COMMITTED_FILE)) is not None:
+            return True
+        pointer = self.pointer()
+        return pointer is not None and pointer["version"] == version
+
+    def _require_version(self, version: str) -> None:
+        version_number(version)
+        if not self._visible(version):
+            known = ", ".join(self.versions()) or "none"
+            raise RegistryError(f"{self.location(version)}: no such version of '{self.name}' (versions: {known})")
+
+    def _read(self, version: str, filename: str) -> bytes | None:
+        self._require_version(version)
+        stored = self.objects.get(self._key(version, filename))
+        return None if stored is None else stored.data
+
+    def check_writable(self) -> None:
+        """Fail now (no bucket, no credentials, read-only) by writing and removing a probe object."""
+        probe = self._key(filename=f".write-probe-{uuid.uuid4().hex}")
+        try:
+            self.objects.put(probe, b"")
+            self.objects.delete([probe])
+        except Exception as exc:  # botocore and s3fs raise many kinds; all mean the same here
+            raise RegistryError(
+                f"{self.location()}: the model store is not writable ({type(exc).__name__}: {exc}); "
+                "fix registry.root, the bucket or the credentials before training"
+            ) from None
+
+    def clean_stale_staging(self, older_than: float = STALE_CLAIM_SECONDS) -> list[str]:
+        """Remove claimed versions without a marker whose claim is older than `older_than` seconds (a publish
+        killed before its marker); younger ones may belong to a run still writing, on any host."""
+        removed: list[str] = []
+        pointer = self.pointer()
+        now = datetime.now(UTC)
+        for version, files in self._listing().items():
+            if COMMITTED_FILE in files or (pointer is not None and pointer["version"] == version):
+                continue
+            claimed = files.get(CLAIM_FILE) or min(files.values())
+            if (now - claimed).total_seconds() < older_than:
+                continue
+            self.objects.delete([self._key(version, f) for f in files])
+            removed.append(version)
+        return removed
+
+    def load_quantized_model(self, version: str) -> QuantizedModel:
+        data = self.verified_bytes(version, INT8_MODEL_FILE)
+        return QuantizedModel.from_bytes(data, origin=self.location(version, INT8_MODEL_FILE))
+
+    # ---- writing ----------------------------------------------------------------------------------------
+    def _claim(self) -> str:
+        """Take the next free version number with a conditional create; a lost race tries the next number."""
+        taken = [version_number(v) for v in self._listing()]
+        number = max(taken, default=0) + 1
+        claim = json_bytes({"pid": os.getpid(), "host": os.uname().nodename, "at": datetime.now(UTC).isoformat()})
+        while True:
+            try:
+                self.objects.put(self._key(f"v{number}", CLAIM_FILE), claim, create=True)
+                return f"v{number}"
+            except PreconditionFailed:
+                number += 1
+
+    def _mark_committed(self, version: str) -> None:
+        with contextlib.suppress(PreconditionFailed):  # already visible
+            self.objects.put(self._key(version, COMMITTED_FILE), json_bytes({"version": version}), create=True)
+
+    def _swap_pointer(
+        self, version: str, card_data: bytes, reason: str, previous: str | None, etag: str | None
+    ) -> None:
+        """Compare-and-swap the pointer from what was read (`etag`) to `version`; PreconditionFailed if it moved."""
+        if previous is not None:
+            self._mark_committed(previous)  # the version moved away from stays visible
+        payload = {
+            "version": version,
+            "card_sha256": sha256_bytes(card_data),
+            "promoted_at": datetime.now(UTC).isoformat(),
+            "reason": reason,
+        }
+        key = self._key(filename=CHAMPION_FILE)
+        if etag is None:
+            self.objects.put(key, json_bytes(payload), create=True)
+        else:
+            self.objects.put(key, json_bytes(payload), if_match=etag)
+
+    def _deadline_passed(self, started: float, what: str) -> None:
+        if time.monotonic() - started > self.lock_timeout:
+            raise RegistryError(
+                f"{self.location(filename=CHAMPION_FILE)}: {what}: other runs kept moving the champion for over "
+                f"{self.lock_timeout:g} s (registry.lock_timeout_seconds)"
+            )
+
+    def publish(
+        self,
+        files: dict[str, bytes],
+        card: dict[str, Any],
+        *,
+        promote: bool = False,
+        gated_against: str | None = None,
+        recheck: ChampionRecheck | None = None,
+        reason: str = "",
+    ) -> Publication:
+        """Claim vN, write its files, then make it visible: by its marker, or (promoted) by moving the pointer
+        with a compare-and-swap, re-checking the candidate against whatever champion the pointer names each try.
+        A publish that dies on the way leaves an invisible claim (removed by `clean_stale_staging` later)."""
+        self.clean_stale_staging()
+        version = self._claim()
+        file_entries = {name: {"sha256": sha256_bytes(d), "bytes": len(d)} for name, d in files.items()}
+        for filename, data in files.items():
+            try:
+                self.objects.put(self._key(version, filename), data)
+            except OSError as exc:  # s3fs's errors are OSErrors (permissions, missing bucket, network)
+                raise RegistryError(
+                    f"{self.location(version, filename)}: could not write {len(data)} bytes ({exc}); nothing was "
+                    "published and the champion is unchanged"
+                ) from None
+        started = time.monotonic()
+        while True:
+            pointer, etag = self._pointer_object() if promote else (None, None)
+            current = pointer["version"] if pointer is not None else None
+            status, promoted, why, rechecked_against = (
+                (PASSED, True, reason, None) if promote else (REJECTED, False, reason, None)
+            )
+            if promote and current is not None and current != gated_against and recheck is not None:
+                problems = recheck(current)
+                rechecked_against = current
+                if problems:
+                    status, promoted = REJECTED, False
+                    why = (
+                        f"the champion moved to {current} during this run and the candidate does not "
+                        f"beat it: {'; '.join(problems)}"
+                    )
+            full_card = {
+                **card,
+                "model_name": self.name,
+                "files": file_entries,
+                "version": version,
+                "status": status,
+                "reason": why,
+                "rechecked_against": rechecked_against,
+                "created_at": datetime.now(UTC).isoformat(),
+            }
+            card_data = json_bytes(full_card)
+            self.objects.put(self._key(version, CARD_FILE), card_data)
+            key = _hmac_key()
+            if key is not None:
+                signature = (card_signature(card_data, key) + "\n").encode()
+                self.objects.put(self._key(version, SIGNATURE_FILE), signature)
+            if promoted:
+                try:
+                    self._swap_pointer(version, card_data, why, current, etag)
+                except PreconditionFailed:  # another run moved the champion since we read it: re-check
+                    self._deadline_passed(started, f"could not promote {version}")
+                    continue
+            self._mark_committed(version)
+            return Publication(version, status, promoted, why)
+
+    def promote(self, version: str, reason: str = "", force: bool = False) -> None:
+        self._require_version(version)
+        self.verify(version)
+        status = self.card(version).get("status")
+        if status != PASSED and not force:
+            raise RegistryError(
+                f"{self.location(version)}: status is '{status}', not '{PASSED}'; it failed a check "
+                "(see its card) - promote it anyway with --force"
+            )
+        started = time.monotonic()
+        while True:
+            pointer, etag = self._pointer_object()
+            try:
+                previous = pointer["version"] if pointer else None
+                self._swap_pointer(version, self.card_bytes(version), reason, previous, etag)
+                return
+            except PreconditionFailed:
+                self._deadline_passed(started, f"could not promote {version}")
+
+    def rollback(self, version: str | None = None) -> tuple[str, str]:
+        if not self._listing():
+            raise RegistryError(f"{self.location()}: no model named '{self.name}'")
+        started = time.monotonic()
+        while True:
+            pointer, etag = self._pointer_object()
+            current = pointer["version"] if pointer else None
+            target = version
+            if target is None:
+                if current is None:
+                    raise RegistryError(f"{self.location()}: no champion to roll back from")
+                older = [v for v in self.passing_versions() if version_number(v) < version_number(current)]
+                if not older:
+                    raise RegistryError(f"{self.location()}: no passing version older than the champion {current}")
+                target = older[-1]
+            status = self.card(target).get("status")
+            if status != PASSED:
+                raise RegistryError(
+                    f"{self.location(target)}: status is '{status}'; roll back to a "
+                    f"passing version ({', '.join(self.passing_versions()) or 'none'})"
+                )
+            self.verify(target)
+            try:
+                self._swap_pointer(target, self.card_bytes(target), f"rolled back from {current}", current, etag)
+                return current or "none", target
+            except PreconditionFailed:
+                self._deadline_passed(started, f"could not roll back to {target}")
+
+
+def open_store(root: str | Path, name: str, lock_timeout: float = 120.0) -> Store:
+    """The store for a root: an object store for s3:// and memory:// URLs, else the local folder store."""
+    if isinstance(root, str) and is_object_url(root):
+        return ObjectModelStore(root, name, lock_timeout)
+    return ModelStore(root, name, lock_timeout)
+
+
 def _write_or_explain(path: Path, data: bytes) -> None:
     """Write a staged file; a full disk or a read-only store fails with the path and the reason."""
     try:
@@ -516,7 +858,9 @@ def _cli(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m mlops_pipeline.registry", description="Inspect and manage the model store."
     )
-    parser.add_argument("--root", default="models", help="model store folder (default: %(default)s)")
+    parser.add_argument(
+        "--root", default="models", help="model store folder or s3://bucket/prefix (default: %(default)s)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="versions of a model, champion marked *").add_argument("name")
     show = commands.add_parser("show", help="a version's card, files verified (default: the champion)")
@@ -532,13 +876,13 @@ def _cli(argv: list[str] | None = None) -> int:
     rollback.add_argument("name")
     rollback.add_argument("version", nargs="?")
     args = parser.parse_args(argv)
-    store = ModelStore(args.root, args.name)
+    store = open_store(args.root, args.name)
     try:
         if args.command == "list":
             champion = store.champion()
             versions = store.versions()
             if not versions:
-                print(f"error: no versions of '{args.name}' under {store.folder}", file=sys.stderr)
+                print(f"error: no versions of '{args.name}' under {store.location()}", file=sys.stderr)
                 return 2
             for version in versions:
                 card = store.card(version)
@@ -550,7 +894,7 @@ def _cli(argv: list[str] | None = None) -> int:
         elif args.command == "show":
             version = args.version or store.champion()  # type: ignore[assignment]
             if version is None:
-                raise RegistryError(f"{store.folder}: no champion yet; name a version")
+                raise RegistryError(f"{store.location()}: no champion yet; name a version")
             card = store.card(version)
             checked = store.verify(version)
             print(json.dumps(card, indent=2, sort_keys=True))

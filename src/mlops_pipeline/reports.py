@@ -147,7 +147,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _diagnostics_markdown(card: dict[str, Any], folder: Path, plots: dict[str, bytes]) -> str:
+def _diagnostics_markdown(card: dict[str, Any], folder: str | Path, plots: dict[str, bytes]) -> str:
     diagnostics = card.get("diagnostics") or {}
     if not diagnostics:
         return ""
@@ -159,13 +159,13 @@ def _diagnostics_markdown(card: dict[str, Any], folder: Path, plots: dict[str, b
             "Residuals (true - predicted): " + ", ".join(f"{k} {v}" for k, v in diagnostics["residuals"].items()) + "\n"
         )
     for caption, filename in diagnostics.get("plots", {}).items():
-        text += f"\n**{caption.capitalize()}** — file `{folder / filename}`\n\n"
+        text += f"\n**{caption.capitalize()}** — file `{folder}/{filename}`\n\n"
         if filename in plots:
             text += f"![{caption}]({svg_data_uri(plots[filename])})\n"
     return text
 
 
-def _lineage_markdown(card: dict[str, Any], folder: Path) -> str:
+def _lineage_markdown(card: dict[str, Any], folder: str | Path) -> str:
     run = card.get("run") or {}
     data = card["data"]
     champion = card["gate"].get("champion_version")
@@ -204,7 +204,7 @@ def _lineage_markdown(card: dict[str, Any], folder: Path) -> str:
     )
 
 
-def model_card_markdown(card: dict[str, Any], folder: Path, plots: dict[str, bytes] | None = None) -> str:
+def model_card_markdown(card: dict[str, Any], folder: str | Path, plots: dict[str, bytes] | None = None) -> str:
     """A human-readable model card: metrics, gate verdict, quantization, diagnostics (with plots), lineage.
 
     `plots` (file name -> bytes, usually read from the model folder) are embedded as images.
