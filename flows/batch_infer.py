@@ -11,6 +11,11 @@ The steps are in `mlops_pipeline.batch` (plain) and `tasks/batch.py` (their Pref
 
 from __future__ import annotations
 
+import gc
+
+if __name__ == "__main__":  # this command's own process: no cyclic GC during the imports (see command_process)
+    gc.disable()
+
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +27,7 @@ from prefect import flow
 from pydantic import ValidationError
 
 from mlops_pipeline.batch import ScoringReport, summary_markdown
-from mlops_pipeline.commands import add_summary_md_option, run_flow_command
+from mlops_pipeline.commands import add_summary_md_option, command_process, run_flow_command
 from mlops_pipeline.config import ConfigError, InferenceConfig, load_config
 
 
@@ -163,4 +168,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(command_process(main))

@@ -5,6 +5,11 @@ Run it:  python flows/pipeline.py [--config config/digits.yaml] [--set model.C=0
 
 from __future__ import annotations
 
+import gc
+
+if __name__ == "__main__":  # this command's own process: no cyclic GC during the imports (see command_process)
+    gc.disable()
+
 import argparse
 import contextlib
 import os
@@ -32,7 +37,7 @@ from prefect import flow, get_run_logger, unmapped
 from prefect.client.orchestration import get_client
 from prefect.runtime import deployment as prefect_deployment
 
-from mlops_pipeline.commands import add_summary_md_option, run_flow_command
+from mlops_pipeline.commands import add_summary_md_option, command_process, run_flow_command
 from mlops_pipeline.commit import Commit, Evaluation, Selection
 from mlops_pipeline.config import (
     ConfigError,
@@ -393,4 +398,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(command_process(main))

@@ -8,6 +8,7 @@ flow is passed in, so this module does not import Prefect.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +28,24 @@ def add_summary_md_option(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help='also append the run summary as markdown to PATH (e.g. "$GITHUB_STEP_SUMMARY")',
     )
+
+
+def command_process(main: Callable[[], int]) -> int:
+    """Run a flow command's `main` as its process's whole work, for its exit code.
+
+    Called from the command module's `__main__` block, whose imports ran with the cyclic garbage collector
+    disabled: the ~200,000 objects they create (Prefect's settings and schema models, scikit-learn, scipy) are
+    moved to the permanent generation instead, where no collection during the run traverses them again. Once the
+    run is over everything left is frozen too, so the interpreter's final collections at exit skip it. Together
+    0.7 s of a 3.3 s `python flows/pipeline.py` (docs/performance.md); objects are still freed by reference
+    counting, only cycles among frozen objects stay until the process ends.
+    """
+    gc.freeze()
+    gc.enable()
+    try:
+        return main()
+    finally:
+        gc.freeze()
 
 
 def run_flow_command(
