@@ -21,7 +21,7 @@ from uuid import UUID
 
 from mlops_pipeline.flows.local_server import run_on_local_server
 from mlops_pipeline.flows.runners import TaskRunnerSpecError, task_runner_from_environment, task_runner_from_spec
-from mlops_pipeline.tasks.artifacts import CandidateProgress, run_context
+from mlops_pipeline.tasks.artifacts import CandidateProgress, deployment_id, run_context
 from mlops_pipeline.tasks.champion import load_best_passed, load_champion
 from mlops_pipeline.tasks.commit import commit
 from mlops_pipeline.tasks.diagnose import diagnose
@@ -35,7 +35,6 @@ from mlops_pipeline.tasks.train import publish_candidate_table, train, train_can
 from mlops_pipeline.tasks.validate import validate
 from prefect import flow, get_run_logger, unmapped
 from prefect.client.orchestration import get_client
-from prefect.runtime import deployment as prefect_deployment
 
 from mlops_pipeline.commands import add_summary_md_option, command_process, run_flow_command
 from mlops_pipeline.commit import Commit, Evaluation, Selection
@@ -264,11 +263,11 @@ def run_summary(store: Store, committed: Commit, selection: Selection, steps: St
 
 def deployment_config() -> dict[str, Any] | None:
     """The `config` parameter of the deployment this run belongs to, or None outside a deployment."""
-    deployment_id = prefect_deployment.get_id()
-    if deployment_id is None:
+    deployment = deployment_id()
+    if deployment is None:
         return None
     with get_client(sync_client=True) as client:
-        return client.read_deployment(UUID(str(deployment_id))).parameters.get("config")
+        return client.read_deployment(UUID(deployment)).parameters.get("config")
 
 
 def format_summary(summary: RunSummary) -> str:

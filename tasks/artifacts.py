@@ -37,6 +37,23 @@ from mlops_pipeline.reports import (
 )
 
 
+def deployment_id() -> str | None:
+    """The id of the deployment the current flow run belongs to (None outside a deployment), as prefect.runtime's.
+
+    Prefect 3.8's `prefect.runtime.deployment.id` reads the flow run from the API whenever it is not part of a
+    deployment (it looks for the id on the context instead of on the context's flow run), one round trip per
+    call; a top-level run outside a deployment says so itself. Subflows and runs without a context still ask.
+    """
+    from prefect.context import FlowRunContext
+    from prefect.runtime import deployment
+
+    context = FlowRunContext.get()
+    run = context.flow_run if context else None
+    if run is not None and run.deployment_id is None and run.parent_task_run_id is None:
+        return None
+    return deployment.get_id()
+
+
 def run_context() -> dict[str, Any]:
     """Which Prefect run (and deployment, if any) produced a model, and what started it: lineage for the card."""
     from prefect.context import FlowRunContext
@@ -49,13 +66,14 @@ def run_context() -> dict[str, Any]:
 
     scheduled = flow_run.scheduled_start_time
     run_id = flow_run.id
+    deployment_run = deployment_id()
     return {
         "flow_run_id": run_id,
         "flow_run_name": flow_run.name,
         # url_for knows the UI's routes (prefect.runtime's ui_url points at a path the UI does not serve)
         "flow_run_url": url_for("flow-run", obj_id=run_id) if run_id else None,
-        "deployment": deployment.name,
-        "deployment_id": deployment.id,
+        "deployment": deployment.name if deployment_run is not None else None,
+        "deployment_id": deployment_run,
         "scheduled_start": scheduled.isoformat() if scheduled else None,
         "started_by": started_by(
             bool(run and run.auto_scheduled),

@@ -71,6 +71,9 @@ def test_first_run_trains_stores_and_promotes(tmp_path: Path) -> None:
     assert card["status"] == "passed"
     assert card["data"]["fingerprint"] and card["code_version"] and card["flow_run_id"]
     assert card["config"]["model"]["candidates"][0]["C"] == 0.97
+    # a run outside any deployment: its lineage says so (read from the run's context, not the API)
+    assert card["run"]["flow_run_id"] == card["flow_run_id"]
+    assert (card["run"]["deployment"], card["run"]["deployment_id"]) == (None, None)
 
     artifacts = _artifacts_of(
         card["flow_run_id"], ["digits-logreg-metrics", "digits-logreg-model-card", "digits-logreg-model-files"]
