@@ -63,13 +63,15 @@ from mlops_pipeline.batch import load_scoring_model, _output_columns
 from mlops_pipeline.contract import iter_inference_chunks
 from mlops_pipeline.drift import DriftAccumulator
 import polars as pl
+from threadpoolctl import threadpool_limits
 root, data, out, chunk_rows = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 scoring = load_scoring_model(root, "digits-logreg")
 model = scoring.model
 accumulator = DriftAccumulator(scoring.drift_reference)
 parts = dict.fromkeys(["read+checks", "int8 predict+proba", "drift", "write"], 0.0)
 clock = time.perf_counter()
-with open(out, "wb") as handle:
+# one BLAS thread, as score_to_file; the stages run one after another here (score_to_file reads ahead in a thread)
+with threadpool_limits(1, user_api="blas"), open(out, "wb") as handle:
     for index, chunk in enumerate(iter_inference_chunks(data, scoring.contract, chunk_rows=chunk_rows,
                                                         out_of_range="warning")):
         now = time.perf_counter(); parts["read+checks"] += now - clock; clock = now

@@ -493,11 +493,32 @@ def _line_blocks(handle: Any, lines: int | None) -> Iterator[bytes]:
             if pending:
                 yield bytes(pending)
             return
-        ends = np.flatnonzero(np.frombuffer(pending, dtype=np.uint8) == 10)
-        cut = int(ends[lines - 1]) + 1
-        yield bytes(pending[:cut])
-        del pending[:cut]
+        cut = _after_nth_newline(pending, lines, newlines)
+        with memoryview(pending) as view:  # one copy of the block (a bytearray slice and bytes() were two)
+            block = bytes(view[:cut])
+        del pending[:cut]  # cheap: a bytearray drops its head by moving its start
+        yield block
         read_size = max(cut - len(pending), 1 << 16)  # about one more block
+
+
+def _after_nth_newline(buffer: bytearray, n: int, newlines: int) -> int:
+    """The offset just after the `n`-th newline of `buffer`, which holds `newlines` >= n of them.
+
+    The reads are sized to end near the cut, so few newlines follow it: searching back from the end touches a
+    few bytes instead of making an array of every newline's position in the block.
+    """
+    after = newlines - n  # newlines past the cut
+    if after < 1024:
+        cut = len(buffer)
+        for _ in range(after + 1):
+            cut = buffer.rfind(b"\n", 0, cut)
+        return cut + 1
+    if n < 1024:
+        cut = -1
+        for _ in range(n):
+            cut = buffer.find(b"\n", cut + 1)
+        return cut + 1
+    return int(np.flatnonzero(np.frombuffer(buffer, dtype=np.uint8) == 10)[n - 1]) + 1
 
 
 def _csv_block_frame(block: bytes, n_columns: int, indices: list[int], n_features: int, spec: SourceSpec) -> Any:

@@ -421,6 +421,11 @@ def frame_to_columns(
     X = np.empty((height, len(feature_indices)), dtype=np.float64, order="F")
     for position, index in enumerate(feature_indices):
         column = frame.drop_in_place(frame_columns[index])
+        if (column.dtype.is_integer() or column.dtype == pl.Boolean) and not column.null_count():
+            # numpy casts while filling X: the same float64 values as polars' cast, without its float64 copy
+            X[:, position] = column.to_numpy()
+            del column
+            continue
         converted, bad = _feature_series(column)
         if bad is not None and bad.any():
             name = names[index]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,8 @@ from sklearn.datasets import load_digits
 
 from mlops_pipeline.batch import load_scoring_model, score_to_file
 from mlops_pipeline.config import ConfigError, InferenceConfig, parse_config
-from mlops_pipeline.contract import iter_inference_chunks
+from mlops_pipeline.contract import DataValidationError, iter_inference_chunks
+from mlops_pipeline.drift import DriftAccumulator
 from mlops_pipeline.registry import IntegrityError, RegistryError
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -139,6 +141,26 @@ def test_score_to_file_refuses_other_formats(store: Path, tmp_path: Path) -> Non
     chunks = iter_inference_chunks(str(_digits_csv(tmp_path / "d.csv", rows=slice(0, 5))), scoring.contract)
     with pytest.raises(ValueError, match=r"predictions are written as \.csv or \.parquet"):
         score_to_file(scoring.model, chunks, tmp_path / "out.json", None)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_bad_cell_in_a_later_chunk_raises_with_its_line_and_writes_nothing(
+    store: Path, tmp_path: Path, suffix: str
+) -> None:
+    # the chunks are read ahead in a thread: its error still surfaces in order, after chunks 0-2 were written
+    scoring = load_scoring_model(store, "digits-logreg")
+    lines = _digits_csv(tmp_path / "d.csv", rows=slice(0, 50), labelled=False).read_text().splitlines()
+    cells = lines[36].split(",")  # file line 37: row 35, in chunk 3 of 10-row chunks
+    cells[5] = "oops"
+    lines[36] = ",".join(cells)
+    data = tmp_path / "bad.csv"
+    data.write_text("\n".join(lines) + "\n")
+    out = tmp_path / f"predictions{suffix}"
+    chunks = iter_inference_chunks(str(data), scoring.contract, chunk_rows=10)
+    with pytest.raises(DataValidationError, match=r"non-numeric values.*line 37.*oops"):
+        score_to_file(scoring.model, chunks, out, DriftAccumulator(scoring.drift_reference))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv", "d.csv"]  # no output, no temporary file
+    assert not [t for t in threading.enumerate() if t.name == "prefetch"]
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from test_data import CORPUS, FlakyServer
 from mlops_pipeline.config import DataConfig
 from mlops_pipeline.contract import (
     DataContract,
+    _line_blocks,
     check_columns,
     check_ranges,
     iter_inference_chunks,
@@ -337,3 +339,23 @@ def test_a_text_target_beside_cells_with_missing_markers(tmp_path, label):
         )
         np.testing.assert_array_equal(read.X, [[0.0, 1.5], [3.0, 2.0]])
         assert [str(v) for v in read.y] == [label, label]
+
+
+@pytest.mark.parametrize("lines", [1, 2, 7, 1023, 1024, 1500, 5000, 20000])
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"",
+        b"no newline",
+        b"a\n",
+        b"\n" * 3000 + b"tail",
+        b"".join(b"%d,%d\n" % (i, i * 7) for i in range(12_000)),
+        b"".join(b"x" * (i % 97) + b"\n" for i in range(30_000)) + b"unterminated",
+    ],
+    ids=["empty", "one line", "one newline", "blank lines", "short lines", "ragged lines"],
+)
+def test_line_blocks_cut_after_every_nth_newline(text: bytes, lines: int) -> None:
+    # every cut-finding path (from the end, from the start, all positions) against splitting the text by lines
+    whole = text.splitlines(keepends=True)
+    expected = [b"".join(whole[i : i + lines]) for i in range(0, len(whole), lines)]
+    assert list(_line_blocks(io.BytesIO(text), lines)) == expected
