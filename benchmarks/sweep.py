@@ -49,10 +49,12 @@ def sweep_config(quick: bool) -> dict:
 def run(runner: str, config: Path, folder: Path) -> tuple[float, float, int]:
     """(candidate map seconds, command seconds, candidates) of one pipeline run with its own empty stores."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_", "MLOPS_LOCAL_SERVER"))}
+    home = folder / runner / "prefect-home"
+    home.mkdir(parents=True)  # Prefect creates the home itself but not its parents: no database, no server
     env.update(
         # each run its own home and temporary server (migrations included, the same for both), none left behind
         MLOPS_LOCAL_SERVER="per-run",
-        PREFECT_HOME=str(folder / runner / "prefect-home"),
+        PREFECT_HOME=str(home),
         PREFECT_RESULTS_LOCAL_STORAGE_PATH=str(folder / runner / "results"),  # empty: nothing Cached
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
     )
