@@ -19,6 +19,16 @@ from pydantic import BaseModel
 _PACKAGES_THAT_SHAPE_MODELS = ("scikit-learn", "numpy", "joblib")
 
 
+def source_files(package: str) -> list[tuple[str, Path]]:
+    """(`package/relative/path.py`, path) of every module of an installed package, subpackages included (a module
+    split into a package, such as `config/`, must keep counting), found without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"package {package} is not installed (pip install -e .)")
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    return sorted((f"{package}/{path.relative_to(folder).as_posix()}", path) for path in folder.rglob("*.py"))
+
+
 @cache
 def code_version() -> str:
     """sha256 (12 hex) of the pipeline's source plus the versions of the libraries that shape model bytes.
@@ -28,12 +38,8 @@ def code_version() -> str:
     """
     digest = hashlib.sha256()
     for package in ("mlops_pipeline", "mlops_pipeline.tasks", "mlops_pipeline.flows"):
-        spec = importlib.util.find_spec(package)
-        if spec is None or not spec.submodule_search_locations:
-            raise RuntimeError(f"package {package} is not installed (pip install -e .)")
-        folder = Path(next(iter(spec.submodule_search_locations)))
-        for source in sorted(folder.glob("*.py")):
-            digest.update(f"{package}/{source.name}".encode() + b"\0" + source.read_bytes())
+        for name, source in source_files(package):
+            digest.update(name.encode() + b"\0" + source.read_bytes())
     for name in _PACKAGES_THAT_SHAPE_MODELS:
         digest.update(f"{name}=={metadata.version(name)}".encode())
     return digest.hexdigest()[:12]

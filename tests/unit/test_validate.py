@@ -7,8 +7,9 @@ import pytest
 
 from mlops_pipeline.config import DataConfig
 from mlops_pipeline.data import Dataset, load_builtin
+from mlops_pipeline.dataset_checks import check_dataset
 from mlops_pipeline.findings import DataValidationError, Finding
-from mlops_pipeline.validate import check_dataset, impute_values, prepare, quality_rows, split_fingerprint
+from mlops_pipeline.validate import impute_values, prepare, quality_rows, split_fingerprint
 
 
 def make_dataset(X, y, names=None, *, columns=None, findings=None, non_numeric=(), target="label", problem=None):

@@ -1,0 +1,64 @@
+"""The `data` section: where the data comes from, how it is read, the rules it must meet, and how it is split."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from mlops_pipeline.config.base import Section
+
+ImputeStrategy = Literal["none", "mean", "median", "most_frequent"]
+DataFormat = Literal["auto", "csv", "parquet", "npz"]
+
+
+class DataConfig(Section):
+    """Where the data comes from, how it is read, the rules it must meet, and how it is split."""
+
+    source: str = Field(
+        "digits",
+        min_length=1,
+        description="A built-in scikit-learn set (digits, diabetes, iris, wine, breast_cancer, california_housing), "
+        "a local path, or a URL (file://, http(s)://, s3:// with s3fs, any fsspec protocol) to a .csv, .tsv, "
+        ".parquet or .npz file.",
+    )
+    target: str | None = Field(
+        None,
+        description="Target column of a table (a column named 'target' is used when unset); built-ins and "
+        ".npz files (array 'y') know theirs.",
+    )
+    format: DataFormat = Field("auto", description="File format; 'auto' goes by the file suffix.")
+    delimiter: str = Field(
+        ",", min_length=1, max_length=1, description="CSV field delimiter ('\\t' is implied for .tsv files)."
+    )
+    impute: ImputeStrategy = Field(
+        "none",
+        description="How missing (NaN, empty, inf) feature values are filled, with statistics of the training "
+        "split only; 'none' makes any missing value an error.",
+    )
+    min_rows_per_class: int = Field(2, ge=1, description="Classification: fewest rows any class may have.")
+    max_abs_value: float = Field(
+        1e12,
+        gt=0.0,
+        description="Feature values larger than this in magnitude are rejected (they overflow "
+        "scaling and quantization).",
+    )
+    range_tolerance: float = Field(
+        0.1,
+        ge=0.0,
+        description="Inference: values beyond the training min/max by more than this fraction of the "
+        "training range are errors; within it, warnings.",
+    )
+    timeout_seconds: float = Field(30.0, gt=0.0, description="Network timeout for one read of a URL.")
+    retries: int = Field(4, ge=0, le=10, description="Retries of a transient load failure (5xx, timeouts, ...).")
+    retry_delay_seconds: float = Field(
+        1.0, ge=0.0, description="First retry delay; it doubles each retry (with jitter)."
+    )
+    test_size: float = Field(0.2, gt=0.0, lt=1.0, description="Fraction held out for the test-gate.")
+    seed: int = Field(42, ge=0, description="Seed for the split and every estimator with randomness.")
+
+    @field_validator("delimiter", mode="before")
+    @classmethod
+    def _spelled_out_tab(cls, value: Any) -> Any:
+        # `--set data.delimiter=\t` arrives as backslash + t; YAML files may say "tab".
+        return "\t" if value in ("\\t", "tab", "TAB") else value

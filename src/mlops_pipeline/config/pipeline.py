@@ -1,0 +1,49 @@
+"""The root model: everything one training run needs, and the checks that span sections."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from mlops_pipeline.config.base import Section
+from mlops_pipeline.config.data import DataConfig
+from mlops_pipeline.config.model_section import ModelSection
+from mlops_pipeline.config.problems import (
+    CLASSIFICATION_METRICS,
+    REGRESSION_METRICS,
+    ProblemKind,
+    primary_metric,
+)
+from mlops_pipeline.config.sections import GateConfig, QuantizeConfig, RegistryConfig
+
+
+class PipelineConfig(Section):
+    """Everything one training run needs. Defaults are `config/digits.yaml`."""
+
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelSection = Field(default_factory=ModelSection)
+    gate: GateConfig = Field(default_factory=GateConfig)
+    quantize: QuantizeConfig = Field(default_factory=QuantizeConfig)
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
+
+    @property
+    def problem(self) -> ProblemKind:
+        return self.model.problem
+
+    @property
+    def primary_metric(self) -> str:
+        return primary_metric(self.problem)
+
+    @model_validator(mode="after")
+    def _gate_metrics_fit_the_task(self) -> PipelineConfig:
+        allowed = CLASSIFICATION_METRICS if self.problem == "classification" else REGRESSION_METRICS
+        kinds = ", ".join(self.model.kinds)
+        for section in ("min_metrics", "max_metrics"):
+            for metric in getattr(self.gate, section):
+                if metric not in allowed:
+                    raise ValueError(
+                        f"gate.{section}.{metric}: the model ({kinds}) is a {self.problem} model; "
+                        f"its metrics are {', '.join(allowed)}"
+                    )
+        if self.gate.min_class_recall is not None and self.problem != "classification":
+            raise ValueError(f"gate.min_class_recall: only for classification; the model ({kinds}) is a regressor")
+        return self

@@ -1,0 +1,80 @@
+"""The `gate`, `quantize` and `registry` sections: the bounds a model must meet, int8 quantization, the store."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from mlops_pipeline.config.base import Section
+from mlops_pipeline.config.problems import MetricName
+
+
+def _default_min_metrics() -> dict[MetricName, float]:
+    return {"accuracy": 0.95, "macro_f1": 0.95}
+
+
+class GateConfig(Section):
+    """Bounds a candidate must meet before it may become the champion."""
+
+    min_metrics: dict[MetricName, float] = Field(
+        default_factory=_default_min_metrics,
+        description="Metric -> lowest acceptable value on the held-out split.",
+    )
+    max_metrics: dict[MetricName, float] = Field(
+        default_factory=dict, description="Metric -> highest acceptable value (e.g. rmse)."
+    )
+    champion_tolerance: float = Field(
+        0.005, ge=0.0, description="How much worse than the champion (primary metric) a candidate may be."
+    )
+    min_class_recall: float | None = Field(
+        None, gt=0.0, le=1.0, description="Classification only: every class's recall must reach this floor."
+    )
+    behavioural_checks: bool = Field(
+        True, description="Check determinism, a batch of one row and agreement under tiny input noise."
+    )
+    noise_scale: float = Field(
+        0.01,
+        ge=0.0,
+        le=1.0,
+        description="Noise check: Gaussian noise of this fraction of each feature's training std is added.",
+    )
+    min_noise_agreement: float = Field(
+        0.95, ge=0.0, le=1.0, description="Noise check: lowest fraction of predictions that must not change."
+    )
+    noise_tolerance: float = Field(
+        0.05,
+        gt=0.0,
+        description="Noise check, regression only: predictions agree within this fraction of the target's std.",
+    )
+
+
+class QuantizeConfig(Section):
+    """Post-training int8 quantization."""
+
+    enabled: bool = True
+    max_metric_drop: float = Field(
+        0.005, ge=0.0, description="Largest allowed loss of the primary metric, int8 vs float."
+    )
+    calibration_rows: int = Field(
+        10_000,
+        ge=1,
+        description="Training rows (evenly spaced) that int8 rounding is tuned on: output-aware "
+        "rounding (GPTQ) and each layer's bias correction.",
+    )
+
+
+class RegistryConfig(Section):
+    """The versioned model store: a local folder or an object store."""
+
+    root: str = Field(
+        "models",
+        description="Folder of the model store (relative to the working directory), or s3://bucket/prefix "
+        "(docs/object-store.md).",
+    )
+    model_name: str = Field(
+        "digits-logreg",
+        pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
+        description="Lowercase letters, digits and dashes; names the store folder and the artifact keys.",
+    )
+    lock_timeout_seconds: float = Field(
+        120.0, gt=0.0, description="How long a run waits for another run's promotion to finish before failing."
+    )
