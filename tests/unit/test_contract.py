@@ -1,4 +1,5 @@
-"""The stored data contract and its enforcement on data to be scored (read_for_inference, iter_inference_chunks)."""
+"""The stored data contract, its checks, and reading data to score against it (mlops_pipeline.data: read_for_inference,
+iter_inference_chunks and the block reader)."""
 
 from __future__ import annotations
 
@@ -12,16 +13,9 @@ import pytest
 from test_data import CORPUS, FlakyServer
 
 from mlops_pipeline.config import DataConfig
-from mlops_pipeline.contract import (
-    DataContract,
-    _line_blocks,
-    check_columns,
-    check_ranges,
-    iter_inference_chunks,
-    learn_contract,
-    read_for_inference,
-)
-from mlops_pipeline.data import DataLoadError, load_dataset
+from mlops_pipeline.contract import DataContract, check_columns, check_ranges, learn_contract
+from mlops_pipeline.data import DataLoadError, iter_inference_chunks, load_dataset, read_for_inference
+from mlops_pipeline.data._blocks import _line_blocks
 from mlops_pipeline.findings import DataValidationError
 from mlops_pipeline.validate import prepare
 
