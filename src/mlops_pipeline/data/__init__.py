@@ -14,6 +14,7 @@ not numbers are findings, so validation (training) or the contract checks (infer
     _errors.py     load errors, which ones are worth a retry, the retry backoff and its time bound
     _blocks.py     the block reader of batch inference: a CSV cut into blocks of whole lines, each parsed alone
     _inference.py  reading for inference: chunks in the contract's column order, each checked against the contract
+    _rows.py       the online service's JSON rows (lists in contract order or objects by name) to the feature matrix
 
 The contract itself (what the model was trained on) and its checks live in `mlops_pipeline.contract`.
 """
@@ -46,6 +47,7 @@ from mlops_pipeline.data._inference import (
     read_for_inference,
 )
 from mlops_pipeline.data._load import load_dataset, read_file
+from mlops_pipeline.data._rows import RowsError, json_type, rows_to_matrix
 from mlops_pipeline.data._sources import (
     FileFormat,
     LocalCopy,
@@ -69,6 +71,7 @@ __all__ = [
     "InferenceChunk",
     "LocalCopy",
     "ParsedColumns",
+    "RowsError",
     "SourceSpec",
     "TransientLoadError",
     "download_fsspec",
@@ -81,6 +84,7 @@ __all__ = [
     "http_status_is_transient",
     "is_transient",
     "iter_inference_chunks",
+    "json_type",
     "load_builtin",
     "load_dataset",
     "load_time_bound",
@@ -93,4 +97,5 @@ __all__ = [
     "read_parquet_columns",
     "resolve_source",
     "retry_delays",
+    "rows_to_matrix",
 ]

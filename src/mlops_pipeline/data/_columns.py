@@ -15,7 +15,6 @@ import numpy as np
 from mlops_pipeline.findings import Finding, example_rows
 
 # Spelled-out "missing" markers are read as empty cells (NaN, "nan", "inf" are parsed as the floats they name).
-# Spelled-out "missing" markers are read as empty cells (NaN, "nan", "inf" are parsed as the floats they name).
 NULL_MARKERS: tuple[str, ...] = ("NA", "N/A", "n/a", "NULL", "null", "None", "none", "?")
 
 
