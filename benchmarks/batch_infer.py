@@ -41,7 +41,7 @@ LIBRARY_SCRIPT = """
 import json, sys, time
 started = time.perf_counter()
 from mlops_pipeline.batch import load_scoring_model, score_to_file
-from mlops_pipeline.contract import iter_inference_chunks
+from mlops_pipeline.data import iter_inference_chunks
 from mlops_pipeline.drift import DriftAccumulator
 from pathlib import Path
 root, data, out, chunk_rows = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
@@ -60,7 +60,7 @@ PROFILE_SCRIPT = """
 import json, sys, time
 import numpy as np
 from mlops_pipeline.batch import load_scoring_model, _output_columns
-from mlops_pipeline.contract import iter_inference_chunks
+from mlops_pipeline.data import iter_inference_chunks
 from mlops_pipeline.drift import DriftAccumulator
 import polars as pl
 from threadpoolctl import threadpool_limits

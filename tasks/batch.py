@@ -20,7 +20,7 @@ from mlops_pipeline.batch import (
     summary_rows,
 )
 from mlops_pipeline.config import DriftConfig, InferenceConfig
-from mlops_pipeline.contract import iter_inference_chunks
+from mlops_pipeline.data import iter_inference_chunks
 from mlops_pipeline.drift import DriftAccumulator, DriftReport, drift_rows
 from mlops_pipeline.reports import artifact_key
 

@@ -21,7 +21,8 @@ from typing import Any, TypeVar
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from mlops_pipeline.contract import CONTRACT_FILE, DataContract, InferenceChunk
+from mlops_pipeline.contract import CONTRACT_FILE, DataContract
+from mlops_pipeline.data import InferenceChunk
 from mlops_pipeline.drift import DRIFT_REFERENCE_FILE, DriftAccumulator, DriftReport
 from mlops_pipeline.infer import predict_batches
 from mlops_pipeline.quantize import QuantizedModel

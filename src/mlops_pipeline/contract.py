@@ -1,43 +1,29 @@
-"""The data contract: what the training data looked like, saved with the model (`contract.json`) and enforced on
-the data a model is later asked to score.
+"""The data contract: what the training data looked like, saved with the model (`contract.json`), and the checks of
+data a model is later asked to score against it.
 
 It records feature names and order, dtypes, min/max/mean/std per feature, the target and its class set, and the
-imputation learned on the training split. `read_for_inference` / `iter_inference_chunks` read a features-only (or
-labelled) table, check it against a contract and return the feature matrix in the contract's column order with every
-finding: missing or unexpected columns, non-numeric cells, missing values, new class labels, values outside the
-training range (within `range_tolerance` of the range: a warning; beyond it: an error).
+imputation learned on the training split. The checks take columns or rows already read (by `mlops_pipeline.data`
+for files, by the service for JSON rows) and return findings: missing or unexpected columns, missing values
+(imputed when the contract imputes), new class labels, values outside the training range (within
+`range_tolerance` of the range: a warning; beyond it: an error). Nothing here reads a file.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import numpy as np
 
 from mlops_pipeline.config import ProblemKind
-from mlops_pipeline.data import (
-    NULL_MARKERS,
-    DataLoadError,
-    LocalCopy,
-    SourceSpec,
-    drop_trailing_blank_rows,
-    frame_to_columns,
-    load_builtin,
-    local_copy,
-    read_csv_header,
-    read_npz_arrays,
-    resolve_source,
-)
-from mlops_pipeline.findings import DataValidationError, Finding, example_rows, raise_on_errors
+from mlops_pipeline.findings import DataValidationError, Finding, example_rows
 from mlops_pipeline.plain import python_value
 
 CONTRACT_FILE = "contract.json"
 CONTRACT_SCHEMA_VERSION = 1
-DEFAULT_CHUNK_ROWS = 100_000
 TargetKind = Literal["integer", "float", "string"]
 
 
@@ -375,214 +361,7 @@ def check_labels(
     ]
 
 
-# ---- reading for inference -------------------------------------------------------------------------------------
-class InferenceBatch(NamedTuple):
-    X: np.ndarray  # float64, columns in the contract's order
-    y: np.ndarray | None  # labels/targets when the file has the target column
-    findings: list[Finding]
-
-
-class InferenceChunk(NamedTuple):
-    row_offset: int  # rows of the file before this chunk
-    X: np.ndarray
-    y: np.ndarray | None
-    findings: list[Finding]
-
-
-def _selected_frames(
-    copy: LocalCopy,
-    spec: SourceSpec,
-    columns: list[str],
-    wanted: list[str],
-    chunk_rows: int | None,
-    origin: str,
-    n_features: int,
-) -> Iterator[Any]:
-    """Polars frames holding only the `wanted` columns (features first, then the target), `chunk_rows` rows each
-    (None: one frame).
-
-    CSV files are cut into blocks of whole lines and each block parsed on its own (`_csv_block_frame`), so memory
-    holds one block whatever the file's size (polars' scan maps the whole file, and peak RSS grew with it). From a
-    block with a quote character (a quoted field may hold a newline, so lines are not rows), or one polars cannot
-    parse on its own (a first line that is blank or short), the rest is read by polars' streaming scan all as text,
-    as before, so such files give the same rows and errors.
-    """
-    import polars as pl
-
-    indices = [columns.index(name) for name in wanted]
-    try:
-        if spec.format == "csv":
-            rows_done = 0
-            with copy.path.open("rb") as handle:
-                handle.readline()  # the header, already read and checked
-                for block in _line_blocks(handle, chunk_rows):
-                    frame = None if b'"' in block else _csv_block_frame(block, len(columns), indices, n_features, spec)
-                    if frame is None:
-                        break
-                    rows_done += frame.height
-                    yield frame
-                else:
-                    return
-            # the rest as before these blocks: one streaming scan of the file, all as text, from the same row
-            schema = {f"c{i}": pl.String for i in range(len(columns))}
-            lazy = (
-                pl.scan_csv(
-                    copy.path,
-                    has_header=False,
-                    skip_rows=1,
-                    separator=spec.delimiter,
-                    schema=schema,
-                    raise_if_empty=False,
-                )
-                .select([f"c{i}" for i in indices])
-                .slice(rows_done)
-            )
-        else:
-            lazy = pl.scan_parquet(copy.path).select(wanted)
-        if chunk_rows is None:
-            yield lazy.collect()
-        else:
-            yield from lazy.collect_batches(chunk_size=chunk_rows)
-    except pl.exceptions.PolarsError as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        kind = "CSV" if spec.format == "csv" else "Parquet"
-        raise DataLoadError(f"{origin}: not a readable {kind} file ({message})") from None
-
-
-def _without_trailing_blank_rows(frames: Iterator[Any]) -> Iterator[tuple[Any, int]]:
-    """(frame, its height as read) with the file's trailing blank lines dropped, wherever the chunks split them.
-
-    Blank lines at a chunk's end may be inside the file (a later chunk has data), so each frame with data is held
-    back until the next one with data arrives: only the file's last rows with data end the table.
-    """
-    held: Any = None
-    blank_frames: list[Any] = []
-    for frame in frames:
-        if frame.height and drop_trailing_blank_rows(frame).height == 0:  # every row blank
-            blank_frames.append(frame)
-            continue
-        if held is not None:
-            yield held, held.height
-        for blank in blank_frames:  # blank lines inside the file: rows of missing values
-            yield blank, blank.height
-        held, blank_frames = frame, []
-    if held is not None:
-        yield drop_trailing_blank_rows(held), held.height
-    elif blank_frames:  # nothing but blank lines after the header: no rows
-        yield drop_trailing_blank_rows(blank_frames[0]), blank_frames[0].height
-
-
-def _line_blocks(handle: Any, lines: int | None) -> Iterator[bytes]:
-    """The rest of a binary file in blocks of `lines` whole lines (the last block may hold fewer; None: one block)."""
-    if lines is None:
-        rest = handle.read()
-        if rest:
-            yield rest
-        return
-    pending = bytearray()
-    read_size = 1 << 20
-    while True:
-        newlines = pending.count(b"\n")
-        while newlines < lines:
-            more = handle.read(read_size)
-            if not more:
-                break
-            newlines += more.count(b"\n")
-            pending += more
-        if newlines < lines:  # the end of the file
-            if pending:
-                yield bytes(pending)
-            return
-        cut = _after_nth_newline(pending, lines, newlines)
-        with memoryview(pending) as view:  # one copy of the block (a bytearray slice and bytes() were two)
-            block = bytes(view[:cut])
-        del pending[:cut]  # cheap: a bytearray drops its head by moving its start
-        yield block
-        read_size = max(cut - len(pending), 1 << 16)  # about one more block
-
-
-def _after_nth_newline(buffer: bytearray, n: int, newlines: int) -> int:
-    """The offset just after the `n`-th newline of `buffer`, which holds `newlines` >= n of them.
-
-    The reads are sized to end near the cut, so few newlines follow it: searching back from the end touches a
-    few bytes instead of making an array of every newline's position in the block.
-    """
-    after = newlines - n  # newlines past the cut
-    if after < 1024:
-        cut = len(buffer)
-        for _ in range(after + 1):
-            cut = buffer.rfind(b"\n", 0, cut)
-        return cut + 1
-    if n < 1024:
-        cut = -1
-        for _ in range(n):
-            cut = buffer.find(b"\n", cut + 1)
-        return cut + 1
-    return int(np.flatnonzero(np.frombuffer(buffer, dtype=np.uint8) == 10)[n - 1]) + 1
-
-
-def _csv_block_frame(block: bytes, n_columns: int, indices: list[int], n_features: int, spec: SourceSpec) -> Any:
-    """One block of CSV lines as a frame of the `indices` columns; the target (and any other column) stays text.
-
-    The first `n_features` are parsed as numbers when every cell is one: as the integers or floats polars infers
-    (whole numbers parse fastest), else as float64 with the missing markers as nulls; failing both the block is
-    read all as text, exactly as before, and `frame_to_columns` reports every cell that is not a number. None when
-    polars cannot read the block on its own even as text.
-    """
-    import polars as pl
-
-    delimiter = spec.delimiter
-
-    selected = [f"c{i}" for i in indices]
-
-    def read(schema: dict[str, Any], null_values: list[str] | None) -> Any:
-        return pl.read_csv(
-            block,
-            has_header=False,
-            separator=delimiter,
-            schema=schema,
-            null_values=null_values,
-            raise_if_empty=False,
-        ).select(selected)
-
-    features = set(indices[:n_features])
-    text = {f"c{i}": pl.String for i in range(n_columns) if i not in features}  # the target, unexpected columns
-    numeric = {f"c{i}": pl.Float64 if i in features else pl.String for i in range(n_columns)}  # in file order
-    try:  # whole numbers (most often) are parsed fastest as the integers polars infers; cast to float64 later
-        frame = pl.read_csv(
-            block,
-            has_header=False,
-            new_columns=[f"c{i}" for i in range(n_columns)],
-            separator=delimiter,
-            schema_overrides=text,
-            raise_if_empty=False,
-        )
-        if frame.width == n_columns and all(frame[f"c{i}"].dtype in (pl.Int64, pl.Float64) for i in features):
-            return frame.select(selected)
-    except pl.exceptions.PolarsError:
-        pass
-    try:
-        return read(numeric, list(NULL_MARKERS))
-    except pl.exceptions.PolarsError:
-        pass
-    try:
-        return read({f"c{i}": pl.String for i in range(n_columns)}, None)
-    except pl.exceptions.PolarsError:
-        return None
-
-
-def _file_columns(copy: LocalCopy, spec: SourceSpec, origin: str) -> list[str]:
-    if spec.format == "csv":
-        return read_csv_header(copy.path, spec.delimiter, origin)
-    import polars as pl
-
-    try:
-        return list(pl.read_parquet_schema(copy.path))
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise DataLoadError(f"{origin}: not a readable Parquet file (truncated or corrupt?): {exc}") from None
-
-
-def _check_chunk(
+def check_chunk(
     X: np.ndarray,
     y: np.ndarray | None,
     contract: DataContract,
@@ -590,12 +369,27 @@ def _check_chunk(
     *,
     row_offset: int,
     csv_lines: bool,
-    load_findings: list[Finding],
+    load_findings: Sequence[Finding],
     non_numeric: Sequence[str],
     unlabelled_rows: np.ndarray | None = None,
     out_of_range: Literal["error", "warning"] = "error",
 ) -> list[Finding]:
-    findings = list(load_findings)
+    """Every check of a chunk of rows read for scoring, in the order they are reported: rows without a label (a
+    warning), what the reader found (`load_findings`: cells that are not numbers), missing values (imputed or
+    errors; `non_numeric` columns are already reported), ranges, labels."""
+    findings: list[Finding] = []
+    if unlabelled_rows is not None and unlabelled_rows.size:
+        findings.append(
+            Finding(
+                "warning",
+                "missing target values",
+                [contract.target or "target"],
+                int(unlabelled_rows.size),
+                f"{origin}: unlabelled rows; e.g. "
+                f"{example_rows(unlabelled_rows, row_offset=row_offset, csv_lines=csv_lines)}",
+            )
+        )
+    findings += load_findings
     findings += apply_missing_policy(X, contract, origin, row_offset=row_offset, csv_lines=csv_lines, skip=non_numeric)
     findings += check_ranges(
         X, contract, origin, row_offset=row_offset, csv_lines=csv_lines, beyond_tolerance=out_of_range
@@ -607,161 +401,15 @@ def _check_chunk(
     return findings
 
 
-def _array_chunks(
-    X_all: np.ndarray,
-    y_all: np.ndarray | None,
-    columns: Sequence[str],
-    contract: DataContract,
-    origin: str,
-    *,
-    chunk_rows: int | None,
-    strict: bool,
-    out_of_range: Literal["error", "warning"],
-) -> Iterator[InferenceChunk]:
-    """In-memory arrays (an npz file, a built-in set) checked against the contract chunk by chunk, like a table."""
-    column_findings = check_columns(columns, contract, origin)
-    raise_on_errors(column_findings, origin)
-    order = [list(columns).index(name) for name in contract.feature_names]
-    step = chunk_rows or max(X_all.shape[0], 1)
-    for start in range(0, max(X_all.shape[0], 1), step):
-        X = np.asarray(X_all[start : start + step][:, order], dtype=np.float64)
-        y = y_all[start : start + step] if y_all is not None else None
-        findings = (column_findings if start == 0 else []) + _check_chunk(
-            X,
-            y,
-            contract,
-            origin,
-            row_offset=start,
-            csv_lines=False,
-            load_findings=[],
-            non_numeric=(),
-            out_of_range=out_of_range,
-        )
-        if strict:
-            raise_on_errors(findings, origin)
-        yield InferenceChunk(start, X, y, findings)
-
-
-def iter_inference_chunks(
-    uri: str,
-    contract: DataContract,
-    *,
-    chunk_rows: int | None = DEFAULT_CHUNK_ROWS,
-    delimiter: str = ",",
-    fmt: str = "auto",
-    timeout: float = 30.0,
-    strict: bool = True,
-    out_of_range: Literal["error", "warning"] = "error",
-) -> Iterator[InferenceChunk]:
-    """Read a table for scoring in chunks of `chunk_rows` rows (None: one chunk), each checked against `contract`.
-
-    The header is checked before any row is read (missing columns always raise DataValidationError). With `strict`,
-    a chunk with an error raises DataValidationError naming the file lines/rows; warnings ride along in `findings`.
-    `out_of_range="warning"` reports values beyond the training range (past the tolerance) without rejecting them,
-    for callers that measure drift and would rather score and flag such rows than stop.
-    Remote files are downloaded once (http(s) and fsspec URLs) and deleted when the iterator finishes.
-    """
-    spec = resolve_source(uri, fmt, delimiter)
-    if spec.kind == "builtin":
-        dataset = load_builtin(spec.location)
-        yield from _array_chunks(
-            dataset.X,
-            dataset.y,
-            dataset.feature_names,
-            contract,
-            uri,
-            chunk_rows=chunk_rows,
-            strict=strict,
-            out_of_range=out_of_range,
-        )
-        return
-    csv_lines = spec.format == "csv"
-    with local_copy(spec, timeout, hash_local=False) as copy:
-        if spec.format == "npz":
-            X_all, y_all, columns = read_npz_arrays(copy.path, uri)
-            yield from _array_chunks(
-                X_all, y_all, columns, contract, uri, chunk_rows=chunk_rows, strict=strict, out_of_range=out_of_range
-            )
-            return
-        columns = _file_columns(copy, spec, uri)
-        column_findings = check_columns(columns, contract, uri)
-        raise_on_errors(column_findings, uri)
-        has_target = contract.target is not None and contract.target in columns
-        wanted = contract.feature_names + ([contract.target] if has_target and contract.target is not None else [])
-        row_offset = 0
-        target_index = len(contract.features) if has_target else None
-        frames = _selected_frames(copy, spec, columns, wanted, chunk_rows, uri, len(contract.features))
-        for frame, height in _without_trailing_blank_rows(frames) if csv_lines else ((f, f.height) for f in frames):
-            parsed = frame_to_columns(frame, wanted, target_index, uri, csv_lines=csv_lines, row_offset=row_offset)
-            findings = list(column_findings) if row_offset == 0 else []
-            if parsed.missing_target_rows is not None:
-                rows = parsed.missing_target_rows
-                findings.append(
-                    Finding(
-                        "warning",
-                        "missing target values",
-                        [contract.target or "target"],
-                        int(rows.size),
-                        f"{uri}: unlabelled rows; e.g. "
-                        f"{example_rows(rows, row_offset=row_offset, csv_lines=csv_lines)}",
-                    )
-                )
-            findings += _check_chunk(
-                parsed.X,
-                parsed.y,
-                contract,
-                uri,
-                row_offset=row_offset,
-                csv_lines=csv_lines,
-                load_findings=parsed.findings,
-                non_numeric=parsed.non_numeric_columns,
-                unlabelled_rows=parsed.missing_target_rows,
-                out_of_range=out_of_range,
-            )
-            if strict:
-                raise_on_errors(findings, uri)
-            yield InferenceChunk(row_offset, parsed.X, parsed.y, findings)
-            row_offset += height
-
-
-def read_for_inference(
-    uri: str,
-    contract: DataContract,
-    *,
-    delimiter: str = ",",
-    fmt: str = "auto",
-    timeout: float = 30.0,
-    strict: bool = True,
-) -> InferenceBatch:
-    """Read a whole features-only (or labelled) table for scoring: (X in contract order, y or None, findings).
-
-    With `strict` (the default) any error raises DataValidationError listing every violation; for files too big
-    for memory use `iter_inference_chunks`.
-    """
-    chunks = list(
-        iter_inference_chunks(
-            uri, contract, chunk_rows=None, delimiter=delimiter, fmt=fmt, timeout=timeout, strict=strict
-        )
-    )
-    if len(chunks) == 1:
-        return InferenceBatch(chunks[0].X, chunks[0].y, chunks[0].findings)
-    X = np.concatenate([c.X for c in chunks]) if chunks else np.empty((0, len(contract.features)))
-    ys = [c.y for c in chunks]
-    y = np.concatenate([v for v in ys if v is not None]) if ys and all(v is not None for v in ys) else None
-    return InferenceBatch(X, y, [f for c in chunks for f in c.findings])
-
-
 __all__ = [
     "CONTRACT_FILE",
     "DataContract",
     "DataValidationError",
     "FeatureSpec",
-    "InferenceBatch",
-    "InferenceChunk",
+    "apply_missing_policy",
+    "check_chunk",
     "check_columns",
     "check_labels",
     "check_ranges",
-    "iter_inference_chunks",
     "learn_contract",
-    "read_for_inference",
 ]

@@ -19,7 +19,8 @@ from sklearn.datasets import load_digits
 
 from mlops_pipeline.batch import load_scoring_model, score_to_file
 from mlops_pipeline.config import ConfigError, InferenceConfig, parse_config
-from mlops_pipeline.contract import DataValidationError, iter_inference_chunks
+from mlops_pipeline.contract import DataValidationError
+from mlops_pipeline.data import iter_inference_chunks
 from mlops_pipeline.drift import DriftAccumulator
 from mlops_pipeline.registry import IntegrityError, RegistryError
 

@@ -1,0 +1,84 @@
+"""The training load: the source a `DataConfig` names (a built-in set, a local file or a URL) as a `Dataset`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mlops_pipeline.config import DataConfig
+from mlops_pipeline.data._builtin import load_builtin
+from mlops_pipeline.data._columns import numeric_or_labels
+from mlops_pipeline.data._dataset import Dataset
+from mlops_pipeline.data._formats import read_csv_columns, read_npz_arrays, read_parquet_columns
+from mlops_pipeline.data._sources import LocalCopy, SourceSpec, local_copy, resolve_source
+from mlops_pipeline.findings import Finding, example_rows
+
+
+def read_file(copy: LocalCopy, spec: SourceSpec, target: str | None, origin: str) -> Dataset:
+    """Parse a local file into a Dataset; `target` None means the column named 'target' if there is one."""
+    if spec.format == "npz":
+        X, y, names = read_npz_arrays(copy.path, origin)
+        findings: list[Finding] = []
+        non_numeric: tuple[str, ...] = ()
+        if not np.issubdtype(X.dtype, np.number) and X.dtype != np.bool_:
+            findings.append(
+                Finding(
+                    "error",
+                    "non-numeric values",
+                    names,
+                    int(X.size),
+                    f"{origin}: array 'X' has dtype {X.dtype}; every feature must be a number",
+                )
+            )
+            non_numeric = tuple(names)
+            X = np.full(X.shape, np.nan)
+        return Dataset(
+            X=np.asarray(X, dtype=np.float64),
+            y=None if y is None else numeric_or_labels(y),
+            feature_names=names,
+            target_name=target or "y",
+            source=origin,
+            fingerprint=copy.sha256,
+            problem=None,
+            info={"format": "npz", "bytes": copy.n_bytes, "columns": names},
+            findings=findings,
+            non_numeric_columns=non_numeric,
+        )
+    wanted = target or "target"
+    if spec.format == "csv":
+        names, parsed = read_csv_columns(copy.path, spec.delimiter, wanted, origin)
+    else:
+        names, parsed = read_parquet_columns(copy.path, wanted, origin)
+    findings = list(parsed.findings)
+    if parsed.missing_target_rows is not None:
+        rows = parsed.missing_target_rows
+        findings.append(
+            Finding(
+                "error",
+                "missing target values",
+                [wanted],
+                int(rows.size),
+                f"{origin}: e.g. {example_rows(rows, csv_lines=spec.format == 'csv')}",
+            )
+        )
+    return Dataset(
+        X=parsed.X,
+        y=parsed.y,
+        feature_names=parsed.feature_names,
+        target_name=wanted if wanted in names else (target or None),
+        source=origin,
+        fingerprint=copy.sha256,
+        problem=None,
+        info={"format": spec.format, "bytes": copy.n_bytes, "columns": names},
+        findings=findings,
+        non_numeric_columns=parsed.non_numeric_columns,
+        csv_lines=spec.format == "csv",
+    )
+
+
+def load_dataset(config: DataConfig) -> Dataset:
+    """Load the data set the config names: a built-in set, a local file or a URL."""
+    spec = resolve_source(config.source, config.format, config.delimiter)
+    if spec.kind == "builtin":
+        return load_builtin(config.source)
+    with local_copy(spec, config.timeout_seconds) as copy:
+        return read_file(copy, spec, config.target, origin=config.source)
