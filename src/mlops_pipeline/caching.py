@@ -32,8 +32,8 @@ def code_version() -> str:
         if spec is None or not spec.submodule_search_locations:
             raise RuntimeError(f"package {package} is not installed (pip install -e .)")
         folder = Path(next(iter(spec.submodule_search_locations)))
-        for source in sorted(folder.glob("*.py")):
-            digest.update(f"{package}/{source.name}".encode() + b"\0" + source.read_bytes())
+        for source in sorted(folder.rglob("*.py")):  # subpackages (registry/) included
+            digest.update(f"{package}/{source.relative_to(folder).as_posix()}".encode() + b"\0" + source.read_bytes())
     for name in _PACKAGES_THAT_SHAPE_MODELS:
         digest.update(f"{name}=={metadata.version(name)}".encode())
     return digest.hexdigest()[:12]
