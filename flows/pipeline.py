@@ -35,6 +35,7 @@ from mlops_pipeline.tasks.train import publish_candidate_table, train, train_can
 from mlops_pipeline.tasks.validate import validate
 from prefect import flow, get_run_logger, unmapped
 from prefect.client.orchestration import get_client
+from prefect.states import Completed, State
 from prefect.utilities.annotations import opaque
 
 from mlops_pipeline.commands import add_summary_md_option, command_process, run_flow_command
@@ -61,7 +62,7 @@ from mlops_pipeline.validate import PreparedData
 class RunSummary:
     model_name: str
     version: str | None
-    status: str  # "passed" (promoted to champion) or "rejected"
+    status: str  # "passed" (promoted to champion), "rejected", or "unchanged" (nothing stored, `version` remains)
     became_champion: bool
     champion_version: str | None
     metrics: dict[str, float]
@@ -73,6 +74,7 @@ class RunSummary:
     task_states: dict[str, str] = field(default_factory=dict)
     task_seconds: dict[str, float] = field(default_factory=dict)
     reason: str = ""
+    outcome: str = ""  # one line: "v2 stored and promoted to champion", "unchanged: v1 remains champion"
 
 
 class StepRecorder:
@@ -94,7 +96,7 @@ class StepRecorder:
 
 
 @flow(name="training-pipeline", log_prints=True)
-def training_pipeline(config: PipelineConfig = PipelineConfig()) -> RunSummary:  # noqa: B008
+def training_pipeline(config: PipelineConfig = PipelineConfig()) -> State[RunSummary]:  # noqa: B008
     """Train candidates, gate the best, quantize and smoke-test it; promote it only if every step passed."""
     config = with_deployment_defaults(config)
     store = open_store(config.registry.root, config.registry.model_name, config.registry.lock_timeout_seconds)
@@ -124,7 +126,9 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> RunSummary: 
     failure = evaluation.failure or committed.failure
     if failure is not None:
         raise failure
-    return run_summary(store, committed, selection, steps)
+    # the final state's message ("v2 stored and promoted to champion", "unchanged: v1 remains champion") is what
+    # the UI's run list and a deployment's run history show; Prefect hands callers the summary as the result
+    return Completed(message=committed.outcome, data=run_summary(store, committed, selection, steps))
 
 
 # $MLOPS_TASK_RUNNER (e.g. a deployment's job variable env) picks the task runner of every run of this module's flow
@@ -245,7 +249,7 @@ def run_summary(store: Store, committed: Commit, selection: Selection, steps: St
     return RunSummary(
         model_name=store.name,
         version=publication.version,
-        status=publication.status,
+        status="unchanged" if committed.unchanged else publication.status,
         became_champion=publication.promoted,
         champion_version=store.champion(),
         metrics=gate_report.metrics,
@@ -261,6 +265,7 @@ def run_summary(store: Store, committed: Commit, selection: Selection, steps: St
         task_states=steps.states,
         task_seconds=steps.seconds,
         reason=committed.reason,
+        outcome=committed.outcome,
     )
 
 
@@ -271,6 +276,12 @@ def deployment_config() -> dict[str, Any] | None:
         return None
     with get_client(sync_client=True) as client:
         return client.read_deployment(UUID(deployment)).parameters.get("config")
+
+
+def champion_text(summary: RunSummary) -> str:
+    if summary.status == "unchanged":  # nothing was stored: the candidate was the champion itself
+        return f"{summary.outcome} (same model bytes, data, config and code: no new version)"
+    return f"yes, {summary.version} is the champion" if summary.became_champion else "no"
 
 
 def format_summary(summary: RunSummary) -> str:
@@ -285,7 +296,7 @@ def format_summary(summary: RunSummary) -> str:
         f"float      {metrics}",
         f"int8       {int8}",
         f"gate       {'PASSED' if summary.gate_passed else 'FAILED'}: " + "; ".join(summary.gate_checks),
-        f"champion   {f'yes, {summary.version} is the champion' if summary.became_champion else 'no'}",
+        f"champion   {champion_text(summary)}",
         f"files      {summary.model_folder}",
         f"tasks      {states}",
     ]
@@ -339,7 +350,7 @@ def summary_markdown(summary: RunSummary) -> str:
         for name, value in summary.metrics.items()
     )
     checks = "\n".join(f"- {check}" for check in summary.gate_checks)
-    champion = f"yes, {summary.version} is the champion" if summary.became_champion else "no"
+    champion = champion_text(summary)
     return (
         f"### {summary.model_name} {summary.version}\n\n| metric | float | int8 |\n|---|---|---|\n{rows}\n\n"
         f"**Gate:** {'passed' if summary.gate_passed else 'FAILED'}\n\n{checks}\n\n"

@@ -16,7 +16,16 @@ from mlops_pipeline.drift import DRIFT_REFERENCE_FILE
 from mlops_pipeline.gate import Champion, Check, GateFailed, GateReport, champion_recheck, load_champion
 from mlops_pipeline.infer import InferenceReport
 from mlops_pipeline.quantize import QuantizationGateFailed, QuantizationReport, QuantizationResult
-from mlops_pipeline.registry import FLOAT_MODEL_FILE, INT8_MODEL_FILE, Publication, Store, json_bytes
+from mlops_pipeline.registry import (
+    FLOAT_MODEL_FILE,
+    INT8_MODEL_FILE,
+    PASSED,
+    Publication,
+    RegistryError,
+    Store,
+    json_bytes,
+    sha256_bytes,
+)
 from mlops_pipeline.reports import Diagnostics
 from mlops_pipeline.train import CandidateResult, TrainedModel
 from mlops_pipeline.validate import PreparedData
@@ -51,13 +60,28 @@ class Evaluation:
 
 @dataclass
 class Commit:
-    """The stored version; `gate` is the verdict, re-checked if another run moved the champion meanwhile."""
+    """The stored version; `gate` is the verdict, re-checked if another run moved the champion meanwhile.
+
+    `unchanged`: the candidate was the champion itself (see `unchanged_champion`), so nothing was stored and
+    `publication` names the champion that remains (promoted False).
+    """
 
     publication: Publication
     gate: GateReport | None
     reason: str
     card: dict[str, Any] = field(default_factory=dict)
     champion_moved: bool = False  # the candidate passed but lost the re-check against a newer champion
+    unchanged: bool = False
+
+    @property
+    def outcome(self) -> str:
+        """One line for logs, summaries and the run's final state: what the commit did."""
+        version = self.publication.version
+        if self.unchanged:
+            return f"unchanged: {version} remains champion"
+        if self.publication.promoted:
+            return f"{version} stored and promoted to champion"
+        return f"{version} stored as {self.publication.status}"
 
     @property
     def failure(self) -> GateFailed | None:
@@ -153,6 +177,49 @@ def commit_reason(config: PipelineConfig, evaluation: Evaluation, flow_run_id: A
     return f"passed {steps}; flow run {flow_run_id}"
 
 
+# The model files whose bytes decide what a version serves; the other files (plots, contract, drift reference)
+# follow from the model and the data, which the card's data fingerprint and config already pin.
+MODEL_FILES = (FLOAT_MODEL_FILE, INT8_MODEL_FILE)
+
+
+def unchanged_champion(store: Store, files: dict[str, bytes], card: dict[str, Any]) -> str | None:
+    """The champion this candidate is a copy of, or None when storing it would record something new.
+
+    A candidate is the champion when (1) its model files have the sha256 the champion's verified card lists for
+    them (the same float model and the same int8 model, or both without one), and (2) it was made from the same
+    data fingerprint, the same config (all but the `registry` section, which says where the model is kept, not
+    what it is) and the same code version. (1) is the direct test: the bytes are what the store would serve, and
+    comparing them catches anything the inputs miss (a library upgrade that changes the fit). (2) keeps a version
+    for every change to what a card records: new data that happened to give the same model still needs its own
+    drift reference, and a changed gate bound is a different promotion decision. A daily retrain on unchanged data
+    therefore adds nothing, while a retrain with any change publishes as before.
+
+    A champion that cannot be verified is never "the same": the run then stores its candidate as usual. Two runs
+    that commit at the very same moment may both store (each checks before the other's version exists): a
+    duplicate at worst, never a lost version.
+    """
+    try:
+        champion = store.champion()
+        if champion is None:
+            return None
+        stored = store.verified_card(champion)
+    except RegistryError:
+        return None
+    stored_files = stored.get("files") or {}
+    for name in MODEL_FILES:
+        candidate_sha = sha256_bytes(files[name]) if name in files else None
+        if candidate_sha != (stored_files.get(name) or {}).get("sha256"):
+            return None
+    if _what_made_it(stored) != _what_made_it(card):
+        return None
+    return champion
+
+
+def _what_made_it(card: dict[str, Any]) -> tuple[Any, Any, Any]:
+    config = {section: value for section, value in (card.get("config") or {}).items() if section != "registry"}
+    return (card.get("data") or {}).get("fingerprint"), config, card.get("code_version")
+
+
 def commit_version(
     store: Store,
     files: dict[str, bytes],
@@ -164,6 +231,9 @@ def commit_version(
     reason: str,
 ) -> Commit:
     """Store the version; promote it if every step passed and it still beats whichever champion is current.
+
+    A candidate that passed and is the champion itself (`unchanged_champion`) is not stored: the returned commit
+    says `unchanged` and names the champion.
 
     If another run moved the champion since the gate, the registry calls the re-check under its lock; a failed
     re-check stores the version as rejected and the returned gate report lists the re-checked champion checks.
@@ -182,6 +252,9 @@ def commit_version(
         return [str(c) for c in checks if not c.passed]
 
     passed = evaluation.failure is None
+    if passed and (champion_version := unchanged_champion(store, files, card)) is not None:
+        kept = f"unchanged: {champion_version} remains champion (same model bytes, data, config and code)"
+        return Commit(Publication(champion_version, PASSED, False, kept), gate, kept, card, unchanged=True)
     publication = store.publish(
         files,
         card,
@@ -194,3 +267,18 @@ def commit_version(
         gate = GateReport(gate.metrics, rechecked_against[-1], gate.champion_metrics, [*gate.checks, *rechecked])
         return Commit(publication, gate, reason, card, champion_moved=True)
     return Commit(publication, gate, reason, card)
+
+
+def commit_markdown(committed: Commit, folder: str) -> str:
+    """The run's `commit` artifact: what was stored (or that nothing was), and why; one per run in its history."""
+    publication = committed.publication
+    lines = [f"### {committed.outcome}", ""]
+    if committed.unchanged:
+        lines.append(
+            f"This run's candidate has the same model bytes as {publication.version} and was made from the same "
+            "data, config and code, so no new version was stored."
+        )
+    else:
+        lines.append(f"**Reason:** {publication.reason}")
+    lines += ["", f"**Files:** `{folder}`", ""]
+    return "\n".join(lines)

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from mlops_pipeline import registry
+from mlops_pipeline.registry import _local
 
 
 def main() -> None:
@@ -24,7 +25,7 @@ def main() -> None:
         Path(marker).write_text(str(os.getpid()))
         time.sleep(600)
 
-    real_rename, real_replace, real_write = os.rename, os.replace, registry._write_or_explain
+    real_rename, real_replace, real_write = os.rename, os.replace, _local._write_or_explain
 
     def rename(src, dst):  # type: ignore[no-untyped-def]
         if point == "before-rename" and Path(src).name.startswith(registry.STAGING_PREFIX):
@@ -42,8 +43,8 @@ def main() -> None:
             freeze()
         real_write(path, data)
 
-    registry.os.rename, registry.os.replace = rename, replace  # type: ignore[assignment]
-    registry._write_or_explain = write  # type: ignore[assignment]
+    os.rename, os.replace = rename, replace  # type: ignore[assignment]
+    _local._write_or_explain = write  # type: ignore[assignment]
     store = registry.ModelStore(root, "m", lock_timeout=30)
     store.publish({registry.FLOAT_MODEL_FILE: os.urandom(256 * 1024)}, {"metrics": {"accuracy": 0.99}}, promote=True)
 

@@ -38,10 +38,11 @@ def test_default_run_then_rerun_hits_the_cache(python: str, tmp_path: Path) -> N
     second = _pipeline(python, tmp_path, "--set", f"registry.root={store}")
     assert second.returncode == 0, second.stderr
     assert "train=Cached" in second.stdout
+    # the same model bytes, data, config and code as the champion: nothing new is stored
+    assert "champion   unchanged: v1 remains champion" in second.stdout
     champion = json.loads((store / "digits-logreg" / "champion.json").read_text())
-    assert champion["version"] == "v2"
-    first_model = (store / "digits-logreg" / "v1" / "model.joblib").read_bytes()
-    assert first_model == (store / "digits-logreg" / "v2" / "model.joblib").read_bytes()
+    assert champion["version"] == "v1"
+    assert sorted(p.name for p in (store / "digits-logreg").iterdir() if p.name.startswith("v")) == ["v1"]
 
 
 def test_typo_in_config_fails_at_once_naming_the_key(python: str, tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import REPO_ROOT, background_process, free_port, running_prefect_server, subprocess_env
-from mlops_pipeline.deployments.catalog import MODEL_STORE_ENV, PROJECT_DIR_ENV
+from mlops_pipeline.deployments.catalog import MODEL_STORE_ENV, PROJECT_DIR_ENV, edited_parameters
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.deployments import run_deployment
@@ -110,8 +110,18 @@ def test_two_workers_on_a_postgres_backed_server_run_concurrent_retrains_into_on
             {**server.env, MODEL_STORE_ENV: str(models)},
             REPO_ROOT,
         )
-        # all runs exist before any worker polls: nothing here depends on which worker starts first
-        runs = [run_deployment("training-pipeline/digits-retrain", timeout=0) for _ in range(RUNS)]
+        # all runs exist before any worker polls: nothing here depends on which worker starts first. Each run differs
+        # in a setting that does not shape the model (data.retries), so each stores a version (an unchanged retrain
+        # stores none)
+        defaults = client.read_deployment_by_name("training-pipeline/digits-retrain").parameters
+        runs = [
+            run_deployment(
+                "training-pipeline/digits-retrain",
+                parameters=edited_parameters(defaults, [f"data.retries={attempt}"]),
+                timeout=0,
+            )
+            for attempt in range(RUNS)
+        ]
 
         checkouts = {}
         for name in ("worker-a", "worker-b"):

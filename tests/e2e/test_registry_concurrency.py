@@ -26,11 +26,19 @@ def test_two_concurrent_runs_store_two_versions_and_leave_a_valid_champion(tmp_p
     homes = [tmp_path / "first", tmp_path / "second"]  # each run its own Prefect home and server
     for home in homes:
         home.mkdir()
+    # The runs differ in a setting that does not shape the model (data.retries): the second is a new version
+    # whichever commits first. Two identical runs may leave one version (an unchanged retrain stores nothing).
+    variants = [[], ["--set", "data.retries=3"]]
     runs = [
         subprocess.Popen(
-            command, cwd=tmp_path, env=subprocess_env(home), text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            [*command, *variant],
+            cwd=tmp_path,
+            env=subprocess_env(home),
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
-        for home in homes
+        for home, variant in zip(homes, variants, strict=True)
     ]
     outputs = [run.communicate(timeout=300) for run in runs]
 

@@ -176,7 +176,13 @@ def test_drifted_batch_starts_a_retraining_run(
 
     store = ModelStore(served_deployments.model_store, "digits-logreg")
     if store.champion() is None:
-        first = run_deployment("training-pipeline/digits-retrain", timeout=RUN_TIMEOUT, poll_interval=1)
+        # a setting that does not shape the model (data.retries) differs from the deployment's, so the triggered
+        # run (the deployment's config) is a new version and not an unchanged retrain that stores nothing
+        deployment = client.read_deployment_by_name("training-pipeline/digits-retrain")
+        parameters = edited_parameters(deployment.parameters, ["data.retries=3"])
+        first = run_deployment(
+            "training-pipeline/digits-retrain", parameters=parameters, timeout=RUN_TIMEOUT, poll_interval=1
+        )
         assert first.state is not None and first.state.is_completed(), first.state
 
     bunch = load_digits()

@@ -84,14 +84,25 @@ def test_first_run_trains_stores_and_promotes(tmp_path: Path) -> None:
     assert folder.resolve().as_uri() in artifacts["digits-logreg-model-files"].data
 
 
-def test_rerun_is_cached_and_gives_identical_model_bytes(tmp_path: Path) -> None:
+def test_rerun_is_cached_gives_identical_model_bytes_and_stores_nothing(tmp_path: Path) -> None:
     config = _digits(tmp_path, C=0.7)
-    first, second = _run(config), _run(config)
+    first = _run(config)
+    rerun = training_pipeline(config, return_state=True)
+    assert rerun.is_completed(), rerun.message
+    second = rerun.result()
     assert (first.task_states["train"], second.task_states["train"]) == ("Completed", "Cached")
-    for name in ("model.joblib", "model.int8.npz"):
-        v1 = (tmp_path / "digits-logreg" / "v1" / name).read_bytes()
-        v2 = (tmp_path / "digits-logreg" / "v2" / name).read_bytes()
-        assert v1 == v2, name
+    # identical model bytes (float and int8), data, config and code: the champion is kept, no v2 is stored
+    store = ModelStore(tmp_path, "digits-logreg")
+    assert store.versions() == ["v1"] and store.champion() == "v1"
+    assert (second.version, second.status, second.became_champion) == ("v1", "unchanged", False)
+    assert second.outcome == "unchanged: v1 remains champion"
+    assert rerun.message == "unchanged: v1 remains champion"  # the run list and a deployment's run history
+    commit = _artifacts_of(str(rerun.state_details.flow_run_id), ["digits-logreg-commit"])["digits-logreg-commit"]
+    assert "unchanged: v1 remains champion" in commit.data and "same model bytes" in commit.data  # type: ignore[attr-defined]
+
+    changed = _run(_digits(tmp_path, C=0.6))  # any change to the config: a new version
+    assert (changed.version, changed.outcome) == ("v2", "v2 stored and promoted to champion")
+    assert store.versions() == ["v1", "v2"] and store.champion() == "v2"
 
 
 def test_changed_hyperparameter_retrains(tmp_path: Path) -> None:
