@@ -24,21 +24,18 @@ from sklearn.svm import LinearSVC, LinearSVR
 from sklearn.tree import DecisionTreeClassifier
 
 from mlops_pipeline.config import QuantizeConfig
+from mlops_pipeline.gate import QuantizationGateFailed, check_quantization, quantize_and_compare
 from mlops_pipeline.quantize import (
     FORMAT_VERSION,
     ModelInputError,
     QuantizationError,
-    QuantizationGateFailed,
     QuantizedModel,
-    _activate,
-    _all_finite,
-    _deterministic_npz,
-    _write_row_argmax,
-    check_quantization,
     dequantize_rows,
-    quantize_and_compare,
     quantize_rows,
 )
+from mlops_pipeline.quantize._format import _deterministic_npz
+from mlops_pipeline.quantize._outputs import _all_finite, _write_row_argmax
+from mlops_pipeline.quantize._weights import _activate
 
 Split = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
@@ -381,6 +378,7 @@ CORRUPTIONS: dict[str, tuple[Callable[[dict[str, np.ndarray]], dict[str, np.ndar
         "NaN or infinite",
     ),
     "no header": (lambda a: {k: v for k, v in a.items() if k != "header"}, "not a quantized model file"),
+    "unknown family": (lambda a: _with_header(a, family="tree_ensemble"), "header 'family' is 'tree_ensemble'"),
 }
 
 
@@ -392,6 +390,19 @@ def test_invalid_files_are_rejected_naming_the_problem(corruption: str, fitted: 
     with pytest.raises(QuantizationError, match="model.int8.npz") as error:
         QuantizedModel.from_bytes(_deterministic_npz(change(arrays)), origin="model.int8.npz")
     assert message in str(error.value)
+
+
+def test_a_file_without_the_family_key_is_read_as_affine_layers(fitted: dict[str, tuple[Any, Split]]) -> None:
+    """Files written before the header named its model family hold affine layers, and stay loadable."""
+    estimator, (X_train, X_test, _, _) = fitted["mlp-tanh-binary"]
+    model = QuantizedModel(estimator=estimator).fit(X_train)
+    arrays = _arrays_of(model.to_bytes())
+    header = json.loads(arrays["header"].tobytes())
+    assert header["family"] == "affine_layers"
+    del header["family"]
+    older = {**arrays, "header": np.frombuffer(json.dumps(header, sort_keys=True).encode(), dtype=np.uint8)}
+    restored = QuantizedModel.from_bytes(_deterministic_npz(older))
+    np.testing.assert_array_equal(restored.predict_proba(X_test), model.predict_proba(X_test))
 
 
 def test_a_pickle_inside_the_file_is_never_loaded() -> None:

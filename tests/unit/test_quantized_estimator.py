@@ -7,6 +7,8 @@ their own making therefore fail by design; each is listed below with the reason.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import numpy as np
@@ -118,3 +120,14 @@ def test_fit_never_refits_the_wrapped_model(make: Any) -> None:
     model.fit(X[::-1])
     after = model.estimator[-1].coef_ if hasattr(model.estimator, "steps") else model.estimator.coef_
     np.testing.assert_array_equal(after, coefficients)
+
+
+def test_the_estimator_package_imports_no_pipeline_module() -> None:
+    """The reusable estimator knows nothing of the pipeline: its config, training, data or gate modules."""
+    code = (
+        "import sys; import mlops_pipeline.quantize; "
+        "print(sorted(m for m in sys.modules if m.startswith('mlops_pipeline.') "
+        "and not m.startswith('mlops_pipeline.quantize')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
