@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import polars as pl
 import pytest
 from sklearn.base import clone
 from sklearn.datasets import load_diabetes, load_digits, make_classification, make_regression
@@ -420,14 +421,9 @@ def test_fixed_zip_timestamps() -> None:
 
 
 # ---- input contract ----------------------------------------------------------------------------------------------
-class _Frame:
-    """Just enough of a DataFrame (named columns, to_numpy) to test the column check without pandas."""
-
-    def __init__(self, values: np.ndarray, columns: list[str]):
-        self.values, self.columns = values, columns
-
-    def to_numpy(self) -> np.ndarray:
-        return self.values
+def _Frame(values: np.ndarray, columns: list[str]) -> pl.DataFrame:
+    """A DataFrame with named columns (polars: a dependency of the project; scikit-learn reads its names)."""
+    return pl.DataFrame(values, schema=columns, orient="row")
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ caller's rows, as scikit-learn computes it, without a float32 copy of X.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -19,12 +20,13 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import ClassifierTags, RegressorTags, Tags, get_tags
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from mlops_pipeline.quantize._errors import ModelInputError, QuantizationError
 from mlops_pipeline.quantize._extract import _split_pipeline, extract_layers
 from mlops_pipeline.quantize._format import AFFINE_FAMILY, FORMAT_VERSION
 from mlops_pipeline.quantize._format_affine import read_affine_file, write_affine_file
+from mlops_pipeline.quantize._input import PREDICT_INPUT_CHECKS, rejected_input
 from mlops_pipeline.quantize._outputs import (
     _all_finite,
     _copy_all,
@@ -162,24 +164,32 @@ class QuantizedModel(BaseEstimator):
         self.batch_rows = batch_rows
 
     def fit(self, X: Any, y: Any = None) -> QuantizedModel:
+        """Quantize the wrapped (already fitted) model, with X as calibration rows; y is ignored (prefit).
+
+        X is checked by scikit-learn's `validate_data` against the wrapped model (its width, and its feature names
+        if it was fitted on a DataFrame): dense, finite, real numbers, at least one row and one feature.
+        """
         if self.estimator is None:
             raise QuantizationError("QuantizedModel.fit needs a fitted `estimator` to quantize")
         if self.weight_dtype not in ("int8", "float32"):
             raise QuantizationError(f"weight_dtype must be 'int8' or 'float32', got {self.weight_dtype!r}")
         check_is_fitted(self.estimator)
-        X = np.asarray(X, dtype=np.float64)
-        _, final = _split_pipeline(self.estimator)
-        if X.ndim != 2 or X.shape[1] != final.n_features_in_:
-            raise ModelInputError(
-                f"calibration data: expected rows of {final.n_features_in_} features, got shape {X.shape}"
-            )
+        try:
+            # against the wrapped model, which is never changed (reset=False); y="no_validation": y is not used
+            X = validate_data(self.estimator, X, y="no_validation", reset=False, dtype=np.float64)
+        except (ValueError, TypeError) as exc:
+            n_features = int(_split_pipeline(self.estimator)[1].n_features_in_)
+            raise ModelInputError(f"calibration data: {rejected_input(X, n_features, exc)}") from None
         extracted = extract_layers(self.estimator, X)
         if self.weight_dtype == "float32":
             stored = float32_layers(extracted.layers)
         else:
             calibration = (calibration_rows(X, self.calibration_rows) - extracted.input_mean) / extracted.input_scale
             stored = quantize_layers(extracted.layers, calibration, extracted.meta["hidden_activation"])
-        feature_names = list(self.feature_names) if self.feature_names is not None else None
+        names = (
+            self.feature_names if self.feature_names is not None else getattr(self.estimator, "feature_names_in_", None)
+        )
+        feature_names = [str(name) for name in names] if names is not None else None
         if feature_names is not None and len(feature_names) != X.shape[1]:
             raise ModelInputError(f"feature_names has {len(feature_names)} names for {X.shape[1]} features")
         precision = np.float64 if _needs_float64(extracted.input_mean, extracted.input_scale) else np.float32
@@ -235,36 +245,23 @@ class QuantizedModel(BaseEstimator):
 
     # ---- input contract -----------------------------------------------------------------------------------------
     def _validated_input(self, X: Any) -> np.ndarray:
+        """X checked by scikit-learn's `validate_data` against the fitted model, neither copied nor cast.
+
+        NaN / inf are left to the forward pass, which finds them on the narrow first-layer output instead of a
+        pass over X, and names their rows and columns (`_non_finite_error`).
+        """
         check_is_fitted(self)
-        if hasattr(X, "columns"):
-            columns = [str(c) for c in X.columns]
-            expected = getattr(self, "feature_names_in_", None)
-            if expected is not None and columns != list(expected):
-                missing = [c for c in expected if c not in columns]
-                unexpected = [c for c in columns if c not in set(expected)]
-                detail = (
-                    f"missing {missing[:5]}, unexpected {unexpected[:5]}"
-                    if missing or unexpected
-                    else "same names in a different order"
-                )
-                raise ModelInputError(f"feature columns do not match the model's: {detail}")
-            X = X.to_numpy()
-        X = np.asarray(X)
-        if X.dtype.kind == "O":
-            try:
-                X = X.astype(np.float64)
-            except (TypeError, ValueError) as exc:
-                raise ModelInputError(f"features must be numbers: {exc}") from None
-        if X.dtype.kind not in "biuf":
-            raise ModelInputError(f"features must be numbers, got dtype {X.dtype}")
-        if X.ndim != 2:
-            raise ModelInputError(
-                f"expected a 2-D array of rows x {self.n_features_in_} features, got {X.ndim}-D shape {X.shape}"
-                + ("; reshape a single row with X.reshape(1, -1)" if X.ndim == 1 else "")
-            )
-        if X.shape[1] != self.n_features_in_:
-            raise ModelInputError(f"expected rows of {self.n_features_in_} features, got {X.shape[1]} features")
-        return X
+        try:
+            with warnings.catch_warnings():
+                # The names are the data contract's columns, given as a parameter, not learnt from a DataFrame:
+                # plain arrays are the normal input, and scikit-learn's warning for them would be noise.
+                warnings.filterwarnings("ignore", "X does not have valid feature names", UserWarning)
+                return validate_data(self, X, reset=False, **PREDICT_INPUT_CHECKS)
+        except (ValueError, TypeError) as exc:
+            raise ModelInputError(rejected_input(X, self.n_features_in_, exc, self._expected_names())) from None
+
+    def _expected_names(self) -> list[str] | None:
+        return self.feature_names_in_.tolist() if hasattr(self, "feature_names_in_") else None
 
     def _non_finite_error(self, X_chunk: np.ndarray, first_row: int) -> ModelInputError:
         bad = ~np.isfinite(X_chunk.astype(np.float64))
