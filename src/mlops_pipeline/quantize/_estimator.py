@@ -251,6 +251,10 @@ class QuantizedModel(BaseEstimator):
         pass over X, and names their rows and columns (`_non_finite_error`).
         """
         check_is_fitted(self)
+        if type(X) is np.ndarray and X.ndim == 2 and X.shape[1] == self.n_features_in_ and X.dtype.kind in "biuf":
+            # Exactly the arrays validate_data returns unchanged with these settings; its DataFrame detection
+            # (~0.1 ms a call) would triple a one-row predict, the prediction service's common case.
+            return X
         try:
             with warnings.catch_warnings():
                 # The names are the data contract's columns, given as a parameter, not learnt from a DataFrame:
