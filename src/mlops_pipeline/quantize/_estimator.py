@@ -179,7 +179,9 @@ class QuantizedModel(BaseEstimator):
             X = validate_data(self.estimator, X, y="no_validation", reset=False, dtype=np.float64)
         except (ValueError, TypeError) as exc:
             n_features = int(_split_pipeline(self.estimator)[1].n_features_in_)
-            raise ModelInputError(f"calibration data: {rejected_input(X, n_features, exc)}") from None
+            names = getattr(self.estimator, "feature_names_in_", None)
+            expected_names = [str(name) for name in names] if names is not None else None
+            raise ModelInputError(f"calibration data: {rejected_input(X, n_features, exc, expected_names)}") from None
         extracted = extract_layers(self.estimator, X)
         if self.weight_dtype == "float32":
             stored = float32_layers(extracted.layers)
