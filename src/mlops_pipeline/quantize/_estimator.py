@@ -83,13 +83,19 @@ class QuantizedModel(BaseEstimator):
     clone can be fit again on other calibration rows. `is_classifier` / `is_regressor` follow the wrapped
     estimator (or, for a model loaded from `.npz`, its stored problem type).
 
+    Input is checked with scikit-learn's `validate_data` (`fit`: against the wrapped model; `predict` and the other
+    methods: against `n_features_in_` and `feature_names_in_`); rejected input raises `ModelInputError`, a
+    `ValueError`. The checks scikit-learn's `parametrize_with_checks` still fails are those that fit on data of
+    their own width, which a prefit model cannot take.
+
     Parameters
     ----------
     estimator : fitted estimator or Pipeline, default=None
         The float model to quantize: a (pipeline ending in a) logistic/linear regression, ridge, linear SVM or MLP,
         optionally after a StandardScaler. Must be fitted; None only for a model restored with `load`.
     feature_names : list of str, default=None
-        Names of the input columns, stored in the `.npz` header and checked against DataFrame input.
+        Names of the input columns, stored in the `.npz` header and checked against DataFrame input; when None,
+        those of a wrapped model fitted on a DataFrame.
     calibration_rows : int, default=10000
         At most this many rows of X (evenly spaced) calibrate the activation ranges of hidden layers.
     weight_dtype : {"int8", "float32"}, default="int8"
