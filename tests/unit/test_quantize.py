@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import pickle
 import zipfile
 from collections.abc import Callable
 from typing import Any
@@ -24,8 +23,6 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.svm import LinearSVC, LinearSVR
 from sklearn.tree import DecisionTreeClassifier
 
-from mlops_pipeline.config import QuantizeConfig
-from mlops_pipeline.gate import QuantizationGateFailed, check_quantization, quantize_and_compare
 from mlops_pipeline.quantize import (
     FORMAT_VERSION,
     ModelInputError,
@@ -511,42 +508,6 @@ def test_calibration_data_must_match_the_model(fitted: dict[str, tuple[Any, Spli
 def test_unfitted_pipeline_is_not_quantized() -> None:
     with pytest.raises(NotFittedError):
         QuantizedModel(estimator=Pipeline([("model", LogisticRegression())])).fit(np.zeros((2, 2)))
-
-
-# ---- the quantization gate ---------------------------------------------------------------------------------------
-def test_report_compares_float_and_int8_on_the_held_out_split(fitted: dict[str, tuple[Any, Split]]) -> None:
-    estimator, (X_train, X_test, _, y_test) = fitted["linear-svc-multiclass"]
-    result = quantize_and_compare(
-        estimator,
-        X_train,
-        X_test,
-        y_test,
-        [f"p{i}" for i in range(64)],
-        "classification",
-        float_bytes=8000,
-        config=QuantizeConfig(),
-    )
-    report = result.report
-    assert report.metric_name == "accuracy" and report.output_compared == "decision_function"
-    assert report.int8_bytes == len(result.npz_bytes) and report.float_bytes == 8000
-    assert report.agreement >= 0.99 and report.passed
-    assert report.metric_drop == pytest.approx(report.float_metric - report.int8_metric)
-    assert 0 < report.max_abs_output_delta < 0.5
-    assert report.n_test_rows == len(X_test)
-
-
-def test_gate_fails_with_the_report_when_the_drop_is_too_large(fitted: dict[str, tuple[Any, Split]]) -> None:
-    estimator, (X_train, X_test, _, y_test) = fitted["logreg-multiclass"]
-    report = quantize_and_compare(
-        estimator, X_train, X_test, y_test, [f"p{i}" for i in range(64)], "classification", 1, QuantizeConfig()
-    ).report
-    failing = type(report)(**{**report.__dict__, "int8_metric": report.float_metric - 0.01, "metric_drop": 0.01})
-    check_quantization(report)
-    with pytest.raises(QuantizationGateFailed, match="drop of 0.0100 > quantize.max_metric_drop 0.005") as error:
-        check_quantization(failing)
-    assert error.value.report is failing
-    restored = pickle.loads(pickle.dumps(error.value))  # Prefect may pickle a task's exception
-    assert restored.report == failing and str(restored) == str(error.value)
 
 
 def test_predict_with_proba_is_predict_and_predict_proba_from_one_pass() -> None:
