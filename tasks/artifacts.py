@@ -20,10 +20,10 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 
+from mlops_pipeline.gate import QuantizationReport
 from mlops_pipeline.infer import InferenceReport
 from mlops_pipeline.objectstore import is_object_url
 from mlops_pipeline.plots import svg_data_uri
-from mlops_pipeline.quantize import QuantizationReport
 from mlops_pipeline.reports import (
     artifact_key,
     metrics_rows,

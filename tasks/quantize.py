@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import task
 
 from mlops_pipeline.config import QuantizeConfig
-from mlops_pipeline.quantize import QuantizationResult, quantize_trained
+from mlops_pipeline.gate import QuantizationResult, quantize_trained
 from mlops_pipeline.train import TrainedModel
 from mlops_pipeline.validate import PreparedData
 

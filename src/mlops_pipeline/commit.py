@@ -13,9 +13,18 @@ from mlops_pipeline.caching import code_version
 from mlops_pipeline.config import ModelConfig, PipelineConfig
 from mlops_pipeline.contract import CONTRACT_FILE
 from mlops_pipeline.drift import DRIFT_REFERENCE_FILE
-from mlops_pipeline.gate import Champion, Check, GateFailed, GateReport, champion_recheck, load_champion
+from mlops_pipeline.gate import (
+    Champion,
+    Check,
+    GateFailed,
+    GateReport,
+    QuantizationGateFailed,
+    QuantizationReport,
+    QuantizationResult,
+    champion_recheck,
+    load_champion,
+)
 from mlops_pipeline.infer import InferenceReport
-from mlops_pipeline.quantize import QuantizationGateFailed, QuantizationReport, QuantizationResult
 from mlops_pipeline.registry import (
     FLOAT_MODEL_FILE,
     INT8_MODEL_FILE,

@@ -9,8 +9,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from mlops_pipeline.gate import agreement_rate
 from mlops_pipeline.plain import python_value
-from mlops_pipeline.quantize import ModelInputError, QuantizedModel, agreement_rate
+from mlops_pipeline.quantize import ModelInputError, QuantizedModel
 from mlops_pipeline.validate import PreparedData
 
 SAMPLE_ROWS = 10

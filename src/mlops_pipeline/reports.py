@@ -23,8 +23,8 @@ RESIDUALS_FILE = "residuals.svg"
 PER_CLASS_COLUMNS = ("class", "precision", "recall", "f1", "support")
 
 if TYPE_CHECKING:
+    from mlops_pipeline.gate import QuantizationReport
     from mlops_pipeline.infer import InferenceReport
-    from mlops_pipeline.quantize import QuantizationReport
 
 
 def artifact_key(model_name: str, kind: str) -> str:

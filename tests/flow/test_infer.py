@@ -14,8 +14,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
 from mlops_pipeline.config import ProblemKind, QuantizeConfig
+from mlops_pipeline.gate import quantize_and_compare
 from mlops_pipeline.infer import SAMPLE_ROWS, predict_batches, run_inference
-from mlops_pipeline.quantize import ModelInputError, QuantizedModel, quantize_and_compare
+from mlops_pipeline.quantize import ModelInputError, QuantizedModel
 from mlops_pipeline.reports import quantization_rows, sample_prediction_rows
 from mlops_pipeline.validate import PreparedData
 

@@ -1,4 +1,5 @@
-"""The test-gate: absolute bounds, a per-class recall floor, the champion comparison and behavioural checks.
+"""The test-gate of the float model: absolute bounds, a per-class recall floor, the champion comparison and
+behavioural checks.
 
 Every check is scored on the held-out test split (never seen by training or candidate selection). The verdict
 is one table artifact listing each check with its measured value, bound and pass/fail; a failed gate raises
