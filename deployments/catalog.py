@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 from mlops_pipeline.flows.batch_infer import batch_inference
 from mlops_pipeline.flows.pipeline import training_pipeline
 from prefect.deployments.runner import RunnerDeployment
-from prefect.events import DeploymentEventTrigger
+from prefect.events import DeploymentEventTrigger, DeploymentTriggerTypes, TriggerTypes
 from prefect.schedules import Cron
 
 from mlops_pipeline.batch import DRIFT_EVENT, model_resource_id
@@ -126,15 +127,19 @@ def drift_trigger(model_name: str) -> DeploymentEventTrigger:
 def retraining_deployment(spec: RetrainingDeployment, **options: Any) -> RunnerDeployment:
     """The served form of one retraining deployment; `options` go to `Flow.to_deployment`."""
     parameters = pipeline_parameters(spec.config_file)
-    triggers = [drift_trigger(parameters["config"]["registry"]["model_name"])] if spec.retrain_on_drift else []
-    return training_pipeline.to_deployment(
-        name=spec.name,
-        description=spec.description,
-        schedules=[Cron(spec.cron, timezone=spec.timezone)],
-        parameters=parameters,
-        tags=list(spec.tags),
-        triggers=triggers,
-        **options,
+    triggers: list[DeploymentTriggerTypes | TriggerTypes] = []
+    if spec.retrain_on_drift:
+        triggers.append(drift_trigger(parameters["config"]["registry"]["model_name"]))
+    return built(
+        training_pipeline.to_deployment(
+            name=spec.name,
+            description=spec.description,
+            schedules=[Cron(spec.cron, timezone=spec.timezone)],
+            parameters=parameters,
+            tags=list(spec.tags),
+            triggers=triggers,
+            **options,
+        )
     )
 
 
@@ -150,13 +155,23 @@ def batch_inference_parameters(model_store_root: str | None = None) -> dict[str,
 
 def batch_inference_deployment() -> RunnerDeployment:
     """On demand (no schedule): score a file with a champion's int8 model and measure drift."""
-    return batch_inference.to_deployment(
-        name=BATCH_INFERENCE_NAME,
-        description="Score a data file with a model's champion int8 model; drift in the features emits "
-        f"`{DRIFT_EVENT}`, which starts that model's retraining deployment.",
-        parameters=batch_inference_parameters(),
-        tags=["inference"],
+    return built(
+        batch_inference.to_deployment(
+            name=BATCH_INFERENCE_NAME,
+            description="Score a data file with a model's champion int8 model; drift in the features emits "
+            f"`{DRIFT_EVENT}`, which starts that model's retraining deployment.",
+            parameters=batch_inference_parameters(),
+            tags=["inference"],
+        )
     )
+
+
+def built(deployment: RunnerDeployment | Coroutine[Any, Any, RunnerDeployment]) -> RunnerDeployment:
+    """`Flow.to_deployment`'s result when called from synchronous code, as here (in a running event loop it
+    returns a coroutine, which these builders do not support)."""
+    if not isinstance(deployment, RunnerDeployment):
+        raise TypeError("build deployments outside a running event loop (Flow.to_deployment returned a coroutine)")
+    return deployment
 
 
 def served_deployments() -> list[RunnerDeployment]:

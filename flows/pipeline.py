@@ -16,7 +16,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from mlops_pipeline.flows.local_server import run_on_local_server
@@ -117,9 +117,11 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> RunSummary: 
     diagnostics = diagnose(trained, data, store.name)
     reference = drift_reference(data)
     # opaque: the reference's ~14,000 bin edges and counts are not walked twice looking for upstream results (~0.09 s);
-    # the reference itself is still drift_reference's result, so the commit keeps that dependency in the UI
+    # the reference itself is still drift_reference's result, so the commit keeps that dependency in the UI; the
+    # task gets the unwrapped dict (hence the cast)
+    reference = cast("dict[str, Any]", opaque(reference))
     committed = commit(
-        store, config, data, selection, trained, champion, evaluation, diagnostics, opaque(reference), run_context()
+        store, config, data, selection, trained, champion, evaluation, diagnostics, reference, run_context()
     )
     failure = evaluation.failure or committed.failure
     if failure is not None:
@@ -165,9 +167,10 @@ def select_candidate(data: PreparedData, config: PipelineConfig, steps: StepReco
     for index, future in enumerate(futures):
         future.wait()
         state = future.state
-        steps.states[f"train_candidate-{index}"] = state.name
-        states.append(state.name)
-        progress.finished(f"candidate {index} ({specs[index].kind}): {state.name}")
+        name = state.name or state.type.value  # Prefect names every state after its type when not told otherwise
+        steps.states[f"train_candidate-{index}"] = name
+        states.append(name)
+        progress.finished(f"candidate {index} ({specs[index].kind}): {name}")
         completed = state.is_completed()
         results.append(future.result() if completed else None)
         errors.append("" if completed else str(future.result(raise_on_failure=False)))
