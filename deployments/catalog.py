@@ -25,10 +25,11 @@ from prefect.schedules import Cron
 
 from mlops_pipeline.batch import DRIFT_EVENT, model_resource_id
 from mlops_pipeline.config import InferenceConfig, apply_overrides, load_config, parse_config
+from mlops_pipeline.settings import Settings, get_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-MODEL_STORE_ENV = "MLOPS_MODEL_STORE_ROOT"
-PROJECT_DIR_ENV = "MLOPS_PROJECT_DIR"
+MODEL_STORE_ENV = Settings.variable("model_store_root")
+PROJECT_DIR_ENV = Settings.variable("project_dir")
 RETRAIN_CRON = "0 3 * * *"  # daily at 03:00 ...
 RETRAIN_TIMEZONE = "UTC"  # ... in an explicit zone, so the time does not depend on the server's locale
 
@@ -83,7 +84,7 @@ def pipeline_parameters(config_file: str, model_store_root: str | None = None) -
     path = Path(config_file)
     if not path.is_absolute():
         path = PROJECT_ROOT / path
-    root = model_store_root if model_store_root is not None else os.environ.get(MODEL_STORE_ENV)
+    root = model_store_root if model_store_root is not None else get_settings().model_store_root
     overrides = [f"registry.root={root}"] if root else []
     config = load_config(path, overrides)
     return {"config": config.model_dump(mode="json")}
@@ -96,7 +97,7 @@ def enter_project_directory() -> dict[str, str]:
     project is installed editable, `pip install -e .`, on every host). So worker hosts need the project, not at
     the path `prefect deploy` ran in. Returns the folder, like Prefect's `set_working_directory` step.
     """
-    directory = Path(os.environ.get(PROJECT_DIR_ENV) or PROJECT_ROOT).resolve()
+    directory = (get_settings().project_dir or PROJECT_ROOT).resolve()
     os.chdir(directory)
     return {"directory": str(directory)}
 
@@ -148,7 +149,7 @@ BATCH_INFERENCE_NAME = "batch-infer"
 
 def batch_inference_parameters(model_store_root: str | None = None) -> dict[str, Any]:
     """Defaults of the batch-inference deployment; a run names its own data, output and model."""
-    root = model_store_root if model_store_root is not None else os.environ.get(MODEL_STORE_ENV)
+    root = model_store_root if model_store_root is not None else get_settings().model_store_root
     config = InferenceConfig(**({"models_root": root} if root else {}))
     return {"config": config.model_dump(mode="json")}
 

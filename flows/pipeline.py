@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, cast
 from uuid import UUID
 
-from mlops_pipeline.flows.local_server import run_on_local_server
-from mlops_pipeline.flows.runners import TaskRunnerSpecError, task_runner_from_environment, task_runner_from_spec
+from mlops_pipeline.runtime.local_server import run_on_local_server
+from mlops_pipeline.runtime.runners import TaskRunnerSpecError, task_runner_from_spec, with_environment_runner
 from mlops_pipeline.tasks.artifacts import CandidateProgress, deployment_id, run_context
 from mlops_pipeline.tasks.champion import load_best_passed, load_champion
 from mlops_pipeline.tasks.commit import commit
@@ -53,6 +53,7 @@ from mlops_pipeline.quantize import QuantizationError
 from mlops_pipeline.registry import RegistryError, Store, open_store
 from mlops_pipeline.reports import artifact_key
 from mlops_pipeline.security import allowed_roots, check_allowed_paths
+from mlops_pipeline.settings import get_settings
 from mlops_pipeline.train import CandidateResult, TrainedModel, candidate_rows, select_best
 from mlops_pipeline.validate import PreparedData
 
@@ -130,12 +131,12 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> RunSummary: 
 
 
 # $MLOPS_TASK_RUNNER (e.g. a deployment's job variable env) picks the task runner of every run of this module's flow
-if (environment_runner := task_runner_from_environment(os.environ)) is not None:
-    training_pipeline = training_pipeline.with_options(task_runner=environment_runner)
+training_pipeline = with_environment_runner(training_pipeline, os.environ)
 
 
 def with_deployment_defaults(config: PipelineConfig) -> PipelineConfig:
     """The run's config, with the keys it did not set taken from its deployment's config (if it has one)."""
+    get_settings()  # a wrong MLOPS_* variable on this worker fails the run here, naming it
     defaults = deployment_config()
     if defaults is None:
         return config

@@ -52,6 +52,7 @@ from filelock import FileLock, Timeout
 from mlops_pipeline.objectstore import ObjectStore, PreconditionFailed, is_object_url, open_object_store
 from mlops_pipeline.plain import sha256_stream
 from mlops_pipeline.quantize import QuantizedModel
+from mlops_pipeline.settings import get_settings
 
 FLOAT_MODEL_FILE = "model.joblib"
 INT8_MODEL_FILE = "model.int8.npz"
@@ -84,7 +85,8 @@ def card_signature(card_bytes: bytes, key: str) -> str:
 
 
 def _hmac_key() -> str | None:
-    return os.environ.get(HMAC_KEY_ENV) or None
+    key = get_settings().store_hmac_key
+    return key.get_secret_value() if key is not None else None
 
 
 def _pid_alive(pid: int) -> bool:
