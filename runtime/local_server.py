@@ -12,14 +12,21 @@ command runs Prefect's own `prefect server start` (without the UI) as its child,
 set, so the kernel sends it SIGTERM the moment the command dies, however it dies (Prefect's ephemeral server
 outlives a command killed with SIGKILL, which runs no exit handler to stop it).
 
-Why the shared server is not `prefect server start --background` (Prefect 3.8; start-up figures to follow):
+Why the shared server is not `prefect server start --background` (Prefect 3.8):
 - idle shutdown needs to see requests and open connections, which only a wrapper inside the server process can
   (mlops_pipeline.runtime.server_process wraps the same public `create_app` in an ASGI activity tracker); a
   watcher beside Prefect's server would be a second process to own and to leave behind;
 - `--background` hands the server's stdout and stderr to pipes read by nobody once `prefect server start` has
   exited, so the server's log is lost (here it goes to `$PREFECT_HOME/mlops-local-server.log`), and its
   `server.pid` names a pid only: no port, Prefect version or database to check a reused server against;
-- it is slower to a usable server: two more `prefect` CLI start-ups (status --wait polls once a second).
+- it is slower to a usable server: two `prefect` CLI start-ups, and status --wait polls once a second. Measured
+  side by side, seconds from spawning the starting command to a healthy /api/health on a migrated PREFECT_HOME
+  (median of 3 with the ways alternating, 2 cores at load average ~10, 2026-12-07): this shared server 13.9
+  (samples 16.4, 8.2, 13.9; before this change, same server: 15.5), `--background` + `status --wait` 22.4 (27.9,
+  19.0, 22.4). Per-run, `prefect server start --no-ui` as the child: 28.2 (28.2, 8.1, 30.2), against 25.6
+  (25.6, 18.6, 36.6) for the private ephemeral command it replaced: within the noise, and it keeps no copy of
+  Prefect's private code. `python benchmarks/local_server_start.py` measures the ways kept (with Prefect's own
+  ephemeral server in place of the command removed).
 `prefect server stop` stops only the server named in its `server.pid`, so `mlops server stop` stops this one.
 """
 
