@@ -46,7 +46,7 @@ def _serve(argv: list[str]) -> int:
 
 
 def _server(argv: list[str]) -> int:
-    if argv[:1] == ["serve"]:  # started by the flow commands themselves, never by hand through `mlops`
+    if argv[:1] == ["serve"]:  # the server process is started by the flow commands, never by hand through `mlops`
         print("error: `mlops server` takes status or stop", file=sys.stderr)
         return 2
     from mlops_pipeline.runtime.local_server import server_command
