@@ -21,6 +21,7 @@ COPY tasks/__init__.py tasks/__init__.py
 COPY flows/__init__.py flows/__init__.py
 COPY deployments/__init__.py deployments/__init__.py
 COPY serving/__init__.py serving/__init__.py
+COPY runtime/__init__.py runtime/__init__.py
 RUN pip install --no-cache-dir . && pip uninstall --yes prefect-mlops-pipeline
 
 COPY --chown=pipeline:pipeline . .

@@ -116,7 +116,7 @@ def main() -> int:
         shared_env = {**base, "PREFECT_HOME": str(Path(tmp, "shared-home"))}
         per_run_env = {**base, "PREFECT_HOME": str(Path(tmp, "per-run-home")), "MLOPS_LOCAL_SERVER": "per-run"}
         running_home = {**base, "PREFECT_HOME": str(Path(tmp, "running-home"))}
-        stop = [sys.executable, "-m", "mlops_pipeline.flows.local_server", "stop"]
+        stop = [sys.executable, "-m", "mlops_pipeline.runtime.local_server", "stop"]
         try:
             for env in (shared_env, per_run_env):  # migrate each home (and start the shared server), not timed
                 timed(pipeline, env)

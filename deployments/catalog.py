@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,15 +20,16 @@ from typing import Any
 from mlops_pipeline.flows.batch_infer import batch_inference
 from mlops_pipeline.flows.pipeline import training_pipeline
 from prefect.deployments.runner import RunnerDeployment
-from prefect.events import DeploymentEventTrigger
+from prefect.events import DeploymentEventTrigger, DeploymentTriggerTypes, TriggerTypes
 from prefect.schedules import Cron
 
 from mlops_pipeline.batch import DRIFT_EVENT, model_resource_id
 from mlops_pipeline.config import InferenceConfig, apply_overrides, load_config, parse_config
+from mlops_pipeline.settings import Settings, get_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-MODEL_STORE_ENV = "MLOPS_MODEL_STORE_ROOT"
-PROJECT_DIR_ENV = "MLOPS_PROJECT_DIR"
+MODEL_STORE_ENV = Settings.variable("model_store_root")
+PROJECT_DIR_ENV = Settings.variable("project_dir")
 RETRAIN_CRON = "0 3 * * *"  # daily at 03:00 ...
 RETRAIN_TIMEZONE = "UTC"  # ... in an explicit zone, so the time does not depend on the server's locale
 
@@ -82,7 +84,7 @@ def pipeline_parameters(config_file: str, model_store_root: str | None = None) -
     path = Path(config_file)
     if not path.is_absolute():
         path = PROJECT_ROOT / path
-    root = model_store_root if model_store_root is not None else os.environ.get(MODEL_STORE_ENV)
+    root = model_store_root if model_store_root is not None else get_settings().model_store_root
     overrides = [f"registry.root={root}"] if root else []
     config = load_config(path, overrides)
     return {"config": config.model_dump(mode="json")}
@@ -95,7 +97,7 @@ def enter_project_directory() -> dict[str, str]:
     project is installed editable, `pip install -e .`, on every host). So worker hosts need the project, not at
     the path `prefect deploy` ran in. Returns the folder, like Prefect's `set_working_directory` step.
     """
-    directory = Path(os.environ.get(PROJECT_DIR_ENV) or PROJECT_ROOT).resolve()
+    directory = (get_settings().project_dir or PROJECT_ROOT).resolve()
     os.chdir(directory)
     return {"directory": str(directory)}
 
@@ -126,15 +128,19 @@ def drift_trigger(model_name: str) -> DeploymentEventTrigger:
 def retraining_deployment(spec: RetrainingDeployment, **options: Any) -> RunnerDeployment:
     """The served form of one retraining deployment; `options` go to `Flow.to_deployment`."""
     parameters = pipeline_parameters(spec.config_file)
-    triggers = [drift_trigger(parameters["config"]["registry"]["model_name"])] if spec.retrain_on_drift else []
-    return training_pipeline.to_deployment(
-        name=spec.name,
-        description=spec.description,
-        schedules=[Cron(spec.cron, timezone=spec.timezone)],
-        parameters=parameters,
-        tags=list(spec.tags),
-        triggers=triggers,
-        **options,
+    triggers: list[DeploymentTriggerTypes | TriggerTypes] = []
+    if spec.retrain_on_drift:
+        triggers.append(drift_trigger(parameters["config"]["registry"]["model_name"]))
+    return built(
+        training_pipeline.to_deployment(
+            name=spec.name,
+            description=spec.description,
+            schedules=[Cron(spec.cron, timezone=spec.timezone)],
+            parameters=parameters,
+            tags=list(spec.tags),
+            triggers=triggers,
+            **options,
+        )
     )
 
 
@@ -143,20 +149,30 @@ BATCH_INFERENCE_NAME = "batch-infer"
 
 def batch_inference_parameters(model_store_root: str | None = None) -> dict[str, Any]:
     """Defaults of the batch-inference deployment; a run names its own data, output and model."""
-    root = model_store_root if model_store_root is not None else os.environ.get(MODEL_STORE_ENV)
+    root = model_store_root if model_store_root is not None else get_settings().model_store_root
     config = InferenceConfig(**({"models_root": root} if root else {}))
     return {"config": config.model_dump(mode="json")}
 
 
 def batch_inference_deployment() -> RunnerDeployment:
     """On demand (no schedule): score a file with a champion's int8 model and measure drift."""
-    return batch_inference.to_deployment(
-        name=BATCH_INFERENCE_NAME,
-        description="Score a data file with a model's champion int8 model; drift in the features emits "
-        f"`{DRIFT_EVENT}`, which starts that model's retraining deployment.",
-        parameters=batch_inference_parameters(),
-        tags=["inference"],
+    return built(
+        batch_inference.to_deployment(
+            name=BATCH_INFERENCE_NAME,
+            description="Score a data file with a model's champion int8 model; drift in the features emits "
+            f"`{DRIFT_EVENT}`, which starts that model's retraining deployment.",
+            parameters=batch_inference_parameters(),
+            tags=["inference"],
+        )
     )
+
+
+def built(deployment: RunnerDeployment | Coroutine[Any, Any, RunnerDeployment]) -> RunnerDeployment:
+    """`Flow.to_deployment`'s result when called from synchronous code, as here (in a running event loop it
+    returns a coroutine, which these builders do not support)."""
+    if not isinstance(deployment, RunnerDeployment):
+        raise TypeError("build deployments outside a running event loop (Flow.to_deployment returned a coroutine)")
+    return deployment
 
 
 def served_deployments() -> list[RunnerDeployment]:

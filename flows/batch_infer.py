@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops_pipeline.flows.local_server import run_on_local_server
+from mlops_pipeline.runtime.local_server import run_on_local_server
 from mlops_pipeline.tasks.batch import load_model, publish_summary, report_drift, score
 from prefect import flow
 from pydantic import ValidationError

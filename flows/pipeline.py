@@ -16,11 +16,11 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
-from mlops_pipeline.flows.local_server import run_on_local_server
-from mlops_pipeline.flows.runners import TaskRunnerSpecError, task_runner_from_environment, task_runner_from_spec
+from mlops_pipeline.runtime.local_server import run_on_local_server
+from mlops_pipeline.runtime.runners import TaskRunnerSpecError, task_runner_from_spec, with_environment_runner
 from mlops_pipeline.tasks.artifacts import CandidateProgress, deployment_id, run_context
 from mlops_pipeline.tasks.champion import load_best_passed, load_champion
 from mlops_pipeline.tasks.commit import commit
@@ -54,6 +54,7 @@ from mlops_pipeline.quantize import QuantizationError
 from mlops_pipeline.registry import RegistryError, Store, open_store
 from mlops_pipeline.reports import artifact_key
 from mlops_pipeline.security import allowed_roots, check_allowed_paths
+from mlops_pipeline.settings import get_settings
 from mlops_pipeline.train import CandidateResult, TrainedModel, candidate_rows, select_best
 from mlops_pipeline.validate import PreparedData
 
@@ -119,9 +120,11 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> State[RunSum
     diagnostics = diagnose(trained, data, store.name)
     reference = drift_reference(data)
     # opaque: the reference's ~14,000 bin edges and counts are not walked twice looking for upstream results (~0.09 s);
-    # the reference itself is still drift_reference's result, so the commit keeps that dependency in the UI
+    # the reference itself is still drift_reference's result, so the commit keeps that dependency in the UI; the
+    # task gets the unwrapped dict (hence the cast)
+    reference = cast("dict[str, Any]", opaque(reference))
     committed = commit(
-        store, config, data, selection, trained, champion, evaluation, diagnostics, opaque(reference), run_context()
+        store, config, data, selection, trained, champion, evaluation, diagnostics, reference, run_context()
     )
     failure = evaluation.failure or committed.failure
     if failure is not None:
@@ -132,12 +135,12 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> State[RunSum
 
 
 # $MLOPS_TASK_RUNNER (e.g. a deployment's job variable env) picks the task runner of every run of this module's flow
-if (environment_runner := task_runner_from_environment(os.environ)) is not None:
-    training_pipeline = training_pipeline.with_options(task_runner=environment_runner)
+training_pipeline = with_environment_runner(training_pipeline, os.environ)
 
 
 def with_deployment_defaults(config: PipelineConfig) -> PipelineConfig:
     """The run's config, with the keys it did not set taken from its deployment's config (if it has one)."""
+    get_settings()  # a wrong MLOPS_* variable on this worker fails the run here, naming it
     defaults = deployment_config()
     if defaults is None:
         return config
@@ -169,9 +172,10 @@ def select_candidate(data: PreparedData, config: PipelineConfig, steps: StepReco
     for index, future in enumerate(futures):
         future.wait()
         state = future.state
-        steps.states[f"train_candidate-{index}"] = state.name
-        states.append(state.name)
-        progress.finished(f"candidate {index} ({specs[index].kind}): {state.name}")
+        name = state.name or state.type.value  # Prefect names every state after its type when not told otherwise
+        steps.states[f"train_candidate-{index}"] = name
+        states.append(name)
+        progress.finished(f"candidate {index} ({specs[index].kind}): {name}")
         completed = state.is_completed()
         results.append(future.result() if completed else None)
         errors.append("" if completed else str(future.result(raise_on_failure=False)))

@@ -17,22 +17,17 @@ from typing import Any, TypeVar
 
 from prefect.filesystems import RemoteFileSystem
 
-RESULT_STORAGE_ENV = "MLOPS_RESULT_STORAGE"
+from mlops_pipeline.settings import Settings
+
+RESULT_STORAGE_ENV = Settings.variable("result_storage")
 
 TaskT = TypeVar("TaskT", bound=Any)
 
 
 def result_storage_from(environ: Mapping[str, str]) -> RemoteFileSystem | None:
     """The result storage the environment names, or None for Prefect's configured (local) default."""
-    url = environ.get(RESULT_STORAGE_ENV, "").strip().rstrip("/")
-    if not url:
-        return None
-    if "://" not in url:
-        raise ValueError(
-            f"{RESULT_STORAGE_ENV}={url}: expected a URL such as s3://bucket/prefix (local results are set by "
-            "[results] local_storage_path in prefect.toml)"
-        )
-    return RemoteFileSystem(basepath=url)
+    url = Settings.from_environ(environ).result_storage  # a URL without its trailing '/' (SettingsError if not)
+    return None if url is None else RemoteFileSystem(basepath=url)
 
 
 def with_result_storage(task: TaskT, environ: Mapping[str, str]) -> TaskT:

@@ -63,8 +63,8 @@ def migrated_prefect_home() -> Path:
         atexit.register(shutil.rmtree, home, ignore_errors=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLOPS_LOCAL_SERVER"))}
         env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false", MLOPS_LOCAL_SERVER="shared")
-        start = "from mlops_pipeline.flows.local_server import ensure_shared_server as e; e()"
-        for code in (start, "from mlops_pipeline.flows.local_server import stop_shared_server as s; s()"):
+        start = "from mlops_pipeline.runtime.local_server import ensure_shared_server as e; e()"
+        for code in (start, "from mlops_pipeline.runtime.local_server import stop_shared_server as s; s()"):
             done = subprocess.run(
                 [sys.executable, "-c", code], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600
             )

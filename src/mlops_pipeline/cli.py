@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from mlops_pipeline.registry import RegistryError, open_store
+from mlops_pipeline.settings import SettingsError, get_settings
 
 USAGE = __doc__.split("\n\n")[1] if __doc__ else ""
 
@@ -45,12 +46,12 @@ def _serve(argv: list[str]) -> int:
 
 
 def _server(argv: list[str]) -> int:
-    if argv[:1] == ["serve"]:  # started by the flow commands themselves, never by hand through `mlops`
+    if argv[:1] == ["serve"]:  # the server process is started by the flow commands, never by hand through `mlops`
         print("error: `mlops server` takes status or stop", file=sys.stderr)
         return 2
-    from mlops_pipeline.flows.local_server import _cli
+    from mlops_pipeline.runtime.local_server import server_command
 
-    return _cli(argv)
+    return server_command(argv)
 
 
 def _registry(argv: list[str]) -> int:
@@ -120,6 +121,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: unknown command '{args[0]}'", file=stream)
         print(f"usage: mlops {{{','.join(COMMANDS)}}} ...\n\n{USAGE}", file=stream)
         return 0 if stream is sys.stdout else 2
+    try:
+        get_settings()  # a wrong MLOPS_* variable: one line naming it, as for a wrong option
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return COMMANDS[args[0]](args[1:])
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mlops_pipeline.config import ConfigError
+from mlops_pipeline.settings import SettingsError, get_settings
 
 ConfigT = TypeVar("ConfigT")
 
@@ -55,14 +56,16 @@ def run_flow_command(
     explain_failure: Callable[[ConfigT, BaseException | Any], str],
     summary_md: Path | None = None,
 ) -> int:
-    """Build the config (a ConfigError exits 2), run the flow for its final state, print the outcome.
+    """Check the MLOPS_* settings and build the config (a SettingsError or ConfigError exits 2), run the flow for
+    its final state, print the outcome.
 
     `report(result)` gives the text to print and the markdown to append to `summary_md`; `explain_failure` the
     text printed (to stderr) when the run did not complete.
     """
     try:
+        get_settings()  # a wrong MLOPS_* variable is reported like a wrong option, before any Prefect work
         config = build_config()
-    except ConfigError as exc:
+    except (ConfigError, SettingsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     state = run_flow(config)

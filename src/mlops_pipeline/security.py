@@ -28,6 +28,7 @@ from urllib.parse import unquote, urlparse
 from mlops_pipeline.config import ConfigError, PipelineConfig
 from mlops_pipeline.data import BUILTIN_DATASETS
 from mlops_pipeline.objectstore import is_object_url
+from mlops_pipeline.settings import Settings
 
 ALLOWED_ROOTS_ENV = "MLOPS_ALLOWED_ROOTS"
 
@@ -51,7 +52,7 @@ def allowed_roots(
 ) -> list[Path | str]:
     """The resolved roots a deployment run may use: folders (Path) and object-store URL prefixes (str); see the
     module docstring for where they come from."""
-    configured = environ.get(ALLOWED_ROOTS_ENV, "").strip()
+    configured = (Settings.from_environ(environ).allowed_roots or "").strip()
     if configured:
         return [
             _normal_url(p) if is_object_url(p) else Path(p).expanduser().resolve() for p in _split_roots(configured)

@@ -90,7 +90,7 @@ def _train(env: dict[str, str], root: Path) -> subprocess.CompletedProcess[str]:
 
 def _start_server(env: dict[str, str]) -> int:
     """The shared server's pid, started (or found) the way a flow command does, without running a flow."""
-    code = "from mlops_pipeline.flows.local_server import ensure_shared_server as e; print(e()[0].pid)"
+    code = "from mlops_pipeline.runtime.local_server import ensure_shared_server as e; print(e()[0].pid)"
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return int(done.stdout.strip())

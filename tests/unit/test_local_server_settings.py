@@ -6,8 +6,9 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from mlops_pipeline.flows import local_server
-from mlops_pipeline.flows.local_server import ActivityTracker, LocalServerError
+from mlops_pipeline.runtime import local_server
+from mlops_pipeline.runtime.local_server import LocalServerError
+from mlops_pipeline.runtime.server_process import ActivityTracker
 
 
 def test_the_mode_defaults_to_shared_and_a_wrong_one_is_named(monkeypatch: pytest.MonkeyPatch) -> None:

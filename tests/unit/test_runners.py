@@ -3,7 +3,7 @@ import subprocess
 
 import pytest
 from conftest import REPO_ROOT
-from mlops_pipeline.flows.runners import TaskRunnerSpecError, task_runner_from_environment, task_runner_from_spec
+from mlops_pipeline.runtime.runners import TaskRunnerSpecError, task_runner_from_environment, task_runner_from_spec
 
 
 def test_thread_and_none_keep_the_flow_default():

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from mlops_pipeline.plain import sha256_stream
+from mlops_pipeline.settings import get_settings
 
 FLOAT_MODEL_FILE = "model.joblib"
 INT8_MODEL_FILE = "model.int8.npz"
@@ -51,7 +52,8 @@ def card_signature(card_bytes: bytes, key: str) -> str:
 
 def hmac_key() -> str | None:
     """The store's signing key, read at each publish and load (a key set later applies at once)."""
-    return os.environ.get(HMAC_KEY_ENV) or None
+    key = get_settings().store_hmac_key
+    return key.get_secret_value() if key is not None else None
 
 
 def json_bytes(payload: Any) -> bytes:

@@ -2,27 +2,43 @@
 
 By default (`MLOPS_LOCAL_SERVER=shared`) the first flow command starts one local server per PREFECT_HOME, with the
 UI, in its own session, and every later command reuses it: a run then costs what it costs against a running
-`prefect server`, not a server start-up (4-5 s; docs/performance.md). The shared server is not an orphan: its
-address and pid are in `$PREFECT_HOME/mlops-local-server.json`, it stops itself after
-`MLOPS_LOCAL_SERVER_IDLE_SECONDS` (default 1200) without a request or an open connection, or when that file no
-longer names it, and `mlops server stop` stops it. A command killed with SIGKILL leaves only that one server, which
-the next command reuses.
+`prefect server`, not a server start-up (docs/performance.md). The shared server is not an orphan: its address
+and pid are in `$PREFECT_HOME/mlops-local-server.json`, it stops itself after `MLOPS_LOCAL_SERVER_IDLE_SECONDS`
+(default 1200) without a request or an open connection, or when that file no longer names it, and
+`mlops server stop` stops it. A command killed with SIGKILL leaves only that one server, which the next reuses.
 
-`MLOPS_LOCAL_SERVER=per-run` gives each command its own temporary server instead, tied to the command's life:
-Prefect's own ephemeral server (started lazily by the first API call) stops at interpreter exit, but a command
-killed with SIGKILL runs no exit handler, so that uvicorn child is left running with nobody to stop it. Here the
-command starts the same server itself, from its main thread, with Linux's parent-death signal set in the child:
-the kernel sends it SIGTERM the moment the command dies, however it dies.
+`MLOPS_LOCAL_SERVER=per-run` gives each command its own temporary server instead, tied to the command's life: the
+command runs Prefect's own `prefect server start` (without the UI) as its child, with Linux's parent-death signal
+set, so the kernel sends it SIGTERM the moment the command dies, however it dies (Prefect's ephemeral server
+outlives a command killed with SIGKILL, which runs no exit handler to stop it).
+
+Why the shared server is not `prefect server start --background` (Prefect 3.8):
+- idle shutdown needs to see requests and open connections, which only a wrapper inside the server process can
+  (mlops_pipeline.runtime.server_process wraps the same public `create_app` in an ASGI activity tracker); a
+  watcher beside Prefect's server would be a second process to own and to leave behind;
+- `--background` hands the server's stdout and stderr to pipes read by nobody once `prefect server start` has
+  exited, so the server's log is lost (here it goes to `$PREFECT_HOME/mlops-local-server.log`), and its
+  `server.pid` names a pid only: no port, Prefect version or database to check a reused server against;
+- it is slower to a usable server: two `prefect` CLI start-ups, and status --wait polls once a second. Measured
+  side by side, seconds from spawning the starting command to a healthy /api/health on a migrated PREFECT_HOME
+  (median of 3 with the ways alternating, 2 cores at load average ~10, 2026-12-07): this shared server 13.9
+  (samples 16.4, 8.2, 13.9; before this change, same server: 15.5), `--background` + `status --wait` 22.4 (27.9,
+  19.0, 22.4). Per-run, `prefect server start --no-ui` as the child: 28.2 (28.2, 8.1, 30.2), against 25.6
+  (25.6, 18.6, 36.6) for the private ephemeral command it replaced: within the noise, and it keeps no copy of
+  Prefect's private code. `python benchmarks/local_server_start.py` measures the ways kept (with Prefect's own
+  ephemeral server in place of the command removed).
+`prefect server stop` stops only the server named in its `server.pid`, so `mlops server stop` stops this one.
 """
 
 from __future__ import annotations
 
-import asyncio
+import atexit
 import contextlib
 import ctypes
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -44,21 +60,39 @@ from prefect.settings import (
     temporary_settings,
 )
 
+from mlops_pipeline.settings import Settings, SettingsError, get_settings
+
 ResultT = TypeVar("ResultT")
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-MODE_VARIABLE = "MLOPS_LOCAL_SERVER"
-MODES = ("shared", "per-run")
-IDLE_VARIABLE = "MLOPS_LOCAL_SERVER_IDLE_SECONDS"
-DEFAULT_IDLE_SECONDS = 1200
+MODE_VARIABLE = Settings.variable("local_server")
+IDLE_VARIABLE = Settings.variable("local_server_idle_seconds")
 STATE_FILE = "mlops-local-server.json"
 LOG_FILE = "mlops-local-server.log"
-SERVER_MODULE = "mlops_pipeline.flows.local_server"
+SERVER_MODULE = "mlops_pipeline.runtime.server_process"
 
 
 class LocalServerError(RuntimeError):
     """The local server could not be started or reached (the message names its log or state file)."""
 
 
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except SettingsError as exc:
+        raise LocalServerError(str(exc)) from None
+
+
+def local_server_mode() -> str:
+    """`shared` or `per-run` ($MLOPS_LOCAL_SERVER)."""
+    return _settings().local_server
+
+
+def idle_seconds() -> float:
+    """How long the shared server waits without a request or connection before it stops itself."""
+    return _settings().local_server_idle_seconds
+
+
+# ---- per-run: Prefect's own server, as this command's child ---------------------------------------------------------
 def _die_with_parent() -> None:
     """In the child, before exec: ask the kernel for SIGTERM when the parent exits (Linux; elsewhere a no-op)."""
     if sys.platform.startswith("linux"):
@@ -67,55 +101,37 @@ def _die_with_parent() -> None:
 
 
 def start_child_server() -> str:
-    """Start Prefect's ephemeral API server as this process's temporary server, dying with this process; its URL.
+    """Start `prefect server start` as this process's temporary server, dying with this process; its API URL.
 
-    Prefect keeps one temporary server per process (SubprocessASGIServer's instances by port; None for "any free
-    port"): registering ours under that key makes every client of this process use it, and Prefect's own exit
-    handler stops it after the log workers have flushed, exactly as for the server it would have started.
+    Called from the main thread: the parent-death signal follows the thread that started the child. The server
+    is stopped at interpreter exit, after Prefect's own exit handlers (registered later) have sent the last logs.
     """
-    # imported here: the server's modules add ~40% to a flow command's import time, and the shared mode never
-    # needs them in the command
-    from prefect.server.api.server import SubprocessASGIServer
-
-    class ChildServer(SubprocessASGIServer):
-        """Prefect's ephemeral API server whose process dies with the process that started it."""
-
-        def _run_uvicorn_command(self) -> subprocess.Popen[Any]:
-            # Prefect 3.8's command (prefect/server/api/server.py), plus the parent-death signal
-            return subprocess.Popen(
-                args=[
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "--app-dir",
-                    str(prefect.__module_path__.parent),
-                    "--factory",
-                    "prefect.server.api.server:create_app",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                    "--log-level",
-                    "error",
-                    "--lifespan",
-                    "on",
-                ],
-                env={
-                    **os.environ,
-                    "PREFECT_UI_ENABLED": "0",
-                    "PREFECT__SERVER_EPHEMERAL": "1",
-                    "PREFECT__SERVER_FINAL": "1",
-                    **get_current_settings().to_environment_variables(exclude_unset=True),
-                },
-                preexec_fn=_die_with_parent,
-            )
-
-    server = ChildServer()
-    server.start()
-    return server.api_url
+    port = _free_port(None)
+    url = f"http://127.0.0.1:{port}"
+    print(f"Starting temporary server on {url} ({MODE_VARIABLE}=per-run: it stops with this command)", file=sys.stderr)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port), "--no-ui"]
+        + ["--log-level", "ERROR"],
+        env={**os.environ, **get_current_settings().to_environment_variables(exclude_unset=True)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,  # the welcome banner; errors still reach this command's stderr
+        preexec_fn=_die_with_parent,
+    )
+    atexit.register(_stop_child, process)
+    _wait_until_healthy(f"{url}/api", process, "the temporary Prefect server", on_timeout=lambda: _stop_child(process))
+    return f"{url}/api"
 
 
-# ---- the shared local server ---------------------------------------------------------------------------------
+def _stop_child(process: subprocess.Popen[Any]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+# ---- the shared local server -----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ServerRecord:
     """What `$PREFECT_HOME/mlops-local-server.json` says about the shared server."""
@@ -134,24 +150,6 @@ class ServerRecord:
     @property
     def api_url(self) -> str:
         return f"{self.url}/api"
-
-
-def local_server_mode() -> str:
-    mode = os.environ.get(MODE_VARIABLE, "shared").strip() or "shared"
-    if mode not in MODES:
-        raise LocalServerError(f"{MODE_VARIABLE}={mode!r}: expected one of {', '.join(MODES)}")
-    return mode
-
-
-def idle_seconds() -> float:
-    raw = os.environ.get(IDLE_VARIABLE, str(DEFAULT_IDLE_SECONDS))
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if value <= 0:
-        raise LocalServerError(f"{IDLE_VARIABLE}={raw!r}: expected a number of seconds > 0")
-    return value
 
 
 def state_path() -> Path:
@@ -177,16 +175,16 @@ def _write_record(path: Path, record: ServerRecord) -> None:
     os.replace(temporary, path)
 
 
-def _healthy(record: ServerRecord, timeout: float = 5.0) -> bool:
+def _healthy(api_url: str, timeout: float = 5.0) -> bool:
     try:
-        with urllib.request.urlopen(f"{record.api_url}/health", timeout=timeout) as response:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=timeout) as response:
             return response.status == 200
     except (OSError, urllib.error.URLError):
         return False
 
 
 def _is_our_server(pid: int) -> bool:
-    """True when `pid` runs this module's server (a recycled pid running something else is never signalled)."""
+    """True when `pid` runs the shared server's module (a recycled pid running something else is never signalled)."""
     try:
         command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
@@ -216,8 +214,6 @@ def _compatible(record: ServerRecord) -> bool:
 
 
 def _free_port(preferred: int | None) -> int:
-    import socket
-
     for port in ([preferred] if preferred else []) + [0]:
         with socket.socket() as probe:
             try:
@@ -235,7 +231,26 @@ def startup_timeout() -> float:
     return float(ephemeral.startup_timeout_seconds if "startup_timeout_seconds" in ephemeral.model_fields_set else 120)
 
 
-def _state_lock(path: Path) -> FileLock:
+def _wait_until_healthy(
+    api_url: str, process: subprocess.Popen[Any], what: str, on_timeout: Callable[[], None], log: Path | None = None
+) -> None:
+    """Return once `api_url` answers; LocalServerError when the process exits first or the start-up time runs out."""
+    see = f"; see {log}" if log is not None else ""
+    timeout = startup_timeout()
+    deadline = time.monotonic() + timeout
+    while not _healthy(api_url, timeout=2.0):
+        if process.poll() is not None:
+            raise LocalServerError(f"{what} exited with {process.returncode} while starting{see}")
+        if time.monotonic() > deadline:
+            on_timeout()
+            raise LocalServerError(
+                f"{what} did not answer on {api_url} within {timeout:g} s "
+                f"(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS){see}"
+            )
+        time.sleep(0.1)
+
+
+def state_lock(path: Path) -> FileLock:
     return FileLock(path.with_name(f".{path.name}.lock"), timeout=300)
 
 
@@ -243,9 +258,9 @@ def ensure_shared_server() -> tuple[ServerRecord, bool]:
     """The healthy shared server of this PREFECT_HOME, started if there is none; (record, started now)."""
     path = state_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _state_lock(path):
+    with state_lock(path):
         record = read_record(path)
-        if record is not None and _compatible(record) and _healthy(record):
+        if record is not None and _compatible(record) and _healthy(record.api_url):
             return record, False
         if record is not None:  # dead, hung, or started by another Prefect or Python
             _stop_pid(record.pid)
@@ -253,6 +268,7 @@ def ensure_shared_server() -> tuple[ServerRecord, bool]:
 
 
 def _start_shared_server(path: Path, preferred_port: int | None) -> ServerRecord:
+    idle_seconds()  # a wrong MLOPS_* setting is reported here, not in the server's log
     port = _free_port(preferred_port)
     log = path.with_name(LOG_FILE)
     env = {
@@ -265,7 +281,7 @@ def _start_shared_server(path: Path, preferred_port: int | None) -> ServerRecord
     env.pop("PREFECT_API_URL", None)
     with log.open("ab") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", SERVER_MODULE, "serve", "--port", str(port)],
+            [sys.executable, "-m", SERVER_MODULE, "--port", str(port)],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=output,
@@ -274,22 +290,14 @@ def _start_shared_server(path: Path, preferred_port: int | None) -> ServerRecord
         )
     record = ServerRecord(process.pid, port, prefect.__version__, sys.executable, _database_url(), time.time())
     _write_record(path, record)
-    timeout = startup_timeout()
-    deadline = time.monotonic() + timeout
-    while not _healthy(record, timeout=2.0):
-        if process.poll() is not None:
-            path.unlink(missing_ok=True)
-            raise LocalServerError(
-                f"the local Prefect server exited with {process.returncode} while starting; see {log}"
-            )
-        if time.monotonic() > deadline:
-            _stop_pid(process.pid)
-            path.unlink(missing_ok=True)
-            raise LocalServerError(
-                f"the local Prefect server did not answer on {record.url} within {timeout:g} s "
-                f"(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS); see {log}"
-            )
-        time.sleep(0.1)
+
+    try:
+        _wait_until_healthy(
+            record.api_url, process, "the local Prefect server", on_timeout=lambda: _stop_pid(process.pid), log=log
+        )
+    except LocalServerError:
+        path.unlink(missing_ok=True)
+        raise
     return record
 
 
@@ -298,7 +306,7 @@ def stop_shared_server() -> ServerRecord | None:
     path = state_path()
     if not path.exists():
         return None
-    with _state_lock(path):
+    with state_lock(path):
         record = read_record(path)
         if record is not None:
             _stop_pid(record.pid)
@@ -318,20 +326,20 @@ def local_api() -> Iterator[None]:
     if "PREFECT_FLOWS_HEARTBEAT_FREQUENCY" not in os.environ:
         updates[PREFECT_FLOWS_HEARTBEAT_FREQUENCY] = None
     if local_server_mode() == "per-run":
-        with temporary_settings(updates=updates), exported_api_url(start_child_server()):
-            yield
-        return
-    record, started = ensure_shared_server()
-    if started:
-        print(
-            f"Started the local Prefect server (UI) on {record.url}; later runs reuse it, it stops after "
-            f"{idle_seconds():g} s idle ({IDLE_VARIABLE}) or with `mlops server stop`",
-            file=sys.stderr,
-        )
+        api_url = start_child_server()
     else:
-        print(f"Using the local Prefect server (UI) on {record.url}", file=sys.stderr)
-    updates[PREFECT_API_URL] = record.api_url
-    with temporary_settings(updates=updates), exported_api_url(record.api_url):
+        record, started = ensure_shared_server()
+        if started:
+            print(
+                f"Started the local Prefect server (UI) on {record.url}; later runs reuse it, it stops after "
+                f"{idle_seconds():g} s idle ({IDLE_VARIABLE}) or with `mlops server stop`",
+                file=sys.stderr,
+            )
+        else:
+            print(f"Using the local Prefect server (UI) on {record.url}", file=sys.stderr)
+        api_url = record.api_url
+    updates[PREFECT_API_URL] = api_url
+    with temporary_settings(updates=updates), exported_api_url(api_url):
         yield
 
 
@@ -357,99 +365,25 @@ def run_on_local_server(run: Callable[[], ResultT]) -> ResultT:
         return run()
 
 
-# ---- the shared server's own process ---------------------------------------------------------------------------
-class ActivityTracker:
-    """ASGI wrapper that knows when the app last saw a request and how many connections are open."""
-
-    def __init__(self, app: Any):
-        self.app = app
-        self.open_connections = 0
-        self.last_activity = time.monotonic()
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            await self.app(scope, receive, send)
-            return
-        self.open_connections += 1
-        self.last_activity = time.monotonic()
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            self.open_connections -= 1
-            self.last_activity = time.monotonic()
-
-    def idle_for(self) -> float:
-        return 0.0 if self.open_connections else time.monotonic() - self.last_activity
-
-
-def serve(port: int) -> int:
-    """Run the Prefect server (API, UI, services) until it has been idle too long or its record names another."""
-    import uvicorn
-    from prefect.server.api.server import create_app
-
-    limit = idle_seconds()
-    path = state_path()
-    tracked = ActivityTracker(create_app(final=True))
-    server = uvicorn.Server(uvicorn.Config(tracked, host="127.0.0.1", port=port, log_level="warning"))
-
-    def still_ours() -> bool:
-        record = read_record(path)
-        return record is not None and record.pid == os.getpid()
-
-    async def watch() -> None:
-        while not server.should_exit:
-            await asyncio.sleep(1.0)
-            if not still_ours():
-                print(f"{path} no longer names this server (pid {os.getpid()}); stopping", flush=True)
-                server.should_exit = True
-            elif tracked.idle_for() > limit:
-                # under the commands' lock: none of them is between finding this server healthy and using it
-                lock = _state_lock(path)
-                try:
-                    lock.acquire(timeout=0)
-                except TimeoutError:
-                    continue
-                try:
-                    if tracked.idle_for() > limit and still_ours():
-                        print(f"idle for {limit:g} s ({IDLE_VARIABLE}); stopping", flush=True)
-                        path.unlink(missing_ok=True)
-                        server.should_exit = True
-                finally:
-                    lock.release()
-
-    async def main() -> None:
-        watcher = asyncio.create_task(watch())
-        try:
-            await server.serve()
-        finally:
-            watcher.cancel()
-
-    asyncio.run(main())
-    return 0
-
-
-def _cli(argv: list[str] | None = None) -> int:
+def server_command(argv: list[str] | None = None) -> int:
+    """`mlops server status|stop`: the shared server of this PREFECT_HOME."""
     import argparse
 
     parser = argparse.ArgumentParser(
-        prog="python -m mlops_pipeline.flows.local_server",
+        prog="mlops server",
         description="The shared local Prefect server of this PREFECT_HOME (flow commands start it themselves).",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("serve", help="run the server in the foreground (what flow commands start)")
-    run.add_argument("--port", type=int, required=True)
     commands.add_parser("status", help="print the shared server's address and pid, if one is running")
     commands.add_parser("stop", help="stop the shared server")
     args = parser.parse_args(argv)
     try:
-        if args.command == "serve":
-            return serve(args.port)
         if args.command == "stop":
             stopped = stop_shared_server()
             print(f"stopped the local Prefect server on {stopped.url}" if stopped else "no local Prefect server")
             return 0
         record = read_record(state_path())
-        if record is None or not _healthy(record):
+        if record is None or not _healthy(record.api_url):
             print(f"no local Prefect server for PREFECT_HOME={PREFECT_HOME.value()}")
             return 1
         print(f"{record.url} (pid {record.pid}, Prefect {record.prefect_version}, database {record.database})")
@@ -460,4 +394,4 @@ def _cli(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(_cli())
+    raise SystemExit(server_command())
