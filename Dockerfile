@@ -23,14 +23,15 @@ RUN python3 -m venv /opt/venv \
     && useradd --create-home --uid 10001 --shell /usr/sbin/nologin pipeline
 WORKDIR /opt/pipeline
 
-# Dependencies first (from pyproject.toml's pins), in a layer of their own, so code edits don't reinstall them.
-COPY pyproject.toml README.md ./
-COPY src/mlops_pipeline/__init__.py src/mlops_pipeline/__init__.py
-COPY tasks/__init__.py tasks/__init__.py
-COPY flows/__init__.py flows/__init__.py
-COPY deployments/__init__.py deployments/__init__.py
-COPY serving/__init__.py serving/__init__.py
-RUN pip install --no-cache-dir . && pip uninstall --yes prefect-mlops-pipeline
+# Dependencies first (from pyproject.toml's pins), in a layer of their own that only pyproject.toml decides: the
+# readme and packages it names are empty stand-ins here, so editing them reuses the layer. The stand-ins go again.
+COPY pyproject.toml ./
+RUN mkdir -p src/mlops_pipeline tasks flows deployments serving \
+    && touch README.md src/mlops_pipeline/__init__.py tasks/__init__.py flows/__init__.py deployments/__init__.py \
+        serving/__init__.py \
+    && pip install --no-cache-dir . \
+    && pip uninstall --yes prefect-mlops-pipeline \
+    && rm -rf README.md src tasks flows deployments serving build
 
 # The project itself, installed editable: the deployments' pull step runs flows from the folder the package is
 # installed from (mlops_pipeline.deployments.catalog.enter_project_directory), here /opt/pipeline.
