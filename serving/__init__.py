@@ -9,6 +9,7 @@ Start it with ``python -m serving --model digits-logreg`` from the project root 
 - ``model``    ServedModel: one champion version loaded hash-verified through the ModelStore, and its answers
 - ``watcher``  ChampionWatcher: follows the store's champion pointer and swaps models atomically
 - ``online_drift``  OnlineDrift: drift of the served rows, ``model.drift.detected`` events off the request path
+- ``docs``     ``/docs`` with Swagger UI's files served from a package (no CDN: works offline)
 - ``app``      create_app(...): the FastAPI app (``/predict``, ``/health``, ``/models``, ``/`` the page)
 
 The package depends on the pure library (``mlops_pipeline.*``) only, never on the Prefect task wrappers or flows.

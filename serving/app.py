@@ -1,7 +1,8 @@
 """The FastAPI app: `create_app(config)` wires the model store, the champion watcher and online drift.
 
 Routes: `POST /predict`, `GET /health`, `GET /models`, `GET /` (the draw-a-digit page), `/static/*` (its files,
-shipped with the package: no CDN), OpenAPI docs at `/docs`.
+shipped with the package: no CDN), OpenAPI docs at `/docs` (Swagger UI's files
+from the fastapi-swagger package, no CDN: see `docs`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pydantic import BaseModel, Field
 from mlops_pipeline.registry import open_store
 
 from .config import ServingConfig
+from .docs import add_offline_docs
 from .inputs import RequestError, check_request
 from .model import ModelLoader, ServedModel, load_int8
 from .online_drift import EventSink, OnlineDrift, default_sink
@@ -165,9 +167,12 @@ def create_app(
         "Follows the model store's champion (promotions and rollbacks) without a restart.",
         version="1",
         lifespan=lifespan,
+        docs_url=None,  # add_offline_docs serves /docs without a CDN
+        swagger_ui_oauth2_redirect_url=None,  # no OAuth
     )
     app.state.service = service
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    add_offline_docs(app)
 
     @app.exception_handler(RequestError)
     async def refused(request: Request, exc: RequestError) -> JSONResponse:

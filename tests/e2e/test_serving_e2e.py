@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
@@ -284,3 +285,32 @@ def test_a_digit_drawn_with_the_mouse_gets_the_services_answer(service: Service,
     assert [label for label, _ in bars] == [str(c) for c in direct["classes"]]
     assert [p for _, p in bars] == direct["probabilities"][0]
     assert status == f"answered by {MODEL} {direct['version']}"
+
+
+def test_the_docs_page_renders_its_operations_with_the_network_blocked(service: Service) -> None:
+    """Swagger UI at /docs with every request off 127.0.0.1 aborted: its files come from the service itself."""
+    blocked: list[str] = []
+
+    def local_only(route) -> None:  # noqa: ANN001 - playwright's Route
+        host = urlsplit(route.request.url).hostname
+        if host == "127.0.0.1":
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort("internetdisconnected")
+
+    with _browser() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.route("**/*", local_only)
+        failed: list[str] = []
+        page.on("requestfailed", lambda request: failed.append(request.url))
+        page.goto(f"{service.url}/docs")
+        page.locator(".opblock-summary-path").first.wait_for(timeout=60_000)
+        paths = page.locator(".opblock-summary-path").evaluate_all("nodes => nodes.map(n => n.dataset.path)")
+        title = page.locator(".info .title").text_content()
+        browser.close()
+
+    assert sorted(paths) == ["/health", "/models", "/predict"]
+    assert title is not None and title.startswith(f"{MODEL} predictions")
+    assert blocked == [] and failed == []  # nothing was even attempted off the host

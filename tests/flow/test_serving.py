@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import threading
 import time
@@ -122,6 +123,27 @@ def test_the_page_and_its_files_are_served_without_external_urls(client: TestCli
         assert response.status_code == 200
         assert "http://" not in response.text and "https://" not in response.text
     assert "http://" not in page.text and "https://" not in page.text
+
+
+def test_docs_render_from_the_services_own_files_with_no_external_url(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200 and "SwaggerUIBundle" in page.text
+    assert "http://" not in page.text and "https://" not in page.text
+    referenced = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert len(referenced) == 3 and all(url.startswith("/swagger-ui/") for url in referenced), referenced
+    kinds = {}
+    for url in referenced:
+        asset = client.get(url)
+        assert asset.status_code == 200, url
+        kinds[url.rsplit(".", 1)[1]] = (asset.headers["content-type"], asset.content)
+    assert (
+        kinds["js"][0].startswith(("text/javascript", "application/javascript"))
+        and b"SwaggerUIBundle" in kinds["js"][1]
+    )
+    assert kinds["css"][0].startswith("text/css") and b".swagger-ui" in kinds["css"][1]
+    assert kinds["png"][0] == "image/png"
+    assert "url: '/openapi.json'" in page.text and '"validatorUrl": null' in page.text
+    assert client.get("/docs/oauth2-redirect").status_code == 404  # no OAuth, no redirect page
 
 
 # ---- refused requests ------------------------------------------------------------------------------------------
