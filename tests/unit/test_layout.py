@@ -74,7 +74,6 @@ def test_every_library_package_is_in_the_wheel() -> None:
     listed = set(settings["packages"])
     library = REPO_ROOT / "src" / "mlops_pipeline"
     found = {
-        ".".join(("mlops_pipeline", *init.parent.relative_to(library).parts))
-        for init in library.rglob("__init__.py")
+        ".".join(("mlops_pipeline", *init.parent.relative_to(library).parts)) for init in library.rglob("__init__.py")
     }
     assert found - listed == set()
