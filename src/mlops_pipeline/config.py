@@ -35,6 +35,21 @@ ImputeStrategy = Literal["none", "mean", "median", "most_frequent"]
 DataFormat = Literal["auto", "csv", "parquet", "npz"]
 
 
+class AugmentConfig(Section):
+    """Training on augmented digits (mlops_pipeline.augment): square-image data such as digits only."""
+
+    copies: int = Field(4, ge=1, le=20, description="Transformed copies of every training image.")
+    max_rotation_degrees: float = Field(12.0, ge=0.0, le=45.0, description="Rotation drawn from +- this.")
+    max_shear: float = Field(0.35, ge=0.0, le=1.0, description="Horizontal shear (slant, dx/dy) drawn from +- this.")
+    max_shift_cells: float = Field(0.6, ge=0.0, le=2.0, description="Shift in 8x8 cells drawn from +- this.")
+    stroke_change: float = Field(
+        0.5, ge=0.0, le=1.0, description="Stroke thickened (dilation) or thinned (erosion) by up to this many cells."
+    )
+    min_width_scale: float = Field(
+        0.6, gt=0.0, le=1.0, description="Width squeezed to a factor drawn from [this, 1] (narrow hands)."
+    )
+
+
 class DataConfig(Section):
     """Where the data comes from, how it is read, the rules it must meet, and how it is split."""
 
@@ -79,6 +94,11 @@ class DataConfig(Section):
     )
     test_size: float = Field(0.2, gt=0.0, lt=1.0, description="Fraction held out for the test-gate.")
     seed: int = Field(42, ge=0, description="Seed for the split and every estimator with randomness.")
+    augment: AugmentConfig | None = Field(
+        None,
+        description="Train on the training split plus augmented copies (small rotations, shears, shifts, stroke "
+        "widths) of its 8x8 images; off when unset. The held-out split and the contract stay the real data.",
+    )
 
     @field_validator("delimiter", mode="before")
     @classmethod
@@ -291,6 +311,27 @@ def _default_min_metrics() -> dict[MetricName, float]:
     return {"accuracy": 0.95, "macro_f1": 0.95}
 
 
+class GoldenSetConfig(Section):
+    """An extra labelled set the gate scores every candidate on (mlops_pipeline.golden)."""
+
+    name: str = Field(..., min_length=1, description="Shown in the gate table before each of the set's checks.")
+    source: str = Field(
+        ...,
+        min_length=1,
+        description="A golden set that ships with the package (drawn_digits: digits drawn with the mouse on the "
+        "serving page) or a path / URL to a labelled .csv, .parquet or .npz with the model's feature columns.",
+    )
+    target: str | None = Field(None, description="Target column of the file ('target' when unset).")
+    min_metrics: dict[MetricName, float] = Field(default_factory=dict, description="Metric -> lowest value on the set.")
+    max_metrics: dict[MetricName, float] = Field(
+        default_factory=dict, description="Metric -> highest value on the set."
+    )
+    no_worse_than_champion: bool = Field(
+        True, description="The primary metric on this set may not fall below the champion's on the same set ..."
+    )
+    champion_tolerance: float = Field(0.01, ge=0.0, description="... by more than this.")
+
+
 class GateConfig(Section):
     """Bounds a candidate must meet before it may become the champion."""
 
@@ -323,6 +364,11 @@ class GateConfig(Section):
         0.05,
         gt=0.0,
         description="Noise check, regression only: predictions agree within this fraction of the target's std.",
+    )
+    golden_sets: list[GoldenSetConfig] = Field(
+        default_factory=list,
+        description="Extra labelled sets every candidate is scored on, each with its own bounds and a "
+        "no-worse-than-champion rule (mlops_pipeline.golden).",
     )
 
 
