@@ -10,21 +10,11 @@ every transform is drawn from a generator seeded with `data.seed`, so two runs g
 from __future__ import annotations
 
 import math
-from typing import Protocol
 
 import numpy as np
 from scipy import ndimage
 
-
-class AugmentSettings(Protocol):
-    """The `data.augment` section (config.AugmentConfig): what this module reads from it."""
-
-    copies: int
-    max_rotation_degrees: float
-    max_shear: float
-    max_shift_cells: float
-    stroke_change: float
-    min_width_scale: float
+from mlops_pipeline.config import AugmentConfig
 
 
 class AugmentError(ValueError):
@@ -34,7 +24,7 @@ class AugmentError(ValueError):
 UPSAMPLE = 4  # 8x8 cells of 4x4 pixels: the 32x32 bitmaps load_digits was counted from
 
 
-def _transform(image: np.ndarray, rng: np.random.Generator, settings: AugmentSettings, levels: float) -> np.ndarray:
+def _transform(image: np.ndarray, rng: np.random.Generator, settings: AugmentConfig, levels: float) -> np.ndarray:
     big = np.kron(image / levels, np.ones((UPSAMPLE, UPSAMPLE)))
     side = big.shape[0]
     angle = math.radians(rng.uniform(-settings.max_rotation_degrees, settings.max_rotation_degrees))
@@ -58,7 +48,7 @@ def _transform(image: np.ndarray, rng: np.random.Generator, settings: AugmentSet
 
 
 def augment_digits(
-    X: np.ndarray, y: np.ndarray, settings: AugmentSettings, seed: int, levels: float = 16.0
+    X: np.ndarray, y: np.ndarray, settings: AugmentConfig, seed: int, levels: float = 16.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """The rows of X (square images, flattened; values 0..levels) followed by `copies` transformed copies of each.
 
