@@ -279,7 +279,8 @@ def check_ranges(
                     rule,
                     [name],
                     int(rows.size),
-                    f"{origin}: {'domain' if spec.domain else 'training range'} [{low:g}, {high:g}], tolerance "
+                    f"{origin}: training range [{spec.min:g}, {spec.max:g}]"
+                    f"{f', domain [{low:g}, {high:g}]' if spec.domain else ''}, tolerance "
                     f"{contract.range_tolerance:g} x range; e.g. {examples}",
                 )
             )
