@@ -28,7 +28,7 @@ WEAK = [
     "model.C=0.001",
     "gate.min_metrics.accuracy=0.5",
     "gate.min_metrics.macro_f1=0.5",
-    "gate.golden_sets.0.min_metrics.accuracy=0.5",  # weak, yet within every absolute bound: only the champion rules fail
+    "gate.golden_sets.0.min_metrics.accuracy=0.5",  # weak, yet within every absolute bound: only champion rules fail
 ]
 
 
