@@ -55,6 +55,70 @@ function toDigits(ink, width, height) {
   };
 }
 
+// The page's preprocessing, close to how load_digits' images were made (NIST's normalized 32x32 bitmaps, 4x4
+// blocks of "on" pixels counted): the strokes as drawn (points, not ink) are straightened (the slant measured from
+// the ink's second moments is sheared away), scaled to fill the box's height keeping the aspect ratio but no wider
+// than WIDTH of it (load_digits' digits are all 8 cells tall and 5-6 wide), centred, and drawn again with one pen
+// (PEN of the box) whatever pen, zoom or screen drew them; the bitmap is thresholded to on/off and toDigits turns
+// it into the 64 grey levels.
+const NORMAL = 32;
+const PEN = 0.17;
+const WIDTH = 0.7;
+const DESLANT = 1;
+const STRETCH = 1.6;
+
+// The slant dx/dy of the drawing: covariance of x and y over var(y), every segment weighted by its length.
+function slantOf(strokes) {
+  let total = 0, mx = 0, my = 0;
+  const segments = [];
+  for (const stroke of strokes) {
+    for (let i = 1; i < stroke.length; i++) {
+      const a = stroke[i - 1], b = stroke[i], length = Math.hypot(b.x - a.x, b.y - a.y);
+      segments.push({ x: (a.x + b.x) / 2, y: (a.y + b.y) / 2, w: length });
+      total += length;
+    }
+  }
+  if (total === 0) return 0;
+  for (const s of segments) { mx += (s.w * s.x) / total; my += (s.w * s.y) / total; }
+  let cxy = 0, cyy = 0;
+  for (const s of segments) { cxy += s.w * (s.x - mx) * (s.y - my); cyy += s.w * (s.y - my) ** 2; }
+  return cyy > 0 ? Math.max(-1, Math.min(1, cxy / cyy)) : 0;
+}
+
+function normalizedInk(strokes) {
+  if (strokes.flat().length === 0) return null;
+  const shear = DESLANT * slantOf(strokes);
+  const straight = strokes.map((stroke) => stroke.map((p) => ({ x: p.x - shear * p.y, y: p.y })));
+  const points = straight.flat();
+  const xs = points.map((p) => p.x), ys = points.map((p) => p.y);
+  const x0 = Math.min(...xs), y0 = Math.min(...ys), w = Math.max(...xs) - x0, h = Math.max(...ys) - y0;
+  const pen = PEN * NORMAL, inner = NORMAL - pen;
+  const sy = Math.min((WIDTH * inner) / Math.max(w, 1e-6), inner / Math.max(h, 1e-6));
+  const sx = Math.min((WIDTH * inner) / Math.max(w, 1e-6), STRETCH * sy);
+  const dx = pen / 2 + (inner - w * sx) / 2 - x0 * sx, dy = pen / 2 + (inner - h * sy) / 2 - y0 * sy;
+  const canvas = document.createElement("canvas");
+  canvas.width = canvas.height = NORMAL;
+  const ctx = canvas.getContext("2d");
+  ctx.lineWidth = pen;
+  ctx.lineCap = ctx.lineJoin = "round";
+  ctx.strokeStyle = ctx.fillStyle = "#000";
+  for (const stroke of straight) {
+    ctx.beginPath();
+    ctx.arc(stroke[0].x * sx + dx, stroke[0].y * sy + dy, pen / 2, 0, 2 * Math.PI);
+    ctx.fill();
+    ctx.beginPath();
+    stroke.forEach((p, i) => (i ? ctx.lineTo : ctx.moveTo).call(ctx, p.x * sx + dx, p.y * sy + dy));
+    ctx.stroke();
+  }
+  return inkOf(canvas).map((v) => (v >= 0.5 ? 1 : 0));
+}
+
+// Strokes ([[{x, y}, ...], ...] in any coordinates) -> what the page sends: toDigits of the normalized bitmap.
+function strokesToDigits(strokes) {
+  const ink = normalizedInk(strokes);
+  return ink && toDigits(ink, NORMAL, NORMAL);
+}
+
 function inkOf(canvas) {
   const { width, height } = canvas;
   const rgba = canvas.getContext("2d").getImageData(0, 0, width, height).data;
@@ -74,6 +138,28 @@ function drawPreview(canvas, pixels) {
   });
 }
 
+// Below this probability for the top digit the page says "not sure" (docs/serving.md): the model's best guess is
+// still shown, with the next two.
+const NOT_SURE_BELOW = 0.6;
+
+// The three most probable digits, best first, with their probabilities; "not sure" when the best is below
+// NOT_SURE_BELOW. A model without probabilities (e.g. linear SVM) gives its one answer with probability 1.
+function showTopThree(labels, probabilities) {
+  const ranked = labels.map((label, k) => ({ label, p: probabilities[k] })).sort((a, b) => b.p - a.p).slice(0, 3);
+  const list = document.getElementById("top3");
+  list.replaceChildren(...ranked.map(({ label, p }) => {
+    const item = document.createElement("li");
+    item.dataset.label = String(label);
+    item.dataset.probability = String(p);
+    item.textContent = `${label}: ${(100 * p).toFixed(1)} %`;
+    return item;
+  }));
+  const unsure = ranked.length > 0 && ranked[0].p < NOT_SURE_BELOW;
+  const note = document.getElementById("confidence");
+  note.textContent = unsure ? `not sure (best guess below ${100 * NOT_SURE_BELOW} %)` : "";
+  note.dataset.sure = String(!unsure);
+}
+
 function showAnswer(answer) {
   const digit = document.getElementById("digit"), bars = document.getElementById("bars");
   const prediction = answer.predictions[0];
@@ -81,6 +167,8 @@ function showAnswer(answer) {
   digit.dataset.digit = String(prediction);
   bars.replaceChildren();
   const probabilities = answer.probabilities ? answer.probabilities[0] : null;
+  const classes = answer.classes || [prediction];
+  showTopThree(classes, classes.map((label, k) => (probabilities ? probabilities[k] : label === prediction ? 1 : 0)));
   (answer.classes || []).forEach((label, k) => {
     const p = probabilities ? probabilities[k] : (label === prediction ? 1 : 0);
     const item = document.createElement("li");
@@ -110,6 +198,7 @@ function setup() {
   ctx.lineJoin = "round";
   ctx.strokeStyle = ctx.fillStyle = "#000";
   let drawing = false, last = null, pending = null;
+  let strokes = [];  // every stroke's points in canvas pixels: what strokesToDigits reads
 
   const point = (event) => {
     const rect = pad.getBoundingClientRect();
@@ -121,6 +210,7 @@ function setup() {
     pad.setPointerCapture(event.pointerId);
     drawing = true;
     last = point(event);
+    strokes.push([last]);
     ctx.beginPath();
     ctx.arc(last.x, last.y, ctx.lineWidth / 2, 0, 2 * Math.PI);  // a dot, even if the pointer never moves
     ctx.fill();
@@ -132,6 +222,7 @@ function setup() {
     ctx.moveTo(last.x, last.y);
     ctx.lineTo(next.x, next.y);
     ctx.stroke();
+    strokes[strokes.length - 1].push(next);
     last = next;
   });
   const stop = () => {
@@ -143,7 +234,7 @@ function setup() {
   pad.addEventListener("pointercancel", stop);
 
   async function predict() {
-    const digits = toDigits(inkOf(pad), pad.width, pad.height);
+    const digits = strokesToDigits(strokes);
     drawPreview(preview, digits && digits.pixels);
     if (!digits) {
       setStatus("draw a digit first", true);
@@ -173,14 +264,17 @@ function setup() {
   document.getElementById("predict").addEventListener("click", predict);
   document.getElementById("clear").addEventListener("click", () => {
     ctx.clearRect(0, 0, pad.width, pad.height);
+    strokes = [];
     drawPreview(preview, null);
     document.getElementById("digit").textContent = "?";
     document.getElementById("digit").dataset.digit = "";
     document.getElementById("bars").replaceChildren();
+    document.getElementById("top3").replaceChildren();
+    document.getElementById("confidence").textContent = "";
     setStatus("no prediction yet");
   });
 }
 
-window.DigitPad = { toDigits };
+window.DigitPad = { toDigits, strokesToDigits };
 if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setup);
 else setup();

@@ -37,6 +37,9 @@ class FeatureSpec:
     mean: float
     std: float
     missing: int  # missing (NaN/inf) values in the training split before imputation
+    # [low, high] every value of this feature can take, declared by the data set (digits' pixels: [0, 16]): when set,
+    # inference checks values against it instead of the range the training split happened to cover
+    domain: list[float] | None = None
 
 
 @dataclass(frozen=True)
@@ -114,8 +117,11 @@ def learn_contract(
     source: str = "",
     fingerprint: str = "",
     missing_counts: Sequence[int] | None = None,
+    feature_domain: Sequence[float] | None = None,
 ) -> DataContract:
-    """The contract of a training split (statistics ignore missing values; the class set comes from all of y)."""
+    """The contract of a training split (statistics ignore missing values; the class set comes from all of y).
+
+    `feature_domain` ([low, high], declared by the data set) is recorded on every feature as its domain."""
     features = []
     for j, name in enumerate(feature_names):
         column = X_train[:, j]
@@ -132,6 +138,7 @@ def learn_contract(
                 mean=float(finite.mean()),
                 std=float(finite.std()),
                 missing=int(missing_counts[j]) if missing_counts is not None else int(column.size - finite.size),
+                domain=None if feature_domain is None else [float(v) for v in feature_domain],
             )
         )
     classes = None
@@ -208,6 +215,10 @@ def _preview(names: Sequence[str], limit: int = 8) -> str:
     return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
+def _allowed_range(spec: FeatureSpec) -> tuple[float, float]:
+    return (spec.domain[0], spec.domain[1]) if spec.domain else (spec.min, spec.max)
+
+
 def check_ranges(
     X: np.ndarray,
     contract: DataContract,
@@ -217,7 +228,8 @@ def check_ranges(
     csv_lines: bool = False,
     beyond_tolerance: Literal["error", "warning"] = "error",
 ) -> list[Finding]:
-    """Values outside the training min/max: within `range_tolerance` x range a warning, beyond it `beyond_tolerance`."""
+    """Values outside the training min/max (or the feature's declared domain, when it has one): within
+    `range_tolerance` x range a warning, beyond it `beyond_tolerance`."""
     findings: list[Finding] = []
     mild: list[tuple[str, np.ndarray, np.ndarray]] = []
     severe: list[tuple[str, np.ndarray, np.ndarray]] = []
@@ -226,14 +238,15 @@ def check_ranges(
     lows = np.fmin.reduce(X, axis=0) if X.shape[0] else np.full(X.shape[1], np.nan)
     highs = np.fmax.reduce(X, axis=0) if X.shape[0] else np.full(X.shape[1], np.nan)
     for j, spec in enumerate(contract.features):
-        if not (lows[j] < spec.min or highs[j] > spec.max):
+        low, high = _allowed_range(spec)
+        if not (lows[j] < low or highs[j] > high):
             continue
         column = X[:, j]
-        span = spec.max - spec.min if spec.max > spec.min else max(abs(spec.max), 1.0)  # a constant feature
+        span = high - low if high > low else max(abs(high), 1.0)  # a constant feature
         slack = contract.range_tolerance * span
         with np.errstate(invalid="ignore"):
-            outside = (column < spec.min) | (column > spec.max)
-            beyond = (column < spec.min - slack) | (column > spec.max + slack)
+            outside = (column < low) | (column > high)
+            beyond = (column < low - slack) | (column > high + slack)
         if beyond.any():
             rows = np.flatnonzero(beyond)
             severe.append((spec.name, rows, column[rows[:5]]))
@@ -244,6 +257,7 @@ def check_ranges(
     for severity, rule, hits in ((beyond_tolerance, "out of range", severe), ("warning", "mildly out of range", mild)):
         for name, rows, values in hits:
             spec = contract.features[contract.feature_names.index(name)]
+            low, high = _allowed_range(spec)
             examples = example_rows(rows, row_offset=row_offset, csv_lines=csv_lines, values=[float(v) for v in values])
             findings.append(
                 Finding(
@@ -251,8 +265,9 @@ def check_ranges(
                     rule,
                     [name],
                     int(rows.size),
-                    f"{origin}: training range [{spec.min:g}, {spec.max:g}], tolerance {contract.range_tolerance:g} x "
-                    f"range; e.g. {examples}",
+                    f"{origin}: training range [{spec.min:g}, {spec.max:g}]"
+                    f"{f', domain [{low:g}, {high:g}]' if spec.domain else ''}, tolerance "
+                    f"{contract.range_tolerance:g} x range; e.g. {examples}",
                 )
             )
     return findings

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from mlops_pipeline.augment import augment_digits
 from mlops_pipeline.config import DataConfig, ProblemKind
 from mlops_pipeline.contract import DataContract, check_ranges, learn_contract
 from mlops_pipeline.data import Dataset
@@ -145,8 +146,11 @@ def prepare(dataset: Dataset, config: DataConfig, problem: ProblemKind) -> Prepa
         source=dataset.source,
         fingerprint=dataset.fingerprint,
         missing_counts=missing_counts.tolist(),
+        feature_domain=dataset.info.get("feature_domain"),
     )
     findings += _test_split_range_findings(X_test, contract, dataset.source)
+    if config.augment is not None:  # after the contract: it describes the real rows, not the made-up ones
+        X_train, y_train = augment_digits(X_train, y_train, config.augment, config.seed)
     return PreparedData(
         X_train=X_train,
         X_test=X_test,

@@ -18,7 +18,7 @@ import httpx
 import numpy as np
 import pytest
 from conftest import REPO_ROOT, background_process, free_port, subprocess_env, wait_until
-from serving_support import MODEL, build_store
+from serving_support import MODEL, build_store, draw_strokes, drawn_digits
 from sklearn.datasets import load_digits
 
 from mlops_pipeline.registry import ModelStore
@@ -314,3 +314,35 @@ def test_the_docs_page_renders_its_operations_with_the_network_blocked(service: 
     assert sorted(paths) == ["/health", "/models", "/predict"]
     assert title is not None and title.startswith(f"{MODEL} predictions")
     assert blocked == [] and failed == []  # nothing was even attempted off the host
+
+
+def test_drawings_of_every_digit_are_answered_with_the_top_three_and_none_is_refused(service: Service) -> None:
+    drawings, _, labels = drawn_digits()
+    picked = [32 * digit + (5 * digit + 3) % 32 for digit in range(10)]  # one of each digit, in different hands
+    shown = []
+    with _browser() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 900, "height": 620})
+        page.goto(service.url)
+        for i in picked:
+            draw_strokes(page, drawings[i]["strokes"], drawings[i]["pen_px"])
+            with page.expect_response(lambda response: response.url.endswith("/predict")) as answered:
+                page.click("#predict")
+            status_code = answered.value.status
+            page.wait_for_function("document.getElementById('top3').children.length > 0")
+            top3 = page.locator("#top3 li").evaluate_all(
+                "items => items.map(item => [Number(item.dataset.label), Number(item.dataset.probability)])"
+            )
+            sent = json.loads(answered.value.request.post_data)["instances"]
+            shown.append((status_code, top3, page.locator("#confidence").text_content(), sent))
+            page.click("#clear")
+        browser.close()
+
+    assert [labels[i] for i in picked] == list(range(10))
+    for status_code, top3, confidence, sent in shown:
+        assert status_code == 200  # no drawing is refused (the pixels' domain is 0-16, whatever training covered)
+        direct = httpx.post(f"{service.url}/predict", json={"instances": sent}, timeout=30).json()
+        ranked = sorted(zip(direct["classes"], direct["probabilities"][0], strict=True), key=lambda cp: -cp[1])[:3]
+        assert top3 == [[label, p] for label, p in ranked]
+        assert top3[0][0] == direct["predictions"][0]
+        assert ("not sure" in confidence) == (top3[0][1] < 0.6)

@@ -24,7 +24,12 @@ from mlops_pipeline.registry import CHAMPION_FILE, FLOAT_MODEL_FILE, INT8_MODEL_
 # stored with every version besides the model files: the plot, the data contract, the drift reference
 EXTRA_FILES = ("confusion_matrix.svg", "contract.json", "drift_reference.json")
 NAME = "digits-logreg"
-WEAK = ["model.C=0.001", "gate.min_metrics.accuracy=0.5", "gate.min_metrics.macro_f1=0.5"]
+WEAK = [
+    "model.C=0.001",
+    "gate.min_metrics.accuracy=0.5",
+    "gate.min_metrics.macro_f1=0.5",
+    "gate.golden_sets.0.min_metrics.accuracy=0.5",  # weak, yet within every absolute bound: only champion rules fail
+]
 
 
 def _config(root: Path, *overrides: str, path: str = "config/digits.yaml") -> PipelineConfig:
@@ -78,6 +83,7 @@ def test_first_model_of_a_name_passes_and_becomes_champion(first_run: tuple[Path
         "deterministic predictions",
         "batch of one row",
         "agreement under input noise",
+        "drawn digits: accuracy >= min",  # config/digits.yaml's golden set (no champion yet: no champion rule)
     }
     assert all(row["result"] == "pass" for row in verdict)
 
@@ -101,7 +107,11 @@ def test_weak_candidate_ends_failed_with_champion_untouched_and_the_gate_table_s
     # kept for inspection; never quantized
     assert store.verify("v2") == sorted([FLOAT_MODEL_FILE, *EXTRA_FILES])
     verdict = {row["check"]: row for row in _table(state.state_details.flow_run_id, "gate")}
-    assert [name for name, row in verdict.items() if row["result"] == "FAIL"] == ["accuracy vs champion v1"]
+    # the held-out comparison and the drawn-digit set's (config/digits.yaml's golden set): it reads drawings worse too
+    assert [name for name, row in verdict.items() if row["result"] == "FAIL"] == [
+        "accuracy vs champion v1",
+        "drawn digits: accuracy vs champion v1",
+    ]
     champion_row = verdict["accuracy vs champion v1"]
     assert champion_row["measured"] < float(champion_row["bound"].removeprefix(">= "))
     assert verdict["champion v1 scores the held-out data"]["result"] == "pass"
@@ -157,7 +167,11 @@ def test_candidates_compete_on_validation_rows_and_refit_false_keeps_the_validat
 ) -> None:
     # without the refit the model learned from 20% fewer rows and scores about a point lower than the champion
     config = _config(
-        store_with_champion, "model.refit=false", "gate.champion_tolerance=0.05", path="config/digits-candidates.yaml"
+        store_with_champion,
+        "model.refit=false",
+        "gate.champion_tolerance=0.05",
+        "gate.golden_sets.0.champion_tolerance=0.05",  # ... and reads the drawn digits a little worse
+        path="config/digits-candidates.yaml",
     )
     state = pipeline.training_pipeline(config, return_state=True)
 

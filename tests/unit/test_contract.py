@@ -75,6 +75,28 @@ def test_check_ranges_on_a_constant_training_feature():
     assert {(f.rule, f.count) for f in findings} == {("mildly out of range", 1), ("out of range", 1)}
 
 
+def test_a_declared_domain_replaces_the_training_range_and_old_contracts_have_none():
+    # a pixel the training split never inked beyond 9 may be 15 in a drawing: in the domain [0, 16], no finding
+    contract = learn_contract(
+        np.array([[0.0], [9.0]]), np.array([0, 1]), ["pixel"], problem="classification", target="y",
+        feature_domain=(0.0, 16.0),
+    )  # fmt: skip
+    assert contract.features[0].domain == [0.0, 16.0] and (contract.features[0].min, contract.features[0].max) == (0, 9)
+    assert check_ranges(np.array([[15.0], [16.0], [0.0]]), contract, "page") == []
+    (beyond,) = check_ranges(np.array([[40.0]]), contract, "page")
+    assert beyond.rule == "out of range" and "domain [0, 16]" in beyond.detail
+    raw = contract.to_dict()
+    del raw["features"][0]["domain"]  # a contract.json written before domains existed
+    assert DataContract.from_dict(raw).features[0].domain is None
+
+
+def test_digits_contracts_carry_the_pixel_domain_and_tabular_ones_do_not():
+    digits = prepare(load_dataset(DataConfig(source="digits")), DataConfig(source="digits"), "classification")
+    assert {tuple(f.domain) for f in digits.contract.features} == {(0.0, 16.0)}
+    iris = prepare(load_dataset(DataConfig(source="iris")), DataConfig(source="iris"), "classification")
+    assert {f.domain for f in iris.contract.features} == {None}
+
+
 def test_check_chunk_reports_unlabelled_rows_then_the_readers_findings_then_its_own(contract):
     means = [spec.mean for spec in contract.features]  # within the training ranges
     X = np.array([means, [*means[:2], np.nan]])

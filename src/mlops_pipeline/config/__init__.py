@@ -20,7 +20,7 @@ Unknown keys are errors that name the key (and suggest the closest valid one). I
 from __future__ import annotations
 
 from mlops_pipeline.config.base import Section
-from mlops_pipeline.config.data import DataConfig, DataFormat, ImputeStrategy
+from mlops_pipeline.config.data import AugmentConfig, DataConfig, DataFormat, ImputeStrategy
 from mlops_pipeline.config.errors import ConfigError
 from mlops_pipeline.config.inference import DriftConfig, InferenceConfig
 from mlops_pipeline.config.loading import (
@@ -53,9 +53,11 @@ from mlops_pipeline.config.problems import (
     ProblemKind,
     primary_metric,
 )
-from mlops_pipeline.config.sections import GateConfig, QuantizeConfig, RegistryConfig
+from mlops_pipeline.config.sections import GateConfig, GoldenSetConfig, QuantizeConfig, RegistryConfig
 
 __all__ = [
+    "AugmentConfig",
+    "GoldenSetConfig",
     "CLASSIFICATION_METRICS",
     "LOWER_IS_BETTER",
     "MODEL_PROBLEM",

@@ -12,6 +12,21 @@ ImputeStrategy = Literal["none", "mean", "median", "most_frequent"]
 DataFormat = Literal["auto", "csv", "parquet", "npz"]
 
 
+class AugmentConfig(Section):
+    """Training on augmented digits (mlops_pipeline.augment): square-image data such as digits only."""
+
+    copies: int = Field(4, ge=1, le=20, description="Transformed copies of every training image.")
+    max_rotation_degrees: float = Field(12.0, ge=0.0, le=45.0, description="Rotation drawn from +- this.")
+    max_shear: float = Field(0.35, ge=0.0, le=1.0, description="Horizontal shear (slant, dx/dy) drawn from +- this.")
+    max_shift_cells: float = Field(0.6, ge=0.0, le=2.0, description="Shift in 8x8 cells drawn from +- this.")
+    stroke_change: float = Field(
+        0.5, ge=0.0, le=1.0, description="Stroke thickened (dilation) or thinned (erosion) by up to this many cells."
+    )
+    min_width_scale: float = Field(
+        0.6, gt=0.0, le=1.0, description="Width squeezed to a factor drawn from [this, 1] (narrow hands)."
+    )
+
+
 class DataConfig(Section):
     """Where the data comes from, how it is read, the rules it must meet, and how it is split."""
 
@@ -56,6 +71,11 @@ class DataConfig(Section):
     )
     test_size: float = Field(0.2, gt=0.0, lt=1.0, description="Fraction held out for the test-gate.")
     seed: int = Field(42, ge=0, description="Seed for the split and every estimator with randomness.")
+    augment: AugmentConfig | None = Field(
+        None,
+        description="Train on the training split plus augmented copies (small rotations, shears, shifts, stroke "
+        "widths) of its 8x8 images; off when unset. The held-out split and the contract stay the real data.",
+    )
 
     @field_validator("delimiter", mode="before")
     @classmethod

@@ -17,7 +17,8 @@ from mlops_pipeline.config.sections import GateConfig, QuantizeConfig, RegistryC
 
 
 class PipelineConfig(Section):
-    """Everything one training run needs. Defaults are `config/digits.yaml`."""
+    """Everything one training run needs. Defaults are `config/digits.yaml`, except `gate.golden_sets` (none by
+    default: a default run may be on any data set; the digits config names the drawn-digit set)."""
 
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelSection = Field(default_factory=ModelSection)

@@ -12,6 +12,27 @@ def _default_min_metrics() -> dict[MetricName, float]:
     return {"accuracy": 0.95, "macro_f1": 0.95}
 
 
+class GoldenSetConfig(Section):
+    """An extra labelled set the gate scores every candidate on (mlops_pipeline.golden)."""
+
+    name: str = Field(..., min_length=1, description="Shown in the gate table before each of the set's checks.")
+    source: str = Field(
+        ...,
+        min_length=1,
+        description="A golden set that ships with the package (drawn_digits: digits drawn with the mouse on the "
+        "serving page) or a path / URL to a labelled .csv, .parquet or .npz with the model's feature columns.",
+    )
+    target: str | None = Field(None, description="Target column of the file ('target' when unset).")
+    min_metrics: dict[MetricName, float] = Field(default_factory=dict, description="Metric -> lowest value on the set.")
+    max_metrics: dict[MetricName, float] = Field(
+        default_factory=dict, description="Metric -> highest value on the set."
+    )
+    no_worse_than_champion: bool = Field(
+        True, description="The primary metric on this set may not fall below the champion's on the same set ..."
+    )
+    champion_tolerance: float = Field(0.01, ge=0.0, description="... by more than this.")
+
+
 class GateConfig(Section):
     """Bounds a candidate must meet before it may become the champion."""
 
@@ -44,6 +65,11 @@ class GateConfig(Section):
         0.05,
         gt=0.0,
         description="Noise check, regression only: predictions agree within this fraction of the target's std.",
+    )
+    golden_sets: list[GoldenSetConfig] = Field(
+        default_factory=list,
+        description="Extra labelled sets every candidate is scored on, each with its own bounds and a "
+        "no-worse-than-champion rule (mlops_pipeline.golden).",
     )
 
 

@@ -49,6 +49,11 @@ BUILTIN_DATASETS: dict[str, Callable[[], tuple[Any, ProblemKind]]] = {
 }
 
 
+# Values every feature of a built-in set can take, whatever its training split covered: the contract checks served
+# rows against these (a drawing may put ink in a corner no training digit touched).
+FEATURE_DOMAINS: dict[str, tuple[float, float]] = {"digits": (0.0, 16.0)}  # counts of on pixels in 4x4 blocks
+
+
 def load_builtin(name: str) -> Dataset:
     """Load one of the data sets that ship with scikit-learn (california_housing: from its download cache)."""
     try:
@@ -61,6 +66,7 @@ def load_builtin(name: str) -> Dataset:
     X = np.asarray(bunch.data, dtype=np.float64)
     y = np.asarray(bunch.target)
     feature_names = [str(n) for n in getattr(bunch, "feature_names", [f"x{i}" for i in range(X.shape[1])])]
+    domain = FEATURE_DOMAINS.get(name)
     return Dataset(
         X=X,
         y=y,
@@ -69,4 +75,5 @@ def load_builtin(name: str) -> Dataset:
         source=f"builtin:{name}",
         fingerprint=fingerprint_arrays(X, y, names=feature_names),
         problem=problem,
+        info={} if domain is None else {"feature_domain": domain},
     )
