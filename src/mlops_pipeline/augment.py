@@ -5,6 +5,10 @@ centred. Each copy of a training image is upsampled to the 32x32 grid load_digit
 small rotation and shear, shifted, its stroke thickened or thinned (grey dilation / erosion), and counted back into
 4x4 blocks (0..16). Only the training split is augmented (the held-out split and the contract stay the real data);
 every transform is drawn from a generator seeded with `data.seed`, so two runs give the same rows.
+
+With `redraw`, every copy is instead drawn again the way the serving page draws what people draw
+(mlops_pipeline.redraw: the strokes' centre line, turned by a small rotation, shear and narrowing, straightened,
+scaled into the page's box and drawn with the page's pen): the first copy of each image is redrawn as it is.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import numpy as np
 from scipy import ndimage
 
 from mlops_pipeline.config import AugmentConfig
+from mlops_pipeline.redraw import centre_line, page_digits, turned
 
 
 class AugmentError(ValueError):
@@ -62,8 +67,22 @@ def augment_digits(
         )
     rng = np.random.default_rng(seed)
     images = X.reshape(-1, side, side)
+    if settings.redraw:
+        return _redrawn(X, y, images, rng, settings, levels)
     copies = [
         np.stack([_transform(image, rng, settings, levels) for image in images]).reshape(-1, n_features)
         for _ in range(settings.copies)
+    ]
+    return np.vstack([X, *copies]), np.concatenate([y] * (settings.copies + 1))
+
+
+def _redrawn(
+    X: np.ndarray, y: np.ndarray, images: np.ndarray, rng: np.random.Generator, settings: AugmentConfig, levels: float
+) -> tuple[np.ndarray, np.ndarray]:
+    lines = [centre_line(image, levels) for image in images]
+    bounds = (settings.max_rotation_degrees, settings.max_shear, settings.min_width_scale)
+    copies = [
+        np.stack([page_digits(points if copy == 0 else turned(points, rng, *bounds)) for points in lines])
+        for copy in range(settings.copies)
     ]
     return np.vstack([X, *copies]), np.concatenate([y] * (settings.copies + 1))

@@ -8,6 +8,7 @@ from sklearn.datasets import load_digits
 
 from mlops_pipeline.augment import AugmentError, augment_digits
 from mlops_pipeline.config import AugmentConfig, ConfigError, parse_config
+from mlops_pipeline.redraw import centre_line, page_digits
 
 DIGITS = load_digits()
 
@@ -51,3 +52,19 @@ def test_the_config_key_is_off_by_default_and_checked() -> None:
     assert parse_config({"data": {"augment": {"copies": 2}}}).data.augment == AugmentConfig(copies=2)
     with pytest.raises(ConfigError, match="data.augment.spin"):
         parse_config({"data": {"augment": {"spin": 3}}})
+
+
+def test_redrawn_copies_are_the_pages_picture_of_each_digit_and_seeded() -> None:
+    X, y = DIGITS.data[:12], DIGITS.target[:12]
+    settings = AugmentConfig(copies=3, redraw=True)
+    augmented, labels = augment_digits(X, y, settings, seed=0)
+    assert augmented.shape == (48, 64) and labels.tolist() == y.tolist() * 4
+    assert np.array_equal(augmented[:12], X)  # the real rows first, unchanged
+    # the first copy is each digit redrawn as it is; the others are turned first, drawn from the seed
+    as_is = np.stack([page_digits(centre_line(image.reshape(8, 8))) for image in X])
+    assert np.array_equal(augmented[12:24], as_is)
+    assert not np.array_equal(augmented[24:36], as_is)
+    again, _ = augment_digits(X, y, settings, seed=0)
+    other, _ = augment_digits(X, y, settings, seed=1)
+    assert np.array_equal(again, augmented) and not np.array_equal(other[24:], augmented[24:])
+    assert (augmented[12:].max(axis=1) == 16).all()  # the page scales every digit's darkest cell to 16

@@ -25,6 +25,11 @@ class AugmentConfig(Section):
     min_width_scale: float = Field(
         0.6, gt=0.0, le=1.0, description="Width squeezed to a factor drawn from [this, 1] (narrow hands)."
     )
+    redraw: bool = Field(
+        False,
+        description="Draw every copy again the way the serving page draws (the strokes' centre line, straightened, "
+        "scaled into the page's box, one pen): rotation, shear and width apply; shift and stroke_change do not.",
+    )
 
 
 class DataConfig(Section):
