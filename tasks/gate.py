@@ -10,7 +10,7 @@ from prefect.artifacts import create_table_artifact
 
 from mlops_pipeline.config import GateConfig, primary_metric
 from mlops_pipeline.gate import BestPassed, Champion, GateFailed, GateReport, gate_candidate, verdict_rows
-from mlops_pipeline.golden import golden_sets_for, load_golden_sets, with_golden_checks
+from mlops_pipeline.golden import load_golden_sets, with_golden_checks
 from mlops_pipeline.reports import artifact_key
 from mlops_pipeline.train import TrainedModel
 from mlops_pipeline.validate import PreparedData
@@ -37,8 +37,7 @@ def gate(
 ) -> GateReport:
     """Publish the verdict table; raise GateFailed (listing every failed check) unless every check passed."""
     report = gate_candidate(trained, data, config, champion, best)
-    configured = golden_sets_for(config.golden_sets, data.source)
-    golden = load_golden_sets(configured, data.feature_names)  # gate.golden_sets: read here, at the edge
+    golden = load_golden_sets(config.golden_sets, data.feature_names)  # gate.golden_sets: read here, at the edge
     report = with_golden_checks(report, trained.estimator, golden, champion, primary_metric(data.problem), data.problem)
     publish_verdict(report, model_name)
     if not report.passed:

@@ -26,17 +26,6 @@ from mlops_pipeline.train import evaluate
 # Sets that ship with the package (mlops_pipeline/datasets): name -> file
 BUILTIN_GOLDEN_SETS = {"drawn_digits": "drawn_digits.csv"}
 
-# A data set's own golden sets, by the source the load step records: used when gate.golden_sets is unset, so the
-# default run on the built-in digits is gated on drawings like config/digits.yaml, and a run on other data is not.
-DATASET_GOLDEN_SETS: dict[str, tuple[GoldenSetConfig, ...]] = {
-    "builtin:digits": (GoldenSetConfig(name="drawn digits", source="drawn_digits", min_metrics={"accuracy": 0.8}),),
-}
-
-
-def golden_sets_for(configured: list[GoldenSetConfig] | None, data_source: str) -> list[GoldenSetConfig]:
-    """`gate.golden_sets` as configured, or the data set's own when it is unset (None); [] means none."""
-    return list(DATASET_GOLDEN_SETS.get(data_source, ())) if configured is None else list(configured)
-
 
 class GoldenSetError(ValueError):
     """A golden set that cannot be used; the message names the config key and the file."""

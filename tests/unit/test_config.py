@@ -10,26 +10,24 @@ from conftest import REPO_ROOT
 
 from mlops_pipeline.config import (
     ConfigError,
+    GateConfig,
+    GoldenSetConfig,
     PipelineConfig,
     apply_overrides,
     fill_from_defaults,
     load_config,
     parse_config,
 )
-from mlops_pipeline.golden import golden_sets_for
 
 CONFIG_DIR = REPO_ROOT / "config"
 
 
 def test_defaults_are_the_digits_config() -> None:
-    digits = load_config(CONFIG_DIR / "digits.yaml")
-    # gate.golden_sets: digits.yaml names the drawn-digit set; the defaults leave it unset, which means the data
-    # set's own golden sets: the same list for the built-in digits, none for other data
-    assert PipelineConfig().gate.golden_sets is None
-    assert digits.model_copy(update={"gate": digits.gate.model_copy(update={"golden_sets": None})}) == PipelineConfig()
-    assert golden_sets_for(None, "builtin:digits") == digits.gate.golden_sets
-    assert golden_sets_for(None, "data/train.csv") == []
-    assert golden_sets_for([], "builtin:digits") == []
+    # except gate.golden_sets: the defaults name no golden set (they would fail any other data set's run), the
+    # digits config names the drawn-digit set
+    drawn = GoldenSetConfig(name="drawn digits", source="drawn_digits", min_metrics={"accuracy": 0.8})
+    assert load_config(CONFIG_DIR / "digits.yaml") == PipelineConfig(gate=GateConfig(golden_sets=[drawn]))
+    assert PipelineConfig().gate.golden_sets == []
 
 
 @pytest.mark.parametrize(

@@ -17,9 +17,8 @@ from mlops_pipeline.config.sections import GateConfig, QuantizeConfig, RegistryC
 
 
 class PipelineConfig(Section):
-    """Everything one training run needs. Defaults are `config/digits.yaml`; `gate.golden_sets` is unset by default,
-    which means the data set's own golden sets: the drawn-digit set that digits.yaml names, for the built-in digits,
-    and none for any other data."""
+    """Everything one training run needs. Defaults are `config/digits.yaml`, except `gate.golden_sets` (none by
+    default: a default run may be on any data set; the digits config names the drawn-digit set)."""
 
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelSection = Field(default_factory=ModelSection)

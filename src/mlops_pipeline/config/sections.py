@@ -66,11 +66,10 @@ class GateConfig(Section):
         gt=0.0,
         description="Noise check, regression only: predictions agree within this fraction of the target's std.",
     )
-    golden_sets: list[GoldenSetConfig] | None = Field(
-        None,
+    golden_sets: list[GoldenSetConfig] = Field(
+        default_factory=list,
         description="Extra labelled sets every candidate is scored on, each with its own bounds and a "
-        "no-worse-than-champion rule (mlops_pipeline.golden). Unset: the data set's own golden sets (the built-in "
-        "digits: the drawn-digit set); [] for none.",
+        "no-worse-than-champion rule (mlops_pipeline.golden).",
     )
 
 
