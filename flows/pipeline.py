@@ -355,8 +355,11 @@ def summary_markdown(summary: RunSummary) -> str:
     )
     checks = "\n".join(f"- {check}" for check in summary.gate_checks)
     champion = champion_text(summary)
+    heading = f"{summary.model_name} {summary.version}"
+    if summary.status == "unchanged":  # nothing was stored: say so where a CI job summary shows it first
+        heading = f"{summary.model_name}: {summary.outcome}"
     return (
-        f"### {summary.model_name} {summary.version}\n\n| metric | float | int8 |\n|---|---|---|\n{rows}\n\n"
+        f"### {heading}\n\n| metric | float | int8 |\n|---|---|---|\n{rows}\n\n"
         f"**Gate:** {'passed' if summary.gate_passed else 'FAILED'}\n\n{checks}\n\n"
         f"**Champion:** {champion}  \n**Files:** `{summary.model_folder}`\n"
     )

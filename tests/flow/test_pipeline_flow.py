@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO_ROOT
-from mlops_pipeline.flows.pipeline import RunSummary, training_pipeline
+from mlops_pipeline.flows.pipeline import RunSummary, summary_markdown, training_pipeline
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, FlowRunFilter, FlowRunFilterId
 
@@ -99,6 +99,9 @@ def test_rerun_is_cached_gives_identical_model_bytes_and_stores_nothing(tmp_path
     assert rerun.message == "unchanged: v1 remains champion"  # the run list and a deployment's run history
     commit = _artifacts_of(str(rerun.state_details.flow_run_id), ["digits-logreg-commit"])["digits-logreg-commit"]
     assert "unchanged: v1 remains champion" in commit.data and "same model bytes" in commit.data  # type: ignore[attr-defined]
+    # the CI job summary's heading says so too; a run that stores a version is headed by that version
+    assert summary_markdown(second).startswith("### digits-logreg: unchanged: v1 remains champion\n")
+    assert summary_markdown(first).startswith("### digits-logreg v1\n")
 
     changed = _run(_digits(tmp_path, C=0.6))  # any change to the config: a new version
     assert (changed.version, changed.outcome) == ("v2", "v2 stored and promoted to champion")
