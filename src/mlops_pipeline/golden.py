@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from mlops_pipeline.config import LOWER_IS_BETTER, DataConfig, GoldenSetConfig, ProblemKind
+from mlops_pipeline.config import DataConfig, GoldenSetConfig, ProblemKind
 from mlops_pipeline.data import DataLoadError, load_dataset
 from mlops_pipeline.findings import DataValidationError
-from mlops_pipeline.gate import Champion, Check, GateReport
+from mlops_pipeline.gate import Champion, Check, GateReport, bound_checks, champion_check, unmet_check
 from mlops_pipeline.train import evaluate
 
 # Sets that ship with the package (mlops_pipeline/datasets): name -> file
@@ -68,27 +68,17 @@ def load_golden_sets(configs: list[GoldenSetConfig], feature_names: list[str]) -
     return [load_golden_set(c, feature_names, f"gate.golden_sets[{i}]") for i, c in enumerate(configs)]
 
 
-def _bound(name: str, measured: float, bound: float, at_least: bool, detail: str) -> Check:
-    passed = measured >= bound if at_least else measured <= bound
-    return Check(name, float(measured), float(bound), ">=" if at_least else "<=", bool(passed), detail)
-
-
 def golden_checks(
     estimator: Any, golden: GoldenSet, champion: Champion | None, primary_metric: str, problem: ProblemKind
 ) -> list[Check]:
-    """The set's metric bounds and the no-worse-than-champion rule, as gate checks named after the set."""
-    rows = f"{golden.X.shape[0]} rows"
+    """The set's metric bounds and the no-worse-than-champion rule: the gate's own checks, named after the set."""
+    prefix, config = f"{golden.name}: ", golden.config
     try:
         metrics = evaluate(estimator.predict, golden.X, golden.y, problem)
     except Exception as exc:  # a model that cannot score the set fails its checks, with the reason
-        return [_bound(f"{golden.name}: scored", 0.0, 1.0, True, f"{type(exc).__name__}: {exc}")]
-    checks = [
-        _bound(f"{golden.name}: {m} >= min", metrics[m], b, True, rows) for m, b in golden.config.min_metrics.items()
-    ]
-    checks += [
-        _bound(f"{golden.name}: {m} <= max", metrics[m], b, False, rows) for m, b in golden.config.max_metrics.items()
-    ]
-    if golden.config.no_worse_than_champion and champion is not None:
+        return [unmet_check(f"{prefix}scored", f"{type(exc).__name__}: {exc}")]
+    checks = bound_checks(metrics, config.min_metrics, config.max_metrics, prefix, f"{golden.X.shape[0]} rows")
+    if config.no_worse_than_champion and champion is not None:
         checks.append(_champion_check(metrics, golden, champion, primary_metric, problem))
     return checks
 
@@ -96,18 +86,16 @@ def golden_checks(
 def _champion_check(
     metrics: dict[str, float], golden: GoldenSet, champion: Champion, primary_metric: str, problem: ProblemKind
 ) -> Check:
-    name = f"{golden.name}: {primary_metric} vs champion {champion.version}"
+    prefix = f"{golden.name}: "
     try:
         if champion.error is not None:
             raise RuntimeError(f"cannot load the champion: {champion.error}")
-        theirs = evaluate(champion.estimator.predict, golden.X, golden.y, problem)[primary_metric]
+        theirs = evaluate(champion.estimator.predict, golden.X, golden.y, problem)
     except Exception as exc:
-        return _bound(name, 0.0, 1.0, True, f"the champion cannot score the set: {exc}")
+        name = f"{prefix}{primary_metric} vs champion {champion.version}"
+        return unmet_check(name, f"the champion cannot score the set: {exc}")
     tolerance = golden.config.champion_tolerance
-    detail = f"champion {champion.version}: {primary_metric}={theirs:.4f}, tolerance {tolerance}"
-    if primary_metric in LOWER_IS_BETTER:
-        return _bound(name, metrics[primary_metric], theirs + tolerance, False, detail)
-    return _bound(name, metrics[primary_metric], theirs - tolerance, True, detail)
+    return champion_check(metrics, theirs, primary_metric, tolerance, champion.version, prefix)
 
 
 def with_golden_checks(

@@ -15,6 +15,7 @@ from mlops_pipeline.gate._model_gate import (
     GateReport,
     absolute_checks,
     behavioural_checks,
+    bound_checks,
     champion_check,
     champion_recheck,
     class_recall_check,
@@ -26,6 +27,7 @@ from mlops_pipeline.gate._model_gate import (
     run_gate,
     score_champion,
     single_row_check,
+    unmet_check,
     verdict_rows,
 )
 from mlops_pipeline.gate._quantization import (
@@ -52,6 +54,7 @@ __all__ = [
     "QuantizationReport",
     "QuantizationResult",
     "absolute_checks",
+    "bound_checks",
     "agreement_rate",
     "behavioural_checks",
     "champion_check",
@@ -70,5 +73,6 @@ __all__ = [
     "run_gate",
     "score_champion",
     "single_row_check",
+    "unmet_check",
     "verdict_rows",
 ]

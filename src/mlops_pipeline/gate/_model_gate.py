@@ -9,7 +9,7 @@ is one table artifact listing each check with its measured value, bound and pass
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,7 @@ import joblib
 import numpy as np
 from sklearn.metrics import recall_score
 
-from mlops_pipeline.config import LOWER_IS_BETTER, GateConfig, ProblemKind, primary_metric
+from mlops_pipeline.config import LOWER_IS_BETTER, GateConfig, MetricName, ProblemKind, primary_metric
 from mlops_pipeline.registry import CHAMPION_FILE, RegistryError, Store
 from mlops_pipeline.train import TrainedModel, evaluate, rows_agree
 from mlops_pipeline.validate import PreparedData
@@ -86,11 +86,27 @@ def _holds(name: str, ok: bool, detail: str) -> Check:
 
 
 # ---- absolute and champion checks -----------------------------------------------------------------------------
+def bound_checks(
+    metrics: dict[str, float],
+    min_metrics: Mapping[MetricName, float],
+    max_metrics: Mapping[MetricName, float],
+    prefix: str = "",
+    detail: str = "",
+) -> list[Check]:
+    """One check per metric bound; `prefix` names the data they were measured on (a golden set's "name: ")."""
+    checks = [_at_least(f"{prefix}{m} >= min", metrics[m], bound, detail) for m, bound in min_metrics.items()]
+    checks += [_at_most(f"{prefix}{m} <= max", metrics[m], bound, detail) for m, bound in max_metrics.items()]
+    return checks
+
+
 def absolute_checks(metrics: dict[str, float], config: GateConfig) -> list[Check]:
     """The config's metric bounds (gate.min_metrics, gate.max_metrics)."""
-    checks = [_at_least(f"{m} >= min", metrics[m], bound) for m, bound in config.min_metrics.items()]
-    checks += [_at_most(f"{m} <= max", metrics[m], bound) for m, bound in config.max_metrics.items()]
-    return checks
+    return bound_checks(metrics, config.min_metrics, config.max_metrics)
+
+
+def unmet_check(name: str, detail: str) -> Check:
+    """A check that could not be made (a model that cannot score the data): it fails, with the reason."""
+    return _holds(name, False, detail)
 
 
 def class_recall_check(y_true: np.ndarray, y_pred: np.ndarray, floor: float) -> Check:
@@ -110,11 +126,13 @@ def champion_check(
     primary_metric: str,
     tolerance: float,
     champion_version: str,
+    prefix: str = "",
 ) -> Check:
-    """The candidate is not worse than the champion's primary metric by more than the tolerance."""
+    """The candidate is not worse than the champion's primary metric by more than the tolerance (`prefix` names the
+    data both were scored on, as in bound_checks)."""
     champion = champion_metrics[primary_metric]
     detail = f"champion {champion_version}: {primary_metric}={champion:.4f}, tolerance {tolerance}"
-    name = f"{primary_metric} vs champion {champion_version}"
+    name = f"{prefix}{primary_metric} vs champion {champion_version}"
     if primary_metric in LOWER_IS_BETTER:
         return _at_most(name, metrics[primary_metric], champion + tolerance, detail)
     return _at_least(name, metrics[primary_metric], champion - tolerance, detail)
