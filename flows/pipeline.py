@@ -26,7 +26,7 @@ from mlops_pipeline.tasks.champion import load_best_passed, load_champion
 from mlops_pipeline.tasks.commit import commit
 from mlops_pipeline.tasks.diagnose import diagnose
 from mlops_pipeline.tasks.drift import drift_reference
-from mlops_pipeline.tasks.gate import gate
+from mlops_pipeline.tasks.gate import gate, load_golden
 from mlops_pipeline.tasks.infer import infer
 from mlops_pipeline.tasks.load import load_with_retries
 from mlops_pipeline.tasks.quantize import quantize
@@ -50,6 +50,7 @@ from mlops_pipeline.config import (
     with_data_source,
 )
 from mlops_pipeline.gate import BestPassed, Champion, GateFailed
+from mlops_pipeline.golden import GoldenSet
 from mlops_pipeline.quantize import QuantizationError
 from mlops_pipeline.registry import RegistryError, Store, open_store
 from mlops_pipeline.reports import artifact_key
@@ -107,6 +108,7 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> State[RunSum
     # load (retries and backoff from the data config) -> validate (fails the run on any contract violation)
     dataset = steps.run(load_with_retries(config.data), config.data)
     data = steps.run(validate, dataset, config.data, config.problem, artifact_key(store.name, "data-quality"))
+    golden = load_golden(config.gate.golden_sets, data.feature_names)  # a bad golden set fails before training
 
     # select -> train: every candidate scored on validation rows, the winner refit on the training split
     selection = select_candidate(data, config, steps)
@@ -114,7 +116,7 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> State[RunSum
 
     # evaluate: gate against the champion -> quantize -> int8 smoke test; a failure is kept for the commit
     champion = load_champion(store)
-    evaluation = evaluate(trained, data, config, champion, load_best_passed(store, data, champion), steps)
+    evaluation = evaluate(trained, data, config, champion, load_best_passed(store, data, champion), golden, steps)
 
     # commit: nothing is written to the store before this; a failed run is stored as rejected, the champion kept
     diagnostics = diagnose(trained, data, store.name)
@@ -224,6 +226,7 @@ def evaluate(
     config: PipelineConfig,
     champion: Champion | None,
     best: BestPassed | None,
+    golden: list[GoldenSet],
     steps: StepRecorder,
 ) -> Evaluation:
     """gate -> quantize -> infer (the int8 smoke test); the first failure stops the chain and is kept.
@@ -233,7 +236,9 @@ def evaluate(
     """
     evaluation = Evaluation()
     try:
-        evaluation.gate = steps.run(gate, trained, data, config.gate, champion, config.registry.model_name, best)
+        evaluation.gate = steps.run(
+            gate, trained, data, config.gate, champion, config.registry.model_name, best, golden
+        )
         if not config.quantize.enabled:
             get_run_logger().info("quantize.enabled is false: no int8 model, no int8 inference smoke test")
             return evaluation

@@ -212,3 +212,15 @@ def test_mlp_with_quantization_off_stores_only_the_float_model(prefect_harness: 
     card = store.card("v1")
     assert card["quantization"] is None and card["int8_metrics"] == {}
     assert card["selection"]["model"]["hidden_layer_sizes"] == [16]
+
+
+def test_a_golden_set_that_cannot_be_read_fails_the_run_before_training_and_stores_nothing(
+    prefect_harness: Path, tmp_path: Path
+) -> None:
+    config = _config(tmp_path, f"gate.golden_sets.0.source={tmp_path / 'nowhere.csv'}")
+    state = pipeline.training_pipeline(config, return_state=True)
+
+    assert state.is_failed()
+    assert "gate.golden_sets[0].source: no such file" in str(state.message)
+    assert "nowhere.csv" in str(state.message)
+    assert not (tmp_path / NAME).exists() or list((tmp_path / NAME).glob("v*")) == []  # no rejected version
