@@ -1,0 +1,23 @@
+"""Mixed-type tables: column kinds, the encoded matrix, and the model steps that turn it into features."""
+
+from mlops_pipeline.features._spec import (
+    EPOCH,
+    MAX_CATEGORIES,
+    UNKNOWN_CODE,
+    ColumnKind,
+    ColumnSetting,
+    ColumnSpec,
+    DroppedColumn,
+    is_all_numeric,
+)
+
+__all__ = [
+    "EPOCH",
+    "MAX_CATEGORIES",
+    "UNKNOWN_CODE",
+    "ColumnKind",
+    "ColumnSetting",
+    "ColumnSpec",
+    "DroppedColumn",
+    "is_all_numeric",
+]
