@@ -49,6 +49,7 @@ from mlops_pipeline.config import (
     parse_config,
     with_data_source,
 )
+from mlops_pipeline.estimators import check_model_factories
 from mlops_pipeline.gate import BestPassed, Champion, GateFailed
 from mlops_pipeline.golden import GoldenSet
 from mlops_pipeline.quantize import QuantizationError
@@ -56,6 +57,7 @@ from mlops_pipeline.registry import RegistryError, Store, open_store
 from mlops_pipeline.reports import artifact_key
 from mlops_pipeline.security import allowed_roots, check_allowed_paths
 from mlops_pipeline.settings import get_settings
+from mlops_pipeline.skops_form import FloatForm
 from mlops_pipeline.train import CandidateResult, TrainedModel, candidate_rows, select_best
 from mlops_pipeline.validate import PreparedData
 
@@ -101,6 +103,7 @@ class StepRecorder:
 def training_pipeline(config: PipelineConfig = PipelineConfig()) -> State[RunSummary]:  # noqa: B008
     """Train candidates, gate the best, quantize and smoke-test it; promote it only if every step passed."""
     config = with_deployment_defaults(config)
+    check_model_factories(config)  # a custom factory that cannot be used fails now, before anything is stored
     store = open_store(config.registry.root, config.registry.model_name, config.registry.lock_timeout_seconds)
     store.check_writable()  # a read-only or unwritable store fails now, not after training
     steps = StepRecorder()
@@ -159,7 +162,7 @@ def select_candidate(data: PreparedData, config: PipelineConfig, steps: StepReco
 
     A candidate that fails to train is a row in the table with its error; the run fails only if all do.
     """
-    specs = list(config.model.candidates)
+    specs = config.candidates  # with the run's problem set on kinds that can be either
     progress = CandidateProgress(config.registry.model_name, total=len(specs))
     started = time.perf_counter()
     futures = with_result_storage(train_candidate, os.environ).map(
@@ -242,7 +245,11 @@ def evaluate(
         if not config.quantize.enabled:
             get_run_logger().info("quantize.enabled is false: no int8 model, no int8 inference smoke test")
             return evaluation
-        evaluation.quantization = steps.run(quantize, trained, data, config.quantize)
+        quantized = steps.run(quantize, trained, data, config.quantize)
+        if isinstance(quantized, FloatForm):  # no quantized form: the skops file, already loaded back and checked
+            evaluation.float_form = quantized
+            return evaluation
+        evaluation.quantization = quantized
         evaluation.inference = steps.run(infer, evaluation.quantization.model, trained.estimator, data)
     except Exception as exc:  # every failure is recorded as the rejected version's reason
         evaluation.failure = exc
@@ -388,7 +395,9 @@ def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
     else:
         config = load_config(args.config, args.overrides)
     require_model_name_for_new_data(config, args.data, args.overrides)
-    return with_data_source(config, args.data, args.target)
+    config = with_data_source(config, args.data, args.target)
+    check_model_factories(config)  # exit 2 before any Prefect work; the flow checks again where it runs
+    return config
 
 
 def failure_text(config: PipelineConfig, error: BaseException | Any) -> str:

@@ -4,7 +4,8 @@
   comparison (and the ratchet against the best passed version) and behavioural checks; `GateFailed` lists every
   failed check with its measured value and bound.
 - `_quantization.py`: the quantization gate: the int8 model measured next to the float one;
-  `QuantizationGateFailed` when it loses more of the primary metric than `quantize.max_metric_drop`.
+  `QuantizationGateFailed` when it loses more of the primary metric than `quantize.max_metric_drop`; a model
+  without a quantized form is kept as a skops file instead (`quantize_or_keep_float`, `mlops_pipeline.skops_form`).
 """
 
 from mlops_pipeline.gate._model_gate import (
@@ -40,6 +41,7 @@ from mlops_pipeline.gate._quantization import (
     comparable_outputs,
     compare_models,
     quantize_and_compare,
+    quantize_or_keep_float,
     quantize_trained,
 )
 
@@ -68,6 +70,7 @@ __all__ = [
     "load_champion",
     "noise_check",
     "quantize_and_compare",
+    "quantize_or_keep_float",
     "quantize_trained",
     "ratchet_check",
     "run_gate",
