@@ -24,7 +24,7 @@ from mlops_pipeline.runtime.runners import TaskRunnerSpecError, task_runner_from
 from mlops_pipeline.tasks.artifacts import CandidateProgress, deployment_id, run_context
 from mlops_pipeline.tasks.champion import load_best_passed, load_champion
 from mlops_pipeline.tasks.commit import commit
-from mlops_pipeline.tasks.diagnose import diagnose
+from mlops_pipeline.tasks.diagnose import diagnose, feature_importance
 from mlops_pipeline.tasks.drift import drift_reference
 from mlops_pipeline.tasks.gate import gate, load_golden
 from mlops_pipeline.tasks.infer import infer
@@ -54,7 +54,7 @@ from mlops_pipeline.gate import BestPassed, Champion, GateFailed
 from mlops_pipeline.golden import GoldenSet
 from mlops_pipeline.quantize import QuantizationError
 from mlops_pipeline.registry import RegistryError, Store, open_store
-from mlops_pipeline.reports import artifact_key
+from mlops_pipeline.reports import artifact_key, with_importance
 from mlops_pipeline.security import allowed_roots, check_allowed_paths
 from mlops_pipeline.settings import get_settings
 from mlops_pipeline.skops_form import FloatForm
@@ -122,7 +122,7 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> State[RunSum
     evaluation = evaluate(trained, data, config, champion, load_best_passed(store, data, champion), golden, steps)
 
     # commit: nothing is written to the store before this; a failed run is stored as rejected, the champion kept
-    diagnostics = diagnose(trained, data, store.name)
+    diagnostics = with_importance(diagnose(trained, data, store.name), feature_importance(trained, data, store.name))
     reference = drift_reference(data)
     # opaque: the reference's ~14,000 bin edges and counts are not walked twice looking for upstream results (~0.09 s);
     # the reference itself is still drift_reference's result, so the commit keeps that dependency in the UI; the
