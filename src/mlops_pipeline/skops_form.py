@@ -10,8 +10,12 @@ recorded in the version's card); the file's sha256 is checked against the card b
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -22,6 +26,8 @@ from sklearn.utils.metaestimators import available_if
 from mlops_pipeline.quantize import ModelInputError
 
 SKOPS_MODEL_FILE = "model.skops"
+SCHEMA = "schema.json"  # skops's description of the object tree; the arrays are .npy files beside it
+_FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 # Types the pipeline's own models hold that skops.io does not trust by default (scikit-learn's estimators and
 # numpy arrays it trusts already). Checked against every built-in kind by tests/unit/test_skops_form.py.
@@ -40,8 +46,60 @@ class UntrustedModelError(ValueError):
 
 
 def dump_skops(estimator: Any) -> bytes:
-    """The fitted estimator as skops bytes (no pickle inside)."""
-    return bytes(skops.io.dumps(estimator))
+    """The fitted estimator as skops bytes (no pickle inside), made deterministic by `canonical_skops`."""
+    return canonical_skops(bytes(skops.io.dumps(estimator)))
+
+
+def _zero_padding(name: str, data: bytes) -> bytes:
+    """A structured array (a tree's nodes) has padding bytes between its fields that hold whatever memory held:
+    write it again with the padding zeroed. Other files are returned as they are."""
+    if not name.endswith(".npy"):
+        return data
+    array = np.load(io.BytesIO(data), allow_pickle=False)
+    if array.dtype.names is None:
+        return data
+    clean = np.zeros(array.shape, dtype=array.dtype)
+    for field in array.dtype.names:
+        clean[field] = array[field]
+    out = io.BytesIO()
+    np.save(out, clean, allow_pickle=False)
+    return out.getvalue()
+
+
+def _is_id(key: str, value: Any) -> bool:
+    return key == "__id__" and isinstance(value, int)
+
+
+def canonical_skops(data: bytes) -> bytes:
+    """skops bytes that depend only on the model: skops names its array files and memo ids after `id()` of the
+    objects and stamps the time into the zip, so equal models give different bytes (and a retrain that changed
+    nothing would look like a new model). Ids and file names are renumbered in the order the schema lists them
+    (equal ids stay equal, so shared objects stay shared) and every entry gets one fixed time."""
+    with zipfile.ZipFile(io.BytesIO(data)) as source:
+        members = {name for name in source.namelist() if name != SCHEMA}
+        files: dict[str, str] = {}
+        ids: dict[int, int] = {}
+
+        def renumber(node: Any) -> Any:
+            if isinstance(node, dict):
+                return {
+                    key: ids.setdefault(value, len(ids)) if _is_id(key, value) else renumber(value)
+                    for key, value in node.items()
+                }
+            if isinstance(node, list):
+                return [renumber(value) for value in node]
+            if isinstance(node, str) and node in members:
+                return files.setdefault(node, f"{len(files)}{PurePosixPath(node).suffix}")
+            return node
+
+        schema = renumber(json.loads(source.read(SCHEMA)))
+        names = {**{m: m for m in sorted(members - set(files))}, **files}  # unreferenced members keep their names
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as target:
+            for old, new in names.items():
+                target.writestr(zipfile.ZipInfo(new, date_time=_FIXED_TIME), _zero_padding(old, source.read(old)))
+            target.writestr(zipfile.ZipInfo(SCHEMA, date_time=_FIXED_TIME), json.dumps(schema, indent=2))
+    return out.getvalue()
 
 
 def trusted_types(extra: Sequence[str] = ()) -> list[str]:

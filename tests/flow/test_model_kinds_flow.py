@@ -14,8 +14,10 @@ import joblib
 import numpy as np
 import polars as pl
 import pytest
+from fastapi.testclient import TestClient
 from mlops_pipeline.flows.batch_infer import batch_inference
 from mlops_pipeline.flows.pipeline import training_pipeline
+from mlops_pipeline.serving import ServingConfig, create_app
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
@@ -129,9 +131,22 @@ def test_a_custom_factory_trains_gates_stores_and_batch_scores(table: Path, tmp_
     assert card["status"] == "passed"
     assert "GaussianNB is neither a linear model, an MLP nor a tree ensemble" in card["float_form"]["reason"]
     assert "skops round trip" in card["reason"]
+    # a rerun (cached training) gives the same model.skops bytes: nothing new is stored
+    rerun = training_pipeline(_config(table, tmp_path, "boxes-bayes", model), return_state=True)
+    assert rerun.is_completed(), rerun.message
+    assert rerun.result().status == "unchanged" and ModelStore(tmp_path, "boxes-bayes").versions() == ["v1"]
     scoring = load_scoring_model(tmp_path, "boxes-bayes")
     assert scoring.form == "float, skops"
     _batch_matches_the_float_model(tmp_path, "boxes-bayes", table, tmp_path / "bayes.csv")
+    # the service answers from the same skops file, hash-checked, with the fitted model's labels and probabilities
+    float_model = joblib.load(tmp_path / "boxes-bayes" / "v1" / FLOAT_MODEL_FILE)
+    X = pl.read_csv(table).select(FEATURES).to_numpy()[:20]
+    config = ServingConfig(model_name="boxes-bayes", root=str(tmp_path))
+    with TestClient(create_app(config, background=False)) as client:
+        assert client.get("/health").json()["kind"] == "float, skops"
+        body = client.post("/predict", json={"instances": X.tolist()}).json()
+    assert body["predictions"] == float_model.predict(X).tolist()
+    assert np.allclose(body["probabilities"], float_model.predict_proba(X))
 
 
 def test_a_factory_that_raises_fails_the_run_before_anything_is_stored(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import sys
 import textwrap
 from pathlib import Path
 from typing import Any
 
+import joblib
 import numpy as np
 import pytest
 from sklearn.ensemble import HistGradientBoostingRegressor
@@ -176,3 +178,15 @@ def test_batch_scoring_loads_the_skops_file_after_the_hash_check(iris: PreparedD
 def test_the_trusted_list_is_the_pipelines_own_plus_the_configs() -> None:
     assert set(PIPELINE_TRUSTED_TYPES) <= set(trusted_types(["a.B"])) and "a.B" in trusted_types(["a.B"])
     assert build_estimator(parse_config({"model": {"kind": "ridge"}, "gate": {"min_metrics": {}}}).candidates[0], 0)
+
+
+@pytest.mark.parametrize("model", [{"kind": "random_forest", "n_estimators": 4}, {"kind": "hist_gradient_boosting"}])
+def test_the_same_stored_model_always_gives_the_same_skops_bytes(model: dict[str, Any], iris: PreparedData) -> None:
+    # skops names files and memo ids after id() and stamps the time; tree nodes carry padding bytes: none of it may
+    # leak into the bytes, or an unchanged retrain would look like a new model
+    trained = fit_model(iris.X_train, iris.y_train, parse_config({"model": model}).candidates[0], seed=0)
+    first = dump_skops(joblib.load(io.BytesIO(trained.model_bytes)))
+    second = dump_skops(joblib.load(io.BytesIO(trained.model_bytes)))
+    assert first == second
+    restored = load_skops(first, trusted_types(), "test")
+    assert np.array_equal(restored.predict(iris.X_test), trained.estimator.predict(iris.X_test))

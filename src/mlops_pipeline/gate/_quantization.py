@@ -8,10 +8,12 @@ Pipeline side: it takes the pipeline's `TrainedModel`, `PreparedData` and `Quant
 
 from __future__ import annotations
 
+import io
 import time
 from dataclasses import dataclass
 from typing import Any
 
+import joblib
 import numpy as np
 from sklearn.metrics import accuracy_score, r2_score
 
@@ -182,7 +184,10 @@ def quantize_or_keep_float(
     if config.enabled is True:
         raise QuantizationError(f"quantize.enabled is true, but the model has no quantized form: {why}")
     extra = trained.model_config.get("trusted_types") or []
+    # from the stored model bytes, not the estimator in memory: a cached estimator (unpickled) shares objects
+    # differently, and the skops file must be the same bytes on every run that stores the same model
+    stored = joblib.load(io.BytesIO(trained.model_bytes))
     try:
-        return build_float_form(trained.estimator, data.X_test, data.problem, why, extra)
+        return build_float_form(stored, data.X_test, data.problem, why, extra)
     except (UntrustedModelError, ValueError) as exc:
         raise QuantizationError(f"no quantized form ({why}), and the skops form cannot be used: {exc}") from None
