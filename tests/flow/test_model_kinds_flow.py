@@ -178,3 +178,23 @@ def test_candidates_of_several_families_are_compared_in_the_candidates_table(
     selected = [r for r in rows if r["selected"] == "yes"]
     assert len(selected) == 1 and selected[0]["kind"] != "logistic_regression"  # a line cannot fit the curve
     assert rows[0]["score"] < selected[0]["score"]
+
+
+def test_the_command_line_exits_2_naming_a_factory_it_cannot_import(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlops_pipeline.flows.pipeline import main
+
+    code = main(
+        [
+            *("--set", "model.kind=custom", "--set", "model.factory=no_such_package_here.models:make"),
+            *("--set", f"registry.root={tmp_path}"),
+        ]
+    )
+    assert code == 2
+    error = capsys.readouterr().err
+    assert (
+        "model.factory 'no_such_package_here.models:make': cannot import module 'no_such_package_here.models'" in error
+    )
+    assert "installed where the run executes" in error
+    assert not any(tmp_path.iterdir())  # nothing started, nothing stored
