@@ -22,7 +22,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
 from mlops_pipeline.batch import load_scoring_model
-from mlops_pipeline.config import InferenceConfig, PipelineConfig, parse_config
+from mlops_pipeline.config import ConfigError, InferenceConfig, PipelineConfig, parse_config
 from mlops_pipeline.estimators import FactoryError
 from mlops_pipeline.registry import FLOAT_MODEL_FILE, INT8_MODEL_FILE, ModelStore
 from mlops_pipeline.skops_form import SKOPS_MODEL_FILE
@@ -198,3 +198,17 @@ def test_the_command_line_exits_2_naming_a_factory_it_cannot_import(
     )
     assert "installed where the run executes" in error
     assert not any(tmp_path.iterdir())  # nothing started, nothing stored
+
+
+def test_quantize_true_on_a_model_without_a_quantized_form_fails_the_run_at_its_start(
+    table: Path, tmp_path: Path, user_module: str
+) -> None:
+    config = _config(table, tmp_path, "boxes-strict", {"kind": "custom", "factory": f"{user_module}:bayes"})
+    config = config.model_copy(update={"quantize": config.quantize.model_copy(update={"enabled": True})})
+    state = training_pipeline(config, return_state=True)
+    assert state.is_failed()
+    with pytest.raises(
+        ConfigError, match=r"quantize.enabled: true, but model \(custom\) has no quantized form: GaussianNB"
+    ):
+        state.result()
+    assert not (tmp_path / "boxes-strict").exists() or ModelStore(tmp_path, "boxes-strict").versions() == []
