@@ -107,7 +107,7 @@ def load_scoring_model(models_root: str | Path | Store, name: str, version: str 
     reference = None
     if DRIFT_REFERENCE_FILE in card["files"]:
         reference = json.loads(store.verified_bytes(version, DRIFT_REFERENCE_FILE))
-    form = "int8" if isinstance(model, QuantizedModel) else "float, skops"
+    form = "float, skops" if isinstance(model, FloatModel) else "int8"
     return ScoringModel(name, version, store.location(version), model, contract, reference, form)
 
 

@@ -5,9 +5,10 @@
   failed check with its measured value and bound.
 - `_quantization.py`: the quantization gate: the int8 model measured next to the float one;
   `QuantizationGateFailed` when it loses more of the primary metric than `quantize.max_metric_drop`; a model
-  without a quantized form is kept as a skops file instead (`quantize_or_keep_float`, `mlops_pipeline.skops_form`).
+  without a quantized form is kept as a skops file instead (`_float_form.py`: `quantize_or_keep_float`).
 """
 
+from mlops_pipeline.gate._float_form import quantize_or_keep_float
 from mlops_pipeline.gate._model_gate import (
     BestPassed,
     Champion,
@@ -41,7 +42,6 @@ from mlops_pipeline.gate._quantization import (
     comparable_outputs,
     compare_models,
     quantize_and_compare,
-    quantize_or_keep_float,
     quantize_trained,
 )
 

@@ -8,19 +8,15 @@ Pipeline side: it takes the pipeline's `TrainedModel`, `PreparedData` and `Quant
 
 from __future__ import annotations
 
-import io
 import time
 from dataclasses import dataclass
 from typing import Any
 
-import joblib
 import numpy as np
 from sklearn.metrics import accuracy_score, r2_score
 
 from mlops_pipeline.config import ProblemKind, QuantizeConfig, primary_metric
-from mlops_pipeline.estimators import buildable
 from mlops_pipeline.quantize import QuantizationError, QuantizedModel
-from mlops_pipeline.skops_form import FloatForm, UntrustedModelError, build_float_form
 from mlops_pipeline.train import TrainedModel, rows_agree
 from mlops_pipeline.validate import PreparedData
 
@@ -169,25 +165,3 @@ def quantize_trained(trained: TrainedModel, data: PreparedData, config: Quantize
     )
     check_quantization(result.report)
     return result
-
-
-def quantize_or_keep_float(
-    trained: TrainedModel, data: PreparedData, config: QuantizeConfig
-) -> QuantizationResult | FloatForm:
-    """The quantize step: the quantized form when the model has one this version builds (`quantize_trained`);
-    otherwise, with `quantize.enabled` auto, the float model as a skops file (`FloatForm`, saying why), reloaded
-    with the trusted types and checked against the fitted model. `quantize.enabled: true` on such a model raises
-    QuantizationError naming why."""
-    ok, why = buildable(trained.estimator)
-    if ok:
-        return quantize_trained(trained, data, config)
-    if config.enabled is True:
-        raise QuantizationError(f"quantize.enabled is true, but the model has no quantized form: {why}")
-    extra = trained.model_config.get("trusted_types") or []
-    # from the stored model bytes, not the estimator in memory: a cached estimator (unpickled) shares objects
-    # differently, and the skops file must be the same bytes on every run that stores the same model
-    stored = joblib.load(io.BytesIO(trained.model_bytes))
-    try:
-        return build_float_form(stored, data.X_test, data.problem, why, extra)
-    except (UntrustedModelError, ValueError) as exc:
-        raise QuantizationError(f"no quantized form ({why}), and the skops form cannot be used: {exc}") from None
