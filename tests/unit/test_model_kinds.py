@@ -288,3 +288,17 @@ def test_a_fitted_forest_is_reproducible_from_its_seed() -> None:
     X, y = rng.normal(size=(120, 4)), rng.integers(0, 2, 120)
     [spec] = parse_config({"model": {"kind": "random_forest", "n_estimators": 5}}).candidates
     assert fit_model(X, y, spec, seed=3).model_bytes == fit_model(X, y, spec, seed=3).model_bytes
+
+
+def test_seeding_reaches_nested_random_states_and_keeps_set_ones() -> None:
+    from sklearn.ensemble import BaggingClassifier
+    from sklearn.tree import DecisionTreeClassifier
+
+    from mlops_pipeline.estimators import seed_estimator
+
+    bagging = BaggingClassifier(estimator=DecisionTreeClassifier())
+    pipeline = Pipeline([("model", bagging)])
+    seed_estimator(pipeline, 9)
+    assert (bagging.random_state, bagging.estimator.random_state) == (9, 9)
+    fixed = DecisionTreeClassifier(random_state=1)
+    assert seed_estimator(fixed, 9).random_state == 1
