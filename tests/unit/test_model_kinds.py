@@ -302,3 +302,22 @@ def test_seeding_reaches_nested_random_states_and_keeps_set_ones() -> None:
     assert (bagging.random_state, bagging.estimator.random_state) == (9, 9)
     fixed = DecisionTreeClassifier(random_state=1)
     assert seed_estimator(fixed, 9).random_state == 1
+
+
+def test_a_continuous_target_says_how_a_tree_kind_becomes_a_regressor(tmp_path: Path) -> None:
+    from mlops_pipeline.config import DataConfig
+    from mlops_pipeline.data import load_dataset
+    from mlops_pipeline.dataset_checks import check_dataset
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "prices.csv"
+    rows = ["a,b,price", *(f"{a},{b},{2.5 * a + b}" for a, b in rng.normal(size=(300, 2)))]
+    path.write_text("\n".join(rows) + "\n")
+    config = DataConfig(source=str(path), target="price")
+    findings = check_dataset(load_dataset(config), config, "classification")
+    [finding] = [f for f in findings if f.rule == "continuous target"]
+    assert "random_forest, extra_trees and custom regressors (--set 'gate.min_metrics={r2: 0.5}')" in finding.detail
+    # and that setting does make the run a regression, with the forest a regressor
+    regression = parse_config({"model": {"kind": "random_forest"}, "gate": {"min_metrics": {"r2": 0.5}}})
+    assert regression.problem == "regression"
+    assert isinstance(build_estimator(regression.candidates[0], 0)[-1], RandomForestRegressor)
