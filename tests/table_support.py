@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
+import pandas as pd
 
 from mlops_pipeline.features import ColumnSpec
 
@@ -53,3 +56,24 @@ def with_unseen_categories(X: np.ndarray, share: float = 0.05, seed: int = 1) ->
     X[rng.random(X.shape[0]) < share, 2] = -1.0
     X[rng.random(X.shape[0]) < share, 4] = np.nan
     return X
+
+
+def raw_frame(X: np.ndarray, y: np.ndarray) -> pd.DataFrame:
+    """The raw table behind encoded rows: text categories, yes/no booleans, ISO date-times, empty missing cells."""
+
+    def text(values: np.ndarray, names: tuple[str, ...]) -> list[str | None]:
+        return [None if np.isnan(v) else ("purple" if v < 0 else names[int(v)]) for v in values]
+
+    epoch = dt.datetime(1970, 1, 1)
+    return pd.DataFrame(
+        {
+            "label": y,
+            "size": text(X[:, 4], SIZES),
+            "seen": [None if np.isnan(v) else (epoch + dt.timedelta(days=float(v))).isoformat() for v in X[:, 3]],
+            "colour": text(X[:, 2], COLOURS),
+            "member": [None if np.isnan(v) else ("yes" if v else "no") for v in X[:, 1]],
+            "amount": X[:, 0],
+            "score": X[:, 5],
+            "note": ["free text"] * len(y),
+        }
+    )

@@ -155,9 +155,8 @@ def fit_model(
 
 
 def data_columns(data: PreparedData) -> list[ColumnSpec]:
-    """The column specs of prepared data; data prepared without column typing: its features, every one numeric."""
-    columns = getattr(data, "columns", None)
-    return list(columns) if columns else numeric_specs(data.feature_names)
+    """The column specs of prepared data (every feature numeric for data prepared without column typing)."""
+    return list(data.columns) if data.columns else numeric_specs(data.feature_names)
 
 
 def train_model(data: PreparedData, config: ModelConfig, seed: int) -> TrainedModel:

@@ -17,7 +17,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
-from table_support import COLOURS, SIZES, SPECS, mixed_table, with_unseen_categories
+from table_support import SPECS, mixed_table, raw_frame, with_unseen_categories
 
 from mlops_pipeline.config import LogisticRegressionConfig, RidgeConfig
 from mlops_pipeline.features import (
@@ -161,33 +161,12 @@ def test_native_family_sets_the_categorical_features_of_hist_gradient_boosting()
     assert pipeline.score(with_unseen_categories(X), y) > 0.7
 
 
-def _raw_frame(X: np.ndarray, y: np.ndarray) -> pd.DataFrame:
-    """The raw table behind encoded rows: text categories, yes/no booleans, ISO date-times, empty missing cells."""
-
-    def text(values: np.ndarray, names: tuple[str, ...]) -> list[str | None]:
-        return [None if np.isnan(v) else ("purple" if v < 0 else names[int(v)]) for v in values]
-
-    epoch = dt.datetime(1970, 1, 1)
-    return pd.DataFrame(
-        {
-            "label": y,
-            "size": text(X[:, 4], SIZES),
-            "seen": [None if np.isnan(v) else (epoch + dt.timedelta(days=float(v))).isoformat() for v in X[:, 3]],
-            "colour": text(X[:, 2], COLOURS),
-            "member": [None if np.isnan(v) else ("yes" if v else "no") for v in X[:, 1]],
-            "amount": X[:, 0],
-            "score": X[:, 5],
-            "note": ["free text"] * len(y),
-        }
-    )
-
-
 def test_a_stored_table_model_scores_a_csv_read_by_pandas(tmp_path: Path) -> None:
     X, y = mixed_table(1500)
     fitted = fit_model(X[:1000], y[:1000], LogisticRegressionConfig(), seed=0, columns=SPECS)
     (tmp_path / "model.joblib").write_bytes(fitted.model_bytes)
     X_new = with_unseen_categories(X[1000:])
-    _raw_frame(X_new, y[1000:]).to_csv(tmp_path / "new.csv", index=False)  # columns in another order, + extras
+    raw_frame(X_new, y[1000:]).to_csv(tmp_path / "new.csv", index=False)  # columns in another order, + extras
     model = joblib.load(tmp_path / "model.joblib")
     with pytest.warns(UserWarning, match="purple"):
         from_file = model.predict(pd.read_csv(tmp_path / "new.csv"))
