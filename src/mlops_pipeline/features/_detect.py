@@ -183,8 +183,8 @@ def _detected_text(series: Any, *, origin: str, csv_lines: bool) -> tuple[Column
             first = "month" if (date_format or "").startswith("%m") else "day"
             reason += f" (day and month ambiguous in every value: read {first} first)"
         return ColumnSpec(name, "datetime", reason, date_format=date_format, has_time=has_time), None
-    mostly = _mostly_dates(categories)
-    if mostly is not False:
+    found, mostly = _mostly_dates(categories)
+    if found:
         spec = ColumnSpec(name, "datetime", f"dates, {mostly or 'ISO 8601'} (most values)", date_format=mostly)
         _, finding = encode_series(series, spec, origin=origin, csv_lines=csv_lines)
         return spec, finding
@@ -242,9 +242,9 @@ def _date_format(
     return False, best[1], False, False
 
 
-def _mostly_dates(distinct: tuple[str, ...]) -> str | None | bool:
-    """The date format (None: ISO 8601) reading at least half the distinct values of a column it does not read
-    entirely, so the cells it cannot read are reported as unparseable dates; False when no format does."""
+def _mostly_dates(distinct: tuple[str, ...]) -> tuple[bool, str | None]:
+    """(found, the date format (None: ISO 8601)) reading at least half the distinct values of a column it does not
+    read entirely, so the cells it cannot read are reported as unparseable dates."""
     import polars as pl
 
     values = pl.Series("v", list(distinct))
@@ -253,8 +253,8 @@ def _mostly_dates(distinct: tuple[str, ...]) -> str | None | bool:
         if 2 * parse_dates(sample, date_format).null_count() > sample.len():
             continue
         if 2 * parse_dates(values, date_format).null_count() <= values.len():
-            return date_format
-    return False
+            return True, date_format
+    return False, None
 
 
 def _has_time(parsed: Any) -> bool:
