@@ -12,11 +12,13 @@ A column's kind comes from `data.columns` when the user names it there; otherwis
      numeric column is far likelier than a category that happens to look like numbers; `data.columns` can say
      categorical);
    - every value true/false, yes/no, t/f, y/n (any case) -> boolean;
-   - every value a date or date-time in one format -> datetime. Formats tried: ISO 8601 (`2024-03-01`,
-     `2024-03-01T12:30:00`, ...), then `YYYY/MM/DD`, `DD.MM.YYYY`, `MM/DD/YYYY`, `DD/MM/YYYY`, `DD-MM-YYYY`,
-     `MM-DD-YYYY`, `01 Mar 2024`, `Mar 01, 2024` (each with optional `HH:MM[:SS]`). The first format that reads
-     every value wins, so when day and month are ambiguous (every field <= 12), slashes read month first (US
-     style) and dashes/dots day first; a value with a first field above 12 rules the month-first reading out;
+   - every value a date or date-time in one format -> datetime (at least half of the distinct values in one
+     format, the others not: datetime, and an error naming the rows that do not read). Formats tried: ISO 8601
+     (`2024-03-01`, `2024-03-01T12:30:00`, ...), then `YYYY/MM/DD`, `DD.MM.YYYY`, `MM/DD/YYYY`, `DD/MM/YYYY`,
+     `DD-MM-YYYY`, `MM-DD-YYYY`, `01 Mar 2024`, `Mar 01, 2024` (each with optional `HH:MM[:SS]`). The first
+     format that reads every value wins, so when day and month are ambiguous (every field <= 12), slashes read
+     month first (US style) and dashes/dots day first; a value with a first field above 12 rules the
+     month-first reading out;
    - more than `MAX_CATEGORY_VALUES` distinct values, or more than `IDENTIFIER_SHARE` of the non-missing rows
      distinct (when over `MIN_IDENTIFIER_VALUES`) -> identifier or free text: left out of the features, with a
      warning naming the column;
@@ -170,10 +172,11 @@ def _detected_text(series: Any, *, origin: str, csv_lines: bool) -> tuple[Column
     if 2 * n_numbers >= present:
         bad = numbers.is_null() & text.is_not_null()
         return ColumnSpec(name, "numeric", "numbers"), _mixed(name, text, bad, n_numbers, present, origin, csv_lines)
-    categories, counts = _categories(text)
-    if {c.lower() for c in categories} <= BOOLEAN_TEXT:
-        return ColumnSpec(name, "boolean", f"text, true/false values ({', '.join(categories)})"), None
-    is_date, date_format, has_time, ambiguous = _date_format(text, require_all=True, distinct=categories)
+    values = text.drop_nulls().unique(maintain_order=True)  # the distinct values, each typed once
+    if values.len() <= len(BOOLEAN_TEXT) and set(values.str.to_lowercase().to_list()) <= BOOLEAN_TEXT:
+        shown = ", ".join(_categories(text)[0])
+        return ColumnSpec(name, "boolean", f"text, true/false values ({shown})"), None
+    is_date, date_format, has_time, ambiguous = _date_format(text, require_all=True, distinct=values)
     if is_date:
         shown = "ISO 8601" if date_format is None else date_format
         reason = f"{'date-times' if has_time else 'dates'}, {shown}"
@@ -181,10 +184,16 @@ def _detected_text(series: Any, *, origin: str, csv_lines: bool) -> tuple[Column
             first = "month" if (date_format or "").startswith("%m") else "day"
             reason += f" (day and month ambiguous in every value: read {first} first)"
         return ColumnSpec(name, "datetime", reason, date_format=date_format, has_time=has_time), None
-    distinct = len(categories)
+    found, mostly = _mostly_dates(values)
+    if found:
+        spec = ColumnSpec(name, "datetime", f"dates, {mostly or 'ISO 8601'} (most values)", date_format=mostly)
+        _, finding = encode_series(series, spec, origin=origin, csv_lines=csv_lines)
+        return spec, finding
+    distinct = values.len()
     if distinct > MAX_CATEGORY_VALUES or (distinct > IDENTIFIER_SHARE * present and distinct > MIN_IDENTIFIER_VALUES):
         reason = f"identifier or free text: {distinct} distinct values in {present} rows"
         return DroppedColumn(name, reason), _left_out(name, reason, origin)
+    categories, counts = _categories(text)
     spec = ColumnSpec(name, "categorical", f"text, {distinct} distinct values", categories)
     once = [value for value, count in zip(categories, counts, strict=True) if count == 1]
     finding = None
@@ -207,16 +216,13 @@ def _categories(text: Any) -> tuple[tuple[str, ...], list[int]]:
     return tuple(str(v) for v in counts.get_column(text.name).to_list()), counts.get_column("n").to_list()
 
 
-def _date_format(
-    text: Any, *, require_all: bool, distinct: tuple[str, ...] | None = None
-) -> tuple[bool, str | None, bool, bool]:
+def _date_format(text: Any, *, require_all: bool, distinct: Any = None) -> tuple[bool, str | None, bool, bool]:
     """(found, format, has_time, ambiguous): the first format (None: ISO 8601) reading every distinct value.
 
     With `require_all=False` (the user said datetime) the format reading the most values is returned when none
     reads them all (encoding then reports the cells it cannot read)."""
-    import polars as pl
 
-    values = pl.Series(text.name, list(distinct)) if distinct is not None else text.drop_nulls().unique()
+    values = distinct if distinct is not None else text.drop_nulls().unique(maintain_order=True)
     if not values.len():
         return True, None, False, False
     sample = values.head(DATE_SAMPLE)
@@ -233,6 +239,18 @@ def _date_format(
             return True, date_format, _has_time(parsed), ambiguous
         best = max(best, (read, date_format), key=lambda pair: pair[0])
     return False, best[1], False, False
+
+
+def _mostly_dates(values: Any) -> tuple[bool, str | None]:
+    """(found, the date format (None: ISO 8601)) reading at least half the distinct values of a column it does not
+    read entirely, so the cells it cannot read are reported as unparseable dates."""
+    sample = values.head(DATE_SAMPLE)
+    for date_format in DATE_FORMATS:
+        if 2 * parse_dates(sample, date_format).null_count() > sample.len():
+            continue
+        if 2 * parse_dates(values, date_format).null_count() <= values.len():
+            return True, date_format
+    return False, None
 
 
 def _has_time(parsed: Any) -> bool:
