@@ -30,14 +30,21 @@ SCHEMA = "schema.json"  # skops's description of the object tree; the arrays are
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 # Types the pipeline's own models hold that skops.io does not trust by default (scikit-learn's estimators and
-# numpy arrays it trusts already). Checked against every built-in kind by tests/unit/test_skops_form.py.
+# numpy arrays it trusts already). Checked against every built-in kind by tests/unit/test_skops_form.py and the
+# table pipelines by tests/unit/test_model_kinds_tables.py.
 PIPELINE_TRUSTED_TYPES: tuple[str, ...] = (
     "numpy.dtype",
     "sklearn.tree._tree.Tree",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
     "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+    # the table steps (mlops_pipeline.features): the raw-column reader, its column specs, date parts, and the
+    # native family's check_array partial (a partial's function is itself checked against this list)
     "mlops_pipeline.features._steps.TableEncoder",
+    "mlops_pipeline.features._spec.ColumnSpec",
+    "mlops_pipeline.features._steps.DateParts",
+    "functools.partial",
+    "sklearn.utils.validation.check_array",
 )
 
 
