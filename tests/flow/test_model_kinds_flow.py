@@ -12,6 +12,7 @@ from typing import Any
 
 import joblib
 import numpy as np
+import pandas as pd
 import polars as pl
 import pytest
 from fastapi.testclient import TestClient
@@ -212,3 +213,35 @@ def test_quantize_true_on_a_model_without_a_quantized_form_fails_the_run_at_its_
     ):
         state.result()
     assert not (tmp_path / "boxes-strict").exists() or ModelStore(tmp_path, "boxes-strict").versions() == []
+
+
+def test_hist_gradient_boosting_on_a_mixed_table_trains_gates_and_batch_scores_the_raw_file(tmp_path: Path) -> None:
+    from table_support import mixed_table, raw_frame
+
+    X, y = mixed_table(800, seed=3)
+    path = tmp_path / "customers.csv"
+    raw_frame(X, y).to_csv(path, index=False)
+    config = parse_config(
+        {
+            "data": {"source": str(path), "target": "label"},
+            "model": {"kind": "hist_gradient_boosting", "max_iter": 50},
+            "gate": {"min_metrics": {"accuracy": 0.7}, "min_noise_agreement": 0.8},
+            "registry": {"root": str(tmp_path), "model_name": "customers-hgb"},
+        }
+    )
+    state = training_pipeline(config, return_state=True)
+    assert state.is_completed(), state.message
+    store = ModelStore(tmp_path, "customers-hgb")
+    card = store.card("v1")
+    model = joblib.load(store.location("v1", FLOAT_MODEL_FILE))
+    assert [name for name, _ in model.steps] == ["table", "features", "model"]
+    assert card["selection"]["model"]["problem"] == "classification"
+    importance = [r["feature"] for r in card["diagnostics"]["feature_importance"]["rows"]]
+    assert sorted(importance) == sorted(card["data"]["feature_names"])  # one row per raw input column
+    assert {"colour", "seen", "amount"} <= set(importance)
+    out = tmp_path / "scored.csv"
+    batch_inference(
+        InferenceConfig(models_root=str(tmp_path), model_name="customers-hgb", data=str(path), out=str(out))
+    )
+    frame = pd.read_csv(path)
+    assert pl.read_csv(out)["prediction"].to_list() == model.predict(frame.drop(columns=["label"])).tolist()
