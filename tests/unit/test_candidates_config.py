@@ -122,7 +122,7 @@ def test_invalid_model_sections_name_the_key(model: dict, message: str) -> None:
 
 def test_gate_metrics_must_fit_the_candidates_task() -> None:
     with pytest.raises(ConfigError, match=r"gate.min_metrics.accuracy: the model \(ridge\) is a regression model"):
-        parse_config({"model": {"kind": "ridge"}})
+        parse_config({"model": {"kind": "ridge"}, "gate": {"min_metrics": {"accuracy": 0.9}}})
 
 
 def test_class_recall_floor_is_for_classifiers_only() -> None:

@@ -163,3 +163,18 @@ def test_a_whole_run_config_is_left_as_it_is() -> None:
     deployment = load_config(CONFIG_DIR / "diabetes.yaml").model_dump(mode="json")
     whole = load_config(CONFIG_DIR / "digits.yaml")
     assert fill_from_defaults(PipelineConfig.model_validate(whole.model_dump(mode="json")), deployment) == whole
+
+
+def test_absolute_gate_bounds_default_to_the_built_in_sets_levels_only() -> None:
+    from mlops_pipeline.config.sections import BUILTIN_MIN_METRICS
+
+    assert PipelineConfig().gate.min_metrics == BUILTIN_MIN_METRICS  # digits
+    assert parse_config({"data": {"source": "iris"}}).gate.min_metrics == BUILTIN_MIN_METRICS
+    # a table of your own: no level is known; the baseline and champion checks gate it
+    own = parse_config({"data": {"source": "table.csv", "target": "label"}})
+    assert own.gate.min_metrics == {} and own.gate.beat_baseline
+    # what the config names is kept, an explicit empty set included
+    assert parse_config({"gate": {"min_metrics": {}}}).gate.min_metrics == {}
+    assert parse_config({"gate": {"min_metrics": {"accuracy": 0.5}}}).gate.min_metrics == {"accuracy": 0.5}
+    # a dumped config reads back the same (a deployment's parameters)
+    assert PipelineConfig.model_validate(own.model_dump()).gate.min_metrics == {}

@@ -8,6 +8,7 @@ from sklearn.linear_model import LogisticRegression
 
 import mlops_pipeline.gate as gate
 from mlops_pipeline.config import GateConfig
+from mlops_pipeline.config.sections import BUILTIN_MIN_METRICS
 from mlops_pipeline.train import serialize_estimator
 from mlops_pipeline.validate import PreparedData
 
@@ -63,13 +64,20 @@ def test_good_model_without_champion_passes_every_check() -> None:
     data = _data()
     model = ThresholdModel()
     report = gate.run_gate(
-        model, serialize_estimator(model), data, GateConfig(min_class_recall=0.9), "accuracy", champion=None, seed=0
+        model,
+        serialize_estimator(model),
+        data,
+        GateConfig(min_metrics=BUILTIN_MIN_METRICS, min_class_recall=0.9),
+        "accuracy",
+        champion=None,
+        seed=0,
     )
     assert report.passed
     assert report.metrics["accuracy"] == 1.0
     assert set(_passes(report)) == {
         "accuracy >= min",
         "macro_f1 >= min",
+        "accuracy beats baseline",
         "min class recall >= floor",
         "deterministic predictions",
         "batch of one row",
@@ -121,7 +129,9 @@ def test_worse_than_champion_fails_and_lists_every_failed_check() -> None:
     data = _data()
     champion = gate.Champion("v1", ThresholdModel())
     weak = ThresholdModel(threshold=0.8)
-    report = gate.run_gate(weak, serialize_estimator(weak), data, GateConfig(), "accuracy", champion, seed=0)
+    report = gate.run_gate(
+        weak, serialize_estimator(weak), data, GateConfig(min_metrics=BUILTIN_MIN_METRICS), "accuracy", champion, seed=0
+    )
     failed = [c.name for c in report.failed]
     assert failed == ["accuracy >= min", "macro_f1 >= min", "accuracy vs champion v1"]
     assert report.champion_metrics == {"accuracy": 1.0, "macro_f1": 1.0}
@@ -201,10 +211,34 @@ def test_regression_noise_agreement_uses_a_tolerance_of_the_target_spread() -> N
     assert not gate.noise_check(Linear(), data.X_train, data.X_test, data.y_test, strict, "regression", 0).passed
 
 
+class ConstantModel:
+    """Answers one label whatever the input: it learned nothing."""
+
+    def __init__(self, label: int):
+        self.label = label
+
+    def predict(self, X):
+        return np.full(np.asarray(X).shape[0], self.label)
+
+
+def test_a_model_no_better_than_the_most_frequent_class_fails_the_baseline_check() -> None:
+    data = _data()
+    model = ThresholdModel()
+    good = gate.run_gate(model, serialize_estimator(model), data, GateConfig(), "accuracy", champion=None, seed=0)
+    assert _passes(good)["accuracy beats baseline"]
+    majority = ConstantModel(int(np.bincount(data.y_train).argmax()))
+    config = GateConfig(behavioural_checks=False)
+    report = gate.run_gate(majority, serialize_estimator(majority), data, config, "accuracy", None, seed=0)
+    [check] = report.checks
+    assert check.name == "accuracy beats baseline" and not check.passed
+    assert check.measured == check.bound and check.detail == "always predicting the most frequent class"
+    assert "accuracy beats baseline" in str(gate.GateFailed(report))
+
+
 def test_behavioural_checks_can_be_switched_off() -> None:
     data = _data()
     model = FlipFlopModel()
-    config = GateConfig(min_metrics={}, behavioural_checks=False)
+    config = GateConfig(min_metrics={}, behavioural_checks=False, beat_baseline=False)
     report = gate.run_gate(model, serialize_estimator(model), data, config, "accuracy", champion=None, seed=0)
     assert report.checks == []
 

@@ -14,7 +14,11 @@ from mlops_pipeline.config.problems import (
     ProblemKind,
     primary_metric,
 )
-from mlops_pipeline.config.sections import GateConfig, QuantizeConfig, RegistryConfig
+from mlops_pipeline.config.sections import BUILTIN_MIN_METRICS, GateConfig, QuantizeConfig, RegistryConfig
+
+# Built-in classification sets whose attainable level is known (BUILTIN_MIN_METRICS applies when the gate names no
+# bound); the names are mlops_pipeline.data's built-in sets (the config package does not import the data package).
+BUILTIN_CLASSIFICATION_SETS = frozenset({"digits", "iris", "wine", "breast_cancer"})
 
 
 class PipelineConfig(Section):
@@ -49,6 +53,10 @@ class PipelineConfig(Section):
 
     @model_validator(mode="after")
     def _gate_metrics_fit_the_task(self) -> PipelineConfig:
+        unset = "min_metrics" not in self.gate.model_fields_set and not self.gate.min_metrics
+        if unset and self.data.source in BUILTIN_CLASSIFICATION_SETS and self.problem == "classification":
+            # frozen model: the default bounds are filled in once, here, on this config's own gate section
+            object.__setattr__(self, "gate", self.gate.model_copy(update={"min_metrics": dict(BUILTIN_MIN_METRICS)}))
         allowed = CLASSIFICATION_METRICS if self.problem == "classification" else REGRESSION_METRICS
         kinds = ", ".join(self.model.kinds)
         for section in ("min_metrics", "max_metrics"):

@@ -37,7 +37,7 @@ class Check:
     name: str
     measured: float
     bound: float
-    operator: str  # ">=" or "<="
+    operator: str  # ">=", "<=", or ">" / "<" (strictly better than the baseline)
     passed: bool
     detail: str = ""
 
@@ -97,6 +97,28 @@ def bound_checks(
     checks = [_at_least(f"{prefix}{m} >= min", metrics[m], bound, detail) for m, bound in min_metrics.items()]
     checks += [_at_most(f"{prefix}{m} <= max", metrics[m], bound, detail) for m, bound in max_metrics.items()]
     return checks
+
+
+def baseline_check(metrics: dict[str, float], data: PreparedData, metric: str) -> Check:
+    """The primary metric must beat a model that ignores the features: the training split's most frequent class
+    (classification) or its mean (regression), scored on the same held-out rows. With no absolute bound configured
+    (a table of your own), this is what says the model learned something."""
+    from sklearn.dummy import DummyClassifier, DummyRegressor
+
+    dummy = DummyClassifier(strategy="most_frequent") if data.problem == "classification" else DummyRegressor()
+    dummy.fit(np.zeros((data.y_train.shape[0], 1)), data.y_train)
+    baseline = evaluate(lambda X: dummy.predict(np.zeros((X.shape[0], 1))), data.X_test, data.y_test, data.problem)
+    measured, bound = metrics[metric], baseline[metric]
+    lower = metric in LOWER_IS_BETTER
+    how = "the training mean" if data.problem == "regression" else "the most frequent class"
+    return Check(
+        f"{metric} beats baseline",
+        measured,
+        bound,
+        "<" if lower else ">",
+        measured < bound if lower else measured > bound,
+        f"always predicting {how}",
+    )
 
 
 def absolute_checks(metrics: dict[str, float], config: GateConfig) -> list[Check]:
@@ -279,6 +301,8 @@ def run_gate(
     predictions = estimator.predict(data.X_test)
     metrics = evaluate(lambda _: predictions, data.X_test, data.y_test, data.problem)
     checks = absolute_checks(metrics, config)
+    if config.beat_baseline:
+        checks.append(baseline_check(metrics, data, primary_metric))
     if config.min_class_recall is not None and data.problem == "classification":
         checks.append(class_recall_check(data.y_test, predictions, config.min_class_recall))
     champion_metrics = None
