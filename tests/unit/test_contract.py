@@ -122,3 +122,25 @@ def test_check_chunk_reports_unlabelled_rows_then_the_readers_findings_then_its_
         X, None, contract, "s.csv", row_offset=0, csv_lines=False, load_findings=[], non_numeric=["c"]
     )
     assert skipped == []  # the reader already reported column c, and a chunk without labels has no label checks
+
+
+def test_dates_after_the_training_dates_are_a_warning_never_an_error() -> None:
+    from mlops_pipeline.features import ColumnSpec
+
+    days = np.array([[19000.0, 1.0], [19100.0, 2.0], [19200.0, 3.0]])  # 2022-01-08 .. 2022-07-27
+    columns = [ColumnSpec("when", "datetime"), ColumnSpec("size", "numeric")]
+    contract = learn_contract(
+        days, np.array([0, 1, 0]), ["when", "size"], problem="classification", target="y", columns=columns
+    )
+    later = np.array([[21000.0, 2.0], [19150.0, 2.0]])  # five years on: far beyond any range tolerance
+    [finding] = check_ranges(later, contract, "rows.csv")
+    assert (finding.severity, finding.rule, finding.columns, finding.count) == (
+        "warning",
+        "dates outside training range",
+        ["when"],
+        1,
+    )
+    assert "training dates 2022-01-08 to 2022-07-27; e.g. 2027-07-01" in finding.detail
+    # numbers keep their rule: far outside is an error
+    [numeric] = check_ranges(np.array([[19100.0, 50.0]]), contract, "rows.csv")
+    assert (numeric.severity, numeric.rule) == ("error", "out of range")

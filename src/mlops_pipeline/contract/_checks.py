@@ -83,8 +83,11 @@ def check_ranges(
 ) -> list[Finding]:
     """Values outside the training min/max (or the feature's declared domain, when it has one): within
     `range_tolerance` x range a warning, beyond it `beyond_tolerance`. Category codes have no range (an unseen
-    category is the encoder's finding), so categorical features are not checked."""
+    category is the encoder's finding), so categorical features are not checked. A date outside the training dates is
+    only ever a warning: scoring rows from after the training data is what a deployed model is for (drift reports
+    how many)."""
     findings: list[Finding] = []
+    dates: list[tuple[str, np.ndarray, np.ndarray]] = []
     mild: list[tuple[str, np.ndarray, np.ndarray]] = []
     severe: list[tuple[str, np.ndarray, np.ndarray]] = []
     # one pass over the chunk: only columns whose smallest or largest value (NaN ignored, as by the comparisons
@@ -96,6 +99,11 @@ def check_ranges(
         if spec.kind == "categorical" or not (lows[j] < low or highs[j] > high):
             continue
         column = X[:, j]
+        if spec.kind == "datetime":
+            with np.errstate(invalid="ignore"):
+                rows = np.flatnonzero((column < low) | (column > high))
+            dates.append((spec.name, rows, column[rows[:5]]))
+            continue
         span = high - low if high > low else max(abs(high), 1.0)  # a constant feature
         slack = contract.range_tolerance * span
         with np.errstate(invalid="ignore"):
@@ -124,7 +132,24 @@ def check_ranges(
                     f"{contract.range_tolerance:g} x range; e.g. {examples}",
                 )
             )
+    for name, rows, values in dates:
+        spec = contract.features[contract.feature_names.index(name)]
+        shown = ", ".join(_iso_day(v) for v in values)
+        findings.append(
+            Finding(
+                "warning",
+                "dates outside training range",
+                [name],
+                int(rows.size),
+                f"{origin}: training dates {_iso_day(spec.min)} to {_iso_day(spec.max)}; e.g. {shown}",
+            )
+        )
     return findings
+
+
+def _iso_day(days: float) -> str:
+    """Days since 1970-01-01 (the encoded form of a date) as an ISO date."""
+    return str(np.datetime64("1970-01-01") + np.timedelta64(int(np.floor(days)), "D"))
 
 
 def apply_missing_policy(
