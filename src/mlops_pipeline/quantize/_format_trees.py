@@ -119,8 +119,8 @@ def _checked_edges(checker: FileChecker, vector: Any, n_features: int) -> tuple[
         raise checker.fail("array 'edge_offsets' must rise from 0 to the number of edges")
     if np.any(np.diff(offsets) > MISSING_BIN) or not np.all(np.isin(kinds, (0, KIND_CATEGORICAL))):
         raise checker.fail("array 'edge_offsets' / 'feature_kind': at most 255 bins of a known kind per feature")
-    if not np.all(np.isfinite(edges)):
-        raise checker.fail("array 'edges' holds NaN or infinite values")
+    if np.any(np.isnan(edges)):  # +inf is a threshold: scikit-learn's trees split "missing or not" at x <= inf
+        raise checker.fail("array 'edges' holds NaN values")
     for f in range(n_features):
         own = edges[offsets[f] : offsets[f + 1]]
         if kinds[f] == KIND_CATEGORICAL and not np.all((own >= 0) & (own < 256) & (own == np.floor(own))):

@@ -11,8 +11,8 @@ code), and every split compares bin indices only:
   categorical column's bins are its known categories (raw values, sorted), found by exact match as scikit-learn's
   ordinal encoder does, and the model's column order (categorical columns first) is mapped back to the input's.
 - `RandomForest*` / `ExtraTrees*`: the node thresholds of each feature are the bin edges when there are at most
-  `MAX_EDGES` of them, else `MAX_EDGES` edges chosen among them (quantiles weighted by the rows reaching each node)
-  and every threshold snapped to the edge that moves the fewest calibration rows; leaf values float32 (class
+  `MAX_EDGES` of them, else `MAX_EDGES` edges chosen among them (at evenly spaced ranks) and every threshold
+  snapped to the edge that moves the fewest calibration rows; leaf values float32 (class
   probabilities, averaged over the trees). Inputs are cast to float32 first, as scikit-learn's trees do.
 
 Node layout (all trees in one set of arrays, each tree's nodes contiguous): `feature` uint16, `threshold` uint8,
@@ -374,25 +374,21 @@ def _forest_edges(
     """Per feature (bin edges, the unique node thresholds, the edge index each of them is snapped to), and
     whether every threshold is an edge (no feature had more than MAX_EDGES)."""
     thresholds: list[list[np.ndarray]] = [[] for _ in range(n_features)]
-    weights: list[list[np.ndarray]] = [[] for _ in range(n_features)]
     for tree in trees:
         internal = tree.children_left != -1
         for f in np.unique(tree.feature[internal]):
-            mask = internal & (tree.feature == f)
-            thresholds[f].append(tree.threshold[mask])
-            weights[f].append(tree.n_node_samples[mask].astype(np.float64))
+            thresholds[f].append(tree.threshold[internal & (tree.feature == f)])
     result, exact = [], True
     for f in range(n_features):
         values = np.concatenate(thresholds[f]) if thresholds[f] else np.zeros(0)
-        unique, inverse = np.unique(values, return_inverse=True)
+        unique = np.unique(values)
         if len(unique) <= MAX_EDGES:
             result.append((unique, unique, np.arange(len(unique))))
             continue
         exact = False
-        weight = np.bincount(inverse, weights=np.concatenate(weights[f]))
-        cumulative = np.cumsum(weight) / weight.sum()
-        picks = np.searchsorted(cumulative, (np.arange(MAX_EDGES) + 0.5) / MAX_EDGES)
-        edges = unique[np.unique(np.minimum(picks, len(unique) - 1))]
+        # evenly spaced ranks among the distinct thresholds: of the rules tried (weighted by the rows reaching each
+        # node, at the calibration rows' quantiles) the one agreeing most often with the float forest
+        edges = unique[np.unique(np.linspace(0, len(unique) - 1, MAX_EDGES).round().astype(np.int64))]
         column = None
         if X_calibration is not None and X_calibration.shape[0]:
             column = np.sort(np.asarray(X_calibration[:, f], dtype=np.float32).astype(np.float64))

@@ -1,0 +1,293 @@
+"""The tree form (QuantizedTrees): HistGradientBoosting predictions equal scikit-learn's (NaN, categorical columns,
+unseen categories), forests agree within the snapping, the `.npz` round trip and its checks, the store's loader,
+the numpy twin equals the numba kernel, and the estimator contract."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn.base import clone, is_classifier, is_regressor
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from mlops_pipeline.config import QuantizeConfig
+from mlops_pipeline.gate import quantize_and_compare
+from mlops_pipeline.quantize import (
+    ModelInputError,
+    QuantizationError,
+    QuantizedModel,
+    QuantizedTrees,
+    model_from_bytes,
+)
+from mlops_pipeline.quantize._format import read_model_file, write_model_file
+from mlops_pipeline.quantize._trees_kernel import numba, predict_raw
+from mlops_pipeline.registry import INT8_MODEL_FILE, IntegrityError, ModelStore
+
+N_ROWS = 1500
+
+
+def _table(seed: int = 0, n_rows: int = N_ROWS) -> np.ndarray:
+    """Four numeric columns with NaN, a categorical column of codes 0..9 (col 4) and one of codes 0..2 (col 5)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_rows, 6))
+    X[:, :4][rng.random((n_rows, 4)) < 0.1] = np.nan
+    X[:, 4] = rng.integers(0, 10, n_rows)
+    X[:, 5] = rng.integers(0, 3, n_rows)
+    X[rng.random(n_rows) < 0.05, 4] = np.nan
+    return X
+
+
+X = _table()
+_signal = np.nan_to_num(X[:, 0]) + (X[:, 4] % 3 == 0) - 0.5 * np.nan_to_num(X[:, 1]) * (X[:, 5] == 1)
+Y_BINARY = np.where(_signal > 0.4, "yes", "no")
+Y_MULTI = np.array(["low", "mid", "high"])[np.digitize(_signal, [0.0, 0.9])]
+Y_REG = 3.0 * _signal + np.nan_to_num(X[:, 2])
+Y_COUNT = np.round(np.exp(_signal / 2))
+
+
+def _scoring_rows() -> np.ndarray:
+    """New rows with what the encoder produces at scoring time: unseen (-1) and new codes, NaN, +-inf, 2.5."""
+    rows = _table(seed=1, n_rows=600)
+    rows[:40, 4] = -1.0  # UNKNOWN_CODE
+    rows[40:80, 4] = np.arange(10, 50)  # codes the model never saw
+    rows[80:90, 5] = 2.5
+    rows[90:100, 0] = np.inf
+    rows[100:110, 1] = -np.inf
+    rows[110:130, :4] = np.nan
+    return rows
+
+
+HGB_CATEGORICAL = [4, 5]
+
+
+def _hgb_models() -> list[Any]:
+    common = {"max_iter": 40, "max_leaf_nodes": 15, "categorical_features": HGB_CATEGORICAL, "random_state": 0}
+    return [
+        HistGradientBoostingClassifier(**common).fit(X, Y_BINARY),
+        HistGradientBoostingClassifier(**common).fit(X, Y_MULTI),
+        HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(np.nan_to_num(X), Y_MULTI),
+        HistGradientBoostingRegressor(**common).fit(X, Y_REG),
+        HistGradientBoostingRegressor(loss="poisson", **common).fit(X, Y_COUNT),
+    ]
+
+
+HGB = _hgb_models()
+
+
+@pytest.mark.parametrize("model", HGB, ids=lambda m: f"{type(m).__name__}-{getattr(m, 'loss', '')}")
+def test_hist_gradient_boosting_predictions_equal_scikit_learn(model: Any) -> None:
+    quantized = model_from_bytes(QuantizedTrees(model).fit(X).to_bytes())
+    assert isinstance(quantized, QuantizedTrees) and quantized.exact_
+    rows = _scoring_rows()
+    if is_classifier(model):
+        np.testing.assert_array_equal(quantized.predict(rows), model.predict(rows))
+        np.testing.assert_allclose(quantized.predict_proba(rows), model.predict_proba(rows), rtol=1e-12, atol=0)
+        labels, proba = quantized.predict_with_proba(rows)
+        np.testing.assert_array_equal(labels, model.predict(rows))
+        np.testing.assert_allclose(quantized.decision_function(rows), model.decision_function(rows), rtol=1e-12)
+    else:
+        np.testing.assert_allclose(quantized.predict(rows), model.predict(rows), rtol=1e-6, atol=0)
+        assert not hasattr(quantized, "predict_proba")
+
+
+def test_string_class_labels_are_kept() -> None:
+    quantized = QuantizedTrees(HGB[1]).fit(X)
+    assert quantized.classes_.tolist() == sorted(["low", "mid", "high"])
+    assert set(quantized.predict(X[:50])) <= {"low", "mid", "high"}
+
+
+def _forests() -> list[Any]:
+    return [
+        RandomForestClassifier(n_estimators=15, random_state=0).fit(X, Y_MULTI),
+        RandomForestRegressor(n_estimators=15, random_state=0).fit(X, Y_REG),
+        ExtraTreesClassifier(n_estimators=15, random_state=0).fit(X, Y_BINARY),
+        ExtraTreesRegressor(n_estimators=15, random_state=0).fit(X, Y_REG),
+    ]
+
+
+FORESTS = _forests()
+
+
+_held_out = _table(seed=5)
+_held_signal = (
+    np.nan_to_num(_held_out[:, 0])
+    + (_held_out[:, 4] % 3 == 0)
+    - 0.5 * np.nan_to_num(_held_out[:, 1]) * (_held_out[:, 5] == 1)
+)
+HELD_OUT_Y = {
+    "multi": np.array(["low", "mid", "high"])[np.digitize(_held_signal, [0.0, 0.9])],
+    "binary": np.where(_held_signal > 0.4, "yes", "no"),
+    "regression": 3.0 * _held_signal + np.nan_to_num(_held_out[:, 2]),
+}
+
+
+@pytest.mark.parametrize(
+    ("model", "target"),
+    list(zip(FORESTS, ["multi", "regression", "binary", "regression"], strict=True)),
+    ids=lambda v: type(v).__name__ if not isinstance(v, str) else v,
+)
+def test_forests_with_snapped_thresholds_pass_the_quantization_gate(model: Any, target: str) -> None:
+    """Over 254 distinct thresholds per numeric column: snapped to 255 bins, float32 leaves. The held-out metric
+    moves by far less than the default `quantize.max_metric_drop`, measured by the pipeline's own gate function."""
+    problem = "classification" if is_classifier(model) else "regression"
+    result = quantize_and_compare(
+        model, X, _held_out, HELD_OUT_Y[target], [f"c{i}" for i in range(6)], problem, 1, QuantizeConfig()
+    )
+    assert isinstance(result.model, QuantizedTrees) and not result.model.exact_
+    assert abs(result.report.metric_drop) <= 0.01 and result.report.passed
+    # regression "agrees" within 1% of the target's spread; fully grown regression trees (a leaf per row) put
+    # neighbouring rows in leaves far apart, so a snapped threshold moves the average of some rows past that
+    assert result.report.agreement >= (0.95 if problem == "classification" else 0.6)
+    assert result.report.int8_bytes == len(result.npz_bytes)
+
+
+def test_a_forest_with_few_thresholds_is_exact() -> None:
+    """At most 254 thresholds per column: the edges are the thresholds, only the float32 leaves differ."""
+    rng = np.random.default_rng(3)
+    small = np.round(rng.normal(size=(400, 3)), 1)
+    small[rng.random((400, 3)) < 0.1] = np.nan
+    y = (np.nan_to_num(small[:, 0]) + np.nan_to_num(small[:, 1]) > 0).astype(int)
+    model = RandomForestClassifier(n_estimators=10, random_state=0).fit(small, y)
+    quantized = QuantizedTrees(model).fit(small)
+    assert quantized.exact_
+    rows = np.round(rng.normal(size=(300, 3)), 2)
+    rows[:30, 0] = np.nan
+    np.testing.assert_allclose(quantized.predict_proba(rows), model.predict_proba(rows), atol=1e-6)
+    proba = model.predict_proba(rows)
+    clear = np.abs(proba[:, 1] - 0.5) > 1e-6  # a float32 leaf may only flip an exact tie
+    np.testing.assert_array_equal(quantized.predict(rows)[clear], model.predict(rows)[clear])
+
+
+@pytest.mark.parametrize("model", [HGB[1], HGB[3], FORESTS[0], FORESTS[1]], ids=lambda m: type(m).__name__)
+def test_the_numpy_twin_equals_the_numba_kernel(model: Any) -> None:
+    quantized = QuantizedTrees(model).fit(X)
+    rows = _scoring_rows()
+    results = []
+    for backend in ("numpy", "numba") if numba is not None else ("numpy",):
+        out = np.empty((len(rows), quantized.ensemble_.n_columns))
+        out[:] = quantized.ensemble_.init
+        predict_raw(rows, quantized._compiled, out, backend=backend)
+        results.append(out)
+    for out in results[1:]:
+        np.testing.assert_array_equal(out, results[0])
+    np.testing.assert_array_equal(results[0], quantized.raw_scores(rows))
+    np.testing.assert_array_equal(quantized.raw_scores(np.asfortranarray(rows)), results[0])
+
+
+def test_the_file_is_deterministic_and_round_trips() -> None:
+    quantized = QuantizedTrees(FORESTS[0], feature_names=[f"c{i}" for i in range(6)]).fit(X)
+    data = quantized.to_bytes()
+    assert data == QuantizedTrees(FORESTS[0], feature_names=[f"c{i}" for i in range(6)]).fit(X).to_bytes()
+    restored = QuantizedTrees.from_bytes(data)
+    np.testing.assert_array_equal(restored.predict_proba(X), quantized.predict_proba(X))
+    assert restored.feature_names_in_.tolist() == [f"c{i}" for i in range(6)]
+    assert restored.header()["family"] == "trees"
+    assert restored.to_bytes() == data
+
+
+def test_model_from_bytes_loads_either_family() -> None:
+    linear = QuantizedModel(LogisticRegression().fit(np.nan_to_num(X), Y_BINARY)).fit(np.nan_to_num(X))
+    assert isinstance(model_from_bytes(linear.to_bytes()), QuantizedModel)
+    assert isinstance(model_from_bytes(QuantizedTrees(HGB[0]).fit(X).to_bytes()), QuantizedTrees)
+    with pytest.raises(QuantizationError, match="not an affine_layers model"):
+        QuantizedModel.from_bytes(QuantizedTrees(HGB[0]).fit(X).to_bytes())
+
+
+def _rewritten(data: bytes, **changes: Any) -> bytes:
+    header, arrays = read_model_file(data, "x")
+    for name, change in changes.items():
+        arrays[name] = change(arrays[name].copy())
+    header.pop("format_version")
+    return write_model_file(header, arrays)
+
+
+def _point_back(left: np.ndarray) -> np.ndarray:
+    left[0] = 0  # the root is not a leaf: a child that is the node itself would loop
+    return left
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"node_left": _point_back}, "a child must come after its parent"),
+        ({"node_feature": lambda a: a + 100}, "feature index >= n_features"),
+        ({"leaf_values": lambda a: a[:-1]}, "rows for"),
+        ({"edges": lambda a: a[::-1].copy()}, "strictly increasing"),
+        ({"tree_roots": lambda a: a + 1}, "consecutive"),
+        ({"node_flags": lambda a: a | 8}, "unknown flags"),
+    ],
+)
+def test_a_crafted_file_is_refused_naming_the_array(change: dict[str, Any], message: str) -> None:
+    data = QuantizedTrees(HGB[1]).fit(X).to_bytes()
+    with pytest.raises(QuantizationError, match=message):
+        QuantizedTrees.from_bytes(_rewritten(data, **change), origin="model.int8.npz")
+
+
+def test_the_store_loads_a_tree_champion_and_refuses_a_tampered_file(tmp_path: Any) -> None:
+    data = QuantizedTrees(HGB[0]).fit(X).to_bytes()
+    store = ModelStore(tmp_path, "trees")
+    version = store.publish({INT8_MODEL_FILE: data}, {"metrics": {}}, promote=True).version
+    loaded = store.load_quantized_model(version)
+    assert isinstance(loaded, QuantizedTrees)
+    np.testing.assert_array_equal(loaded.predict(X), HGB[0].predict(X))
+    path = store.folder / version / INT8_MODEL_FILE
+    changed = bytearray(path.read_bytes())
+    changed[len(changed) // 2] ^= 0x01
+    path.write_bytes(bytes(changed))
+    with pytest.raises(IntegrityError, match=r"model\.int8\.npz: sha256 mismatch"):
+        store.load_quantized_model(version)
+
+
+# ---- estimator contract ---------------------------------------------------------------------------------------
+def test_tags_follow_the_wrapped_or_stored_model() -> None:
+    classifier, regressor = QuantizedTrees(HGB[0]).fit(X), QuantizedTrees(FORESTS[1]).fit(X)
+    assert (is_classifier(classifier), is_regressor(classifier)) == (True, False)
+    assert (is_classifier(regressor), is_regressor(regressor)) == (False, True)
+    restored = QuantizedTrees.from_bytes(regressor.to_bytes())
+    assert (is_classifier(restored), is_regressor(restored)) == (False, True)
+    assert restored.__sklearn_tags__().input_tags.allow_nan
+
+
+def test_clone_keeps_the_prefit_model_and_drops_the_arrays() -> None:
+    model = QuantizedTrees(HGB[0]).fit(X)
+    copy = clone(model)
+    assert copy.estimator is model.estimator and not hasattr(copy, "ensemble_")
+    np.testing.assert_array_equal(copy.fit(X).predict(X), model.predict(X))
+
+
+def test_unfitted_and_bad_input_raise() -> None:
+    with pytest.raises(NotFittedError):
+        QuantizedTrees(HGB[0]).predict(X)
+    with pytest.raises(QuantizationError, match="needs a fitted tree"):
+        QuantizedTrees().fit(X)
+    with pytest.raises(QuantizationError, match="not a HistGradientBoosting"):
+        QuantizedTrees(LogisticRegression().fit(np.nan_to_num(X), Y_BINARY)).fit(X)
+    model = QuantizedTrees(HGB[0]).fit(X)
+    with pytest.raises(ModelInputError, match="expected rows of 6 features, got 5"):
+        model.predict(X[:, :5])
+    with pytest.raises(ModelInputError, match="features must be numbers"):
+        model.predict(np.full((2, 6), "a", dtype=object))
+    assert model.predict(X[:0]).shape == (0,)
+    np.testing.assert_array_equal(model.predict(X[:20].astype(np.float32)), HGB[0].predict(X[:20].astype(np.float32)))
+
+
+def test_pipelines_with_passthrough_steps_are_read_and_feature_steps_are_named() -> None:
+    passthrough = Pipeline([("features", "passthrough"), ("model", HGB[0])])
+    np.testing.assert_array_equal(QuantizedTrees(passthrough).fit(X).predict(X), HGB[0].predict(X))
+    from sklearn.preprocessing import StandardScaler
+
+    scaled = Pipeline([("scale", StandardScaler()), ("model", RandomForestRegressor(n_estimators=2))])
+    scaled.fit(np.nan_to_num(X), Y_REG)
+    with pytest.raises(QuantizationError, match=r"feature steps .* not supported yet: scale \(StandardScaler\)"):
+        QuantizedTrees(scaled).fit(np.nan_to_num(X))
