@@ -9,6 +9,7 @@ their predictions are bounded by the quantization gate as the int8 linear models
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from mlops_pipeline.quantize._format import FORMAT_VERSION, TREES_FAMILY
 from mlops_pipeline.quantize._format_trees import read_trees_file, write_trees_file
 from mlops_pipeline.quantize._input import PREDICT_INPUT_CHECKS, rejected_input
 from mlops_pipeline.quantize._trees_extract import TreeEnsemble, extract_trees, split_tree_pipeline
-from mlops_pipeline.quantize._trees_kernel import compile_trees, predict_raw, warm_up
+from mlops_pipeline.quantize._trees_kernel import compile_trees, predict_raw_threads, warm_up
 
 
 def _is_classifier_model(model: QuantizedTrees) -> bool:
@@ -59,6 +60,9 @@ class QuantizedTrees(BaseEstimator):
         The tree model; None only for a model restored with `load`.
     feature_names : list of str, default=None
         Names of the input columns, stored in the header; when None, those of a wrapped model fit on a DataFrame.
+    n_jobs : int, default=1
+        Threads scoring row ranges at once (-1: one per CPU); one thread is the service's and batch scoring's
+        setting, where requests or chunks already run side by side.
 
     Attributes
     ----------
@@ -85,7 +89,7 @@ class QuantizedTrees(BaseEstimator):
             estimator = self.estimator
         except (NotFittedError, TypeError):  # TypeError: None or not an estimator
             estimator = clone(self.estimator, safe=False)
-        return type(self)(estimator=estimator, feature_names=clone(self.feature_names, safe=False))
+        return type(self)(estimator=estimator, feature_names=clone(self.feature_names, safe=False), n_jobs=self.n_jobs)
 
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
@@ -102,9 +106,10 @@ class QuantizedTrees(BaseEstimator):
         tags.input_tags.allow_nan = True
         return tags
 
-    def __init__(self, estimator: Any = None, feature_names: list[str] | None = None):
+    def __init__(self, estimator: Any = None, feature_names: list[str] | None = None, n_jobs: int = 1):
         self.estimator = estimator
         self.feature_names = feature_names
+        self.n_jobs = n_jobs
 
     def fit(self, X: Any, y: Any = None) -> QuantizedTrees:
         """Read the wrapped (already fitted) tree model into arrays; X: calibration rows; y is ignored (prefit)."""
@@ -169,7 +174,8 @@ class QuantizedTrees(BaseEstimator):
         X = self._validated_input(X)
         out = np.empty((X.shape[0], self.ensemble_.n_columns))
         out[:] = self.ensemble_.init
-        predict_raw(X, self._compiled, out)
+        n_threads = (os.cpu_count() or 1) if self.n_jobs == -1 else max(int(self.n_jobs), 1)
+        predict_raw_threads(X, self._compiled, out, n_threads)
         return out
 
     def _proba_from_raw(self, raw: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ numpy twin gives identical results (same integer walk, same float64 sums in the 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,12 +116,25 @@ def default_backend() -> str:
 
 
 def warm_up(compiled: CompiledTrees) -> None:
-    """Compile (or load from numba's cache) the kernels for this model's arrays, for C- and F-ordered input."""
+    """Compile (or load from numba's cache) the kernels for this model's arrays: C-, F-ordered and strided input
+    (a row range of a Fortran-ordered matrix, as `predict_raw_threads` hands out)."""
     if numba is None:
         return
-    for order in ("C", "F"):
-        X = np.zeros((2, compiled.kinds.shape[0]), order=order)
-        predict_raw(X, compiled, np.zeros((2, compiled.n_columns)), backend="numba")
+    n_features = compiled.kinds.shape[0]
+    for X in (np.zeros((2, n_features)), np.zeros((2, n_features), order="F"), np.zeros((4, n_features))[::2]):
+        predict_raw(X, compiled, np.zeros((X.shape[0], compiled.n_columns)), backend="numba")
+
+
+def predict_raw_threads(X: np.ndarray, compiled: CompiledTrees, out: np.ndarray, n_threads: int) -> None:
+    """predict_raw on `n_threads` row ranges at once (the numba kernel releases the GIL); one thread below 16k rows."""
+    n_threads = min(n_threads, max(X.shape[0] // 8192, 1))
+    if n_threads <= 1 or numba is None:
+        predict_raw(X, compiled, out)
+        return
+    bounds = np.linspace(0, X.shape[0], n_threads + 1).astype(int)
+    with ThreadPoolExecutor(n_threads) as pool:
+        ranges = list(zip(bounds[:-1], bounds[1:], strict=True))
+        list(pool.map(lambda r: predict_raw(X[r[0] : r[1]], compiled, out[r[0] : r[1]]), ranges))
 
 
 # ---- numpy twin -------------------------------------------------------------------------------------------------
