@@ -4,7 +4,7 @@ the numpy twin equals the numba kernel, and the estimator contract."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pytest
@@ -140,7 +140,7 @@ HELD_OUT_Y = {
 def test_forests_with_snapped_thresholds_pass_the_quantization_gate(model: Any, target: str) -> None:
     """Over 254 distinct thresholds per numeric column: snapped to 255 bins, float32 leaves. The held-out metric
     moves by far less than the default `quantize.max_metric_drop`, measured by the pipeline's own gate function."""
-    problem = "classification" if is_classifier(model) else "regression"
+    problem: Literal["classification", "regression"] = "classification" if is_classifier(model) else "regression"
     result = quantize_and_compare(
         model, X, _held_out, HELD_OUT_Y[target], [f"c{i}" for i in range(6)], problem, 1, QuantizeConfig()
     )
@@ -291,3 +291,24 @@ def test_pipelines_with_passthrough_steps_are_read_and_feature_steps_are_named()
     scaled.fit(np.nan_to_num(X), Y_REG)
     with pytest.raises(QuantizationError, match=r"feature steps .* not supported yet: scale \(StandardScaler\)"):
         QuantizedTrees(scaled).fit(np.nan_to_num(X))
+
+
+def test_batch_scoring_writes_the_tree_models_predictions(tmp_path: Any) -> None:
+    """The batch scorer takes a tree model loaded from the store: labels and probabilities equal scikit-learn's."""
+    import polars as pl
+
+    from mlops_pipeline.batch import score_to_file
+    from mlops_pipeline.data import InferenceChunk
+
+    store = ModelStore(tmp_path, "trees")
+    version = store.publish({INT8_MODEL_FILE: QuantizedTrees(HGB[1]).fit(X).to_bytes()}, {}, promote=True).version
+    model = store.load_quantized_model(version)
+    rows = _scoring_rows()
+    chunks = iter([InferenceChunk(0, rows[:300], None, []), InferenceChunk(300, rows[300:], None, [])])
+    report = score_to_file(model, chunks, tmp_path / "out.csv", None)
+    written = pl.read_csv(tmp_path / "out.csv")
+    assert report.rows == len(rows)
+    assert written["prediction"].to_list() == HGB[1].predict(rows).tolist()
+    proba = HGB[1].predict_proba(rows)
+    for index, label in enumerate(HGB[1].classes_):
+        np.testing.assert_allclose(written[f"proba_{label}"].to_numpy(), proba[:, index], rtol=1e-6)

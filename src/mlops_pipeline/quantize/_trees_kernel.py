@@ -9,9 +9,11 @@ the loads of different rows overlap instead of waiting on each other, and deep, 
 actual path lengths, not the deepest one. A node is one int64 (left child 32 bits, feature 16, threshold 8,
 flags 8); the right child is `left + 1`.
 
-numba compiles with `cache=True` (to numba's cache: `__pycache__` beside this file when writable, else
-`NUMBA_CACHE_DIR` or the user cache folder); `warm_up()` compiles (or loads from the cache) every variant a model
-needs and is called when a model is loaded, so the first request does not pay for compilation. Without numba the
+numba compiles with `cache=True` (to `NUMBA_CACHE_DIR` when set, else `__pycache__` beside this file when
+writable, else the user's cache folder; with none writable, once per process); `warm_up()` compiles (or loads from
+the cache: ~0.1 s instead of ~10 s) every variant a model needs and is called when a model is loaded, so a
+service's first request does not pay for compilation. A container image compiles once at build time by loading
+any tree model, or sets `NUMBA_CACHE_DIR` to a writable volume. Without numba the
 numpy twin gives identical results (same integer walk, same float64 sums in the same order), only slower.
 """
 
@@ -184,12 +186,17 @@ def predict_raw_numpy(X: np.ndarray, c: CompiledTrees, out: np.ndarray) -> None:
 
 
 # ---- numba kernel -----------------------------------------------------------------------------------------------
-def _jit(function: Any) -> Any:
-    return numba.njit(cache=True, nogil=True)(function) if numba is not None else function
+def _jit(function: Any, **options: Any) -> Any:
+    if numba is None:
+        return function
+    try:
+        return numba.njit(cache=True, nogil=True, **options)(function)
+    except RuntimeError:  # "no locator available": no writable cache folder; compiled once per process instead
+        return numba.njit(nogil=True, **options)(function)
 
 
 def _inline(function: Any) -> Any:
-    return numba.njit(cache=True, nogil=True, inline="always")(function) if numba is not None else function
+    return _jit(function, inline="always")
 
 
 @_jit
