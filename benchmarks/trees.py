@@ -51,8 +51,11 @@ def _joblib_bytes(model: Any) -> int:
     return len(buffer.getvalue())
 
 
-def _first_line(error: Exception) -> str:
-    return f"{type(error).__name__}: {str(error).strip().splitlines()[0][:160] if str(error).strip() else ''}"
+def _first_line(error: BaseException) -> str:
+    """The error's type and first line, and its cause's (skl2onnx wraps the onnx error in a message of the model)."""
+    text = f"{type(error).__name__}: {str(error).strip().splitlines()[0][:120] if str(error).strip() else ''}"
+    cause = error.__cause__ or error.__context__
+    return f"{text} (caused by {_first_line(cause)})" if cause is not None else text
 
 
 def _treelite(model: Any, batch: np.ndarray) -> tuple[dict[str, Callable[[], Any]], int] | str:

@@ -227,6 +227,8 @@ def _point_back(left: np.ndarray) -> np.ndarray:
         ({"edges": lambda a: a[::-1].copy()}, "strictly increasing"),
         ({"tree_roots": lambda a: a + 1}, "consecutive"),
         ({"node_flags": lambda a: a | 8}, "unknown flags"),
+        ({"feature_kind": lambda a: a + 7}, "unknown kind"),
+        ({"node_cat_index": lambda a: np.full_like(a, 10_000)}, "missing bitset row"),
     ],
 )
 def test_a_crafted_file_is_refused_naming_the_array(change: dict[str, Any], message: str) -> None:

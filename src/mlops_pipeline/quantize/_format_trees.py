@@ -25,6 +25,8 @@ from mlops_pipeline.quantize._trees_extract import (
     FLAG_LEAF,
     FLAG_MISSING_LEFT,
     KIND_CATEGORICAL,
+    KIND_NUMERIC,
+    MAX_EDGES,
     MISSING_BIN,
     TREE_OUTPUTS,
     TreeEnsemble,
@@ -117,8 +119,11 @@ def _checked_edges(checker: FileChecker, vector: Any, n_features: int) -> tuple[
     edges = vector("edges", np.float64)
     if offsets[0] != 0 or np.any(np.diff(offsets) < 0) or offsets[-1] != edges.shape[0]:
         raise checker.fail("array 'edge_offsets' must rise from 0 to the number of edges")
-    if np.any(np.diff(offsets) > MISSING_BIN) or not np.all(np.isin(kinds, (0, KIND_CATEGORICAL))):
-        raise checker.fail("array 'edge_offsets' / 'feature_kind': at most 255 bins of a known kind per feature")
+    if not np.all(np.isin(kinds, (KIND_NUMERIC, KIND_CATEGORICAL))):
+        raise checker.fail("array 'feature_kind' holds an unknown kind")
+    # bins 0..254, 255 is the missing bin: at most 254 numeric edges (255 bins) or 255 categories per feature
+    if np.any(np.diff(offsets) > np.where(kinds == KIND_CATEGORICAL, MAX_EDGES + 1, MAX_EDGES)):
+        raise checker.fail("array 'edge_offsets': more than 254 edges (255 categories) for a feature")
     if np.any(np.isnan(edges)):  # +inf is a threshold: scikit-learn's trees split "missing or not" at x <= inf
         raise checker.fail("array 'edges' holds NaN values")
     for f in range(n_features):
