@@ -54,7 +54,9 @@ def tree_store(prefect_harness: Path, tmp_path_factory: pytest.TempPathFactory) 
     return root, hgb
 
 
-def test_the_service_answers_with_the_tree_champion(tree_store: tuple[Path, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_service_answers_with_the_tree_champion(
+    tree_store: tuple[Path, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     root, hgb = tree_store
     monkeypatch.setattr(joblib, "load", lambda *a, **k: pytest.fail("a pickle was loaded"))
     config = ServingConfig(model_name=MODEL, root=str(root))
