@@ -353,3 +353,26 @@ _X4 = _rng.normal(size=(60, 4))
 )
 def test_sklearn_estimator_checks(estimator: QuantizedTrees, check: Any) -> None:
     check(estimator)
+
+
+def test_without_numba_the_numpy_twin_scores_the_same_file(tmp_path: Any) -> None:
+    """numba missing at import (a minimal install): the module falls back to numpy; the predictions are the same."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "model.npz"
+    path.write_bytes(QuantizedTrees(HGB[1]).fit(X).to_bytes())
+    rows = _scoring_rows()
+    np.save(tmp_path / "rows.npy", rows)
+    code = (
+        "import sys; sys.modules['numba'] = None\n"
+        "import numpy as np\n"
+        "from mlops_pipeline.quantize import QuantizedTrees\n"
+        "from mlops_pipeline.quantize._trees_kernel import default_backend\n"
+        f"model = QuantizedTrees.load({str(path)!r})\n"
+        f"np.save({str(tmp_path / 'raw.npy')!r}, model.raw_scores(np.load({str(tmp_path / 'rows.npy')!r})))\n"
+        "print(default_backend())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "numpy"
+    np.testing.assert_array_equal(np.load(tmp_path / "raw.npy"), QuantizedTrees.load(path).raw_scores(rows))
