@@ -172,6 +172,10 @@ class QuantizedTrees(BaseEstimator):
     def raw_scores(self, X: Any) -> np.ndarray:
         """The summed leaf values (n_rows, n_columns): raw scores (HGB, from its baseline), tree sums (forests)."""
         X = self._validated_input(X)
+        # Hook for issue 20's feature steps: with a features block (`_format_features.FeatureBlock`, header key
+        # `features` and arrays `features_*` stored before the trees), X is the encoded matrix, `block.apply(X)`
+        # gives the trees' inputs here, and n_features_in_ is the block's width. Not wired yet: extraction refuses
+        # such pipelines (`_trees_extract.feature_block`) and the reader refuses a non-null `features` header.
         out = np.empty((X.shape[0], self.ensemble_.n_columns))
         out[:] = self.ensemble_.init
         n_threads = (os.cpu_count() or 1) if self.n_jobs == -1 else max(int(self.n_jobs), 1)
