@@ -292,7 +292,7 @@ def test_pipelines_with_passthrough_steps_are_read_and_feature_steps_are_named()
 
     scaled = Pipeline([("scale", StandardScaler()), ("model", RandomForestRegressor(n_estimators=2))])
     scaled.fit(np.nan_to_num(X), Y_REG)
-    with pytest.raises(QuantizationError, match=r"feature steps .* not supported yet: scale \(StandardScaler\)"):
+    with pytest.raises(QuantizationError, match=r"other than a table's features: scale \(StandardScaler\)"):
         QuantizedTrees(scaled).fit(np.nan_to_num(X))
 
 
@@ -376,3 +376,53 @@ def test_without_numba_the_numpy_twin_scores_the_same_file(tmp_path: Any) -> Non
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "numpy"
     np.testing.assert_array_equal(np.load(tmp_path / "raw.npy"), QuantizedTrees.load(path).raw_scores(rows))
+
+
+# ---- table models (issue 20): table -> features -> trees, the feature block stored before the trees -------------
+def _table_model(model: Any, family: Any, regression: bool = False) -> tuple[Any, np.ndarray, np.ndarray]:
+    from table_support import SPECS, mixed_table, with_unseen_categories
+
+    from mlops_pipeline.features import TableEncoder, categorical_output_mask, feature_steps
+
+    mask = categorical_output_mask(SPECS, family)
+    if mask is not None:
+        model.set_params(categorical_features=mask)
+    pipeline = Pipeline(
+        [
+            ("table", TableEncoder(columns=[spec.to_dict() for spec in SPECS])),
+            ("features", feature_steps(SPECS, family)),
+            ("model", model),
+        ]
+    )
+    X_table, y = mixed_table(3000, regression=regression)
+    pipeline.fit(X_table[:2000], y[:2000])
+    return pipeline, X_table[:2000], with_unseen_categories(X_table[2000:])
+
+
+@pytest.mark.parametrize("regression", [False, True])
+def test_a_table_hist_gradient_boosting_model_equals_its_pipeline(regression: bool) -> None:
+    """Encoded rows (codes, -1 unseen, NaN, day numbers) in; the `native` block and the model's own bins give
+    scikit-learn's predictions exactly, after a round trip through the file."""
+    kind = HistGradientBoostingRegressor if regression else HistGradientBoostingClassifier
+    pipeline, X_train, rows = _table_model(kind(max_iter=30, random_state=0), "native", regression)
+    data = QuantizedTrees(pipeline).fit(X_train).to_bytes()
+    restored = model_from_bytes(data)
+    assert isinstance(restored, QuantizedTrees) and restored.features_ is not None
+    assert restored.features_.family == "native" and restored.n_features_in_ == rows.shape[1]
+    assert read_model_file(data, "x")[0]["features"]["family"] == "native"
+    if regression:
+        np.testing.assert_allclose(restored.predict(rows), pipeline.predict(rows), rtol=1e-6, atol=0)
+    else:
+        np.testing.assert_array_equal(restored.predict(rows), pipeline.predict(rows))
+        np.testing.assert_allclose(restored.predict_proba(rows), pipeline.predict_proba(rows), rtol=1e-12)
+
+
+def test_a_table_forest_carries_its_ordinal_block() -> None:
+    pipeline, X_train, rows = _table_model(RandomForestClassifier(n_estimators=10, random_state=0), "ordinal")
+    restored = QuantizedTrees.from_bytes(QuantizedTrees(pipeline).fit(X_train).to_bytes())
+    assert restored.features_ is not None and restored.features_.family == "ordinal"
+    assert np.mean(restored.predict(rows) == pipeline.predict(rows)) >= 0.95
+    bad = rows.copy()
+    bad[0, 2] = 7.0  # not a code of the colour column
+    with pytest.raises(ModelInputError, match="colour"):
+        restored.predict(bad)

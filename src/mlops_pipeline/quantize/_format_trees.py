@@ -5,8 +5,9 @@ Arrays (`_trees_extract.TreeEnsemble` names their meaning): `feature_kind` uint8
 `node_left` int32, `node_cat_index` int32; `cat_bitsets` uint32 (n_cat_splits, 8); `leaf_values` float64 (HGB) or
 float32 (forests), (n_leaves, width); per tree `tree_roots`, `tree_depths`, `tree_columns` int32; `init` float64
 (n_columns,). Header keys besides the shared ones (`_format.py`): model_kind, problem, output, input_dtype, exact,
-n_features, n_trees, classes, feature_names, features (reserved for the feature steps stored before the trees:
-arrays prefixed `features_`, `_format_features.py`; null today).
+n_features (the trees' inputs), n_trees, classes, feature_names, and for a table model `features` with arrays
+`features_*` (`_format_features.py`: the `native` / `ordinal` feature steps that turn encoded rows into the trees'
+inputs, stored before the trees).
 
 Every index in an untrusted file is checked before the kernel may follow it: children stay inside their own tree
 and point forward (so every walk ends), leaves point to themselves, features and bitset rows exist, leaf counts
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from mlops_pipeline.quantize._format import TREES_FAMILY, FileChecker, read_model_file, write_model_file
+from mlops_pipeline.quantize._format_features import FEATURES_KEY, features_from_file, features_to_file
 from mlops_pipeline.quantize._trees_extract import (
     FLAG_CATEGORICAL,
     FLAG_LEAF,
@@ -54,6 +56,10 @@ def write_trees_file(header: dict[str, Any], ensemble: TreeEnsemble) -> bytes:
     arrays["leaf_values"] = ensemble.leaf_values
     arrays.update({name: getattr(ensemble, field) for name, field in _TREE_ARRAYS.items()})
     arrays["init"] = ensemble.init
+    if ensemble.features is not None:
+        block_header, feature_arrays = features_to_file(ensemble.features)
+        header = {**header, FEATURES_KEY: block_header}
+        arrays.update(feature_arrays)
     return write_model_file({**header, "family": TREES_FAMILY}, arrays)
 
 
@@ -69,8 +75,12 @@ def read_trees_file(data: bytes, origin: str) -> TreeEnsemble:
     checker.one_of("input_dtype", ("float64", "float32"))
     n_features = checker.positive_int("n_features")
     n_trees = checker.positive_int("n_trees")
-    if header.get("features") is not None:
-        raise checker.fail("header 'features': feature steps before the trees are not supported by this version")
+    features = features_from_file(checker)
+    if features is not None and (features.family not in ("native", "ordinal") or features.n_outputs != n_features):
+        raise checker.fail(
+            f"header '{FEATURES_KEY}': a {features.family} block of {features.n_outputs} outputs "
+            f"for trees of {n_features} inputs"
+        )
 
     def vector(name: str, dtype: Any, length: int | None = None) -> np.ndarray:
         value = arrays.get(name)
@@ -96,8 +106,9 @@ def read_trees_file(data: bytes, origin: str) -> TreeEnsemble:
     _check_nodes(checker, node, trees, bitsets.shape[0], n_features, n_nodes)
     _check_outputs(checker, node, trees, leaf_values, init.shape[0], problem, output, header.get("classes"))
     feature_names = header.get("feature_names")
-    if feature_names is not None and (not isinstance(feature_names, list) or len(feature_names) != n_features):
-        raise checker.fail(f"header 'feature_names' must list {n_features} names")
+    n_inputs = features.n_columns if features is not None else n_features
+    if feature_names is not None and (not isinstance(feature_names, list) or len(feature_names) != n_inputs):
+        raise checker.fail(f"header 'feature_names' must list {n_inputs} names")
     meta = {key: header.get(key) for key in ("model_kind", "problem", "output", "input_dtype", "exact", "classes")}
     meta["feature_names"] = feature_names
     return TreeEnsemble(
@@ -108,6 +119,7 @@ def read_trees_file(data: bytes, origin: str) -> TreeEnsemble:
         leaf_values=leaf_values,
         init=init,
         meta=meta,
+        features=features,
         **node,
         **trees,
     )

@@ -26,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from mlops_pipeline.quantize._errors import ModelInputError, QuantizationError
 from mlops_pipeline.quantize._format import FORMAT_VERSION, TREES_FAMILY
+from mlops_pipeline.quantize._format_features import FEATURES_KEY, features_to_file
 from mlops_pipeline.quantize._format_trees import read_trees_file, write_trees_file
 from mlops_pipeline.quantize._input import PREDICT_INPUT_CHECKS, rejected_input
 from mlops_pipeline.quantize._trees_extract import TreeEnsemble, extract_trees, split_tree_pipeline
@@ -132,8 +133,8 @@ class QuantizedTrees(BaseEstimator):
             self.feature_names if self.feature_names is not None else getattr(self.estimator, "feature_names_in_", None)
         )
         feature_names = [str(name) for name in names] if names is not None else None
-        if feature_names is not None and len(feature_names) != ensemble.n_features:
-            raise ModelInputError(f"feature_names has {len(feature_names)} names for {ensemble.n_features} features")
+        if feature_names is not None and len(feature_names) != ensemble.n_inputs:
+            raise ModelInputError(f"feature_names has {len(feature_names)} names for {ensemble.n_inputs} features")
         ensemble.meta["feature_names"] = feature_names
         self._set_state(ensemble)
         return self
@@ -146,7 +147,8 @@ class QuantizedTrees(BaseEstimator):
         self.model_kind_: str = meta["model_kind"]
         self.exact_ = bool(meta["exact"])
         self.n_trees_ = int(ensemble.tree_roots.shape[0])
-        self.n_features_in_ = ensemble.n_features
+        self.features_ = ensemble.features
+        self.n_features_in_ = ensemble.n_inputs
         if meta.get("feature_names"):
             self.feature_names_in_ = np.asarray(meta["feature_names"], dtype=object)
         if self.problem_ == "classification":
@@ -172,10 +174,8 @@ class QuantizedTrees(BaseEstimator):
     def raw_scores(self, X: Any) -> np.ndarray:
         """The summed leaf values (n_rows, n_columns): raw scores (HGB, from its baseline), tree sums (forests)."""
         X = self._validated_input(X)
-        # Hook for issue 20's feature steps: with a features block (`_format_features.FeatureBlock`, header key
-        # `features` and arrays `features_*` stored before the trees), X is the encoded matrix, `block.apply(X)`
-        # gives the trees' inputs here, and n_features_in_ is the block's width. Not wired yet: extraction refuses
-        # such pipelines (`_trees_extract.feature_block`) and the reader refuses a non-null `features` header.
+        if self.features_ is not None:  # a table model: encoded rows -> the trees' inputs (codes checked)
+            X = self.features_.apply(X)
         out = np.empty((X.shape[0], self.ensemble_.n_columns))
         out[:] = self.ensemble_.init
         n_threads = (os.cpu_count() or 1) if self.n_jobs == -1 else max(int(self.n_jobs), 1)
@@ -246,11 +246,11 @@ class QuantizedTrees(BaseEstimator):
             "output": self.output_,
             "input_dtype": meta["input_dtype"],
             "exact": self.exact_,
-            "n_features": self.n_features_in_,
+            "n_features": self.ensemble_.n_features,  # the trees' inputs (after the feature block, if any)
             "n_trees": self.n_trees_,
             "classes": self.classes_.tolist() if self.problem_ == "classification" else None,
             "feature_names": self.feature_names_in_.tolist() if hasattr(self, "feature_names_in_") else None,
-            "features": None,  # the pickle-free feature steps in front of the trees (`_format_features.py`), later
+            **({FEATURES_KEY: features_to_file(self.features_)[0]} if self.features_ is not None else {}),
         }
 
     def to_bytes(self) -> bytes:

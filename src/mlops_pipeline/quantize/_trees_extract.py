@@ -38,6 +38,8 @@ from sklearn.ensemble import (
 from sklearn.pipeline import Pipeline
 
 from mlops_pipeline.quantize._errors import QuantizationError
+from mlops_pipeline.quantize._extract import table_parts
+from mlops_pipeline.quantize._format_features import FeatureBlock, pack_features
 
 MISSING_BIN = 255
 MAX_EDGES = 254  # edges -> at most 255 bins 0..254; 255 is the missing bin
@@ -68,10 +70,17 @@ class TreeEnsemble:
     tree_columns: np.ndarray  # int32 (n_trees,): first output column a tree's leaf values are added to
     init: np.ndarray  # float64 (n_columns,): the sum starts here (HGB baseline; forests 0)
     meta: dict[str, Any] = field(default_factory=dict)  # model_kind, problem, output, classes, input_dtype, exact
+    # a table model's feature steps (`_format_features.py`): encoded rows -> the trees' inputs; None: rows as they are
+    features: FeatureBlock | None = None
 
     @property
     def n_features(self) -> int:
         return int(self.feature_kind.shape[0])
+
+    @property
+    def n_inputs(self) -> int:
+        """Width of the rows the model takes: the encoded matrix for a table model, else the trees' inputs."""
+        return self.features.n_columns if self.features is not None else self.n_features
 
     @property
     def n_columns(self) -> int:
@@ -86,14 +95,24 @@ def split_tree_pipeline(estimator: Any) -> tuple[list[tuple[str, Any]], Any]:
     return [], estimator
 
 
-def feature_block(steps: list[tuple[str, Any]]) -> None:
-    """Hook for the feature steps in front of the trees (`_format_features.py`, stored before the trees).
-
-    Not wired yet: a pipeline with feature steps other than `passthrough` is refused, naming them.
-    """
+def feature_block(estimator: Any) -> FeatureBlock | None:
+    """The feature steps in front of the trees as a pickle-free block: a table pipeline (table -> features ->
+    model, issue 20) gives its `native` (HistGradientBoosting) or `ordinal` (forests) block; a pipeline whose other
+    steps are `passthrough` gives None; any other step is refused, naming it."""
+    parts = table_parts(estimator)
+    if parts is not None:
+        specs, steps, model = parts
+        block = pack_features(steps, specs, "native" if isinstance(model, HGB_TYPES) else "ordinal")
+        if int(model.n_features_in_) != block.n_outputs:
+            raise QuantizationError(
+                f"feature steps give {block.n_outputs} inputs, the trees take {model.n_features_in_}"
+            )
+        return block
+    steps, _ = split_tree_pipeline(estimator)
     if steps:
         names = ", ".join(f"{name} ({type(step).__name__})" for name, step in steps)
-        raise QuantizationError(f"tree form: feature steps in front of the trees are not supported yet: {names}")
+        raise QuantizationError(f"tree form: steps in front of the trees other than a table's features: {names}")
+    return None
 
 
 def is_tree_model(estimator: Any) -> bool:
@@ -102,14 +121,19 @@ def is_tree_model(estimator: Any) -> bool:
 
 
 def extract_trees(estimator: Any, X_calibration: np.ndarray | None = None) -> TreeEnsemble:
-    """The arrays of a fitted tree ensemble (or a pipeline ending in one); X_calibration guides forest snapping."""
-    steps, model = split_tree_pipeline(estimator)
-    feature_block(steps)
-    if isinstance(model, HGB_TYPES):
-        return _extract_hgb(model)
-    if isinstance(model, FOREST_TYPES):
-        return _extract_forest(model, X_calibration)
-    raise QuantizationError(f"tree form: {type(model).__name__} is not a HistGradientBoosting, forest or extra trees")
+    """The arrays of a fitted tree ensemble (or a pipeline ending in one); X_calibration (the rows the pipeline
+    takes: encoded rows for a table model) guides forest snapping."""
+    model = split_tree_pipeline(estimator)[1]
+    if not isinstance(model, HGB_TYPES + FOREST_TYPES):
+        raise QuantizationError(
+            f"tree form: {type(model).__name__} is not a HistGradientBoosting, forest or extra trees"
+        )
+    block = feature_block(estimator)
+    if block is not None and X_calibration is not None:
+        X_calibration = block.apply(X_calibration)
+    ensemble = _extract_hgb(model) if isinstance(model, HGB_TYPES) else _extract_forest(model, X_calibration)
+    ensemble.features = block
+    return ensemble
 
 
 # ---- shared: one tree's nodes into the global arrays --------------------------------------------------------------
