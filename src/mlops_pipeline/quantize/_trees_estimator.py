@@ -45,10 +45,11 @@ class QuantizedTrees(BaseEstimator):
     """A tree ensemble scored from uint8 bin indices, with the scikit-learn estimator contract.
 
     `QuantizedTrees(estimator=fitted_model).fit(X_train)` reads an already fitted `HistGradientBoosting*`,
-    `RandomForest*` or `ExtraTrees*` model (or a Pipeline ending in one whose other steps are `passthrough`) into
-    arrays; X supplies the calibration rows a forest's thresholds are snapped against. `QuantizedTrees.load(path)`
-    or `from_bytes` restores one from `.npz` and compiles its kernels (numba's cache; `warm_up`) before returning,
-    so a service's first request does not pay for compilation.
+    `RandomForest*` or `ExtraTrees*` model (or a Pipeline ending in one: a table pipeline `table -> features ->
+    model`, whose feature steps are stored as the file's `features` block and applied to encoded rows, or one whose
+    other steps are `passthrough`) into arrays; X supplies the calibration rows a forest's thresholds are snapped
+    against. `QuantizedTrees.load(path)` or `from_bytes` restores one from `.npz` and compiles its kernels (numba's
+    cache; `warm_up`) before returning, so a service's first request does not pay for compilation.
 
     Prefit semantics as `QuantizedModel` (and scikit-learn's `FrozenEstimator`): `fit` never refits `estimator`;
     `clone()` keeps a fitted `estimator` and drops the extraction. Input: dense numbers of the fitted width (and
