@@ -24,7 +24,7 @@ from mlops_pipeline.runtime.runners import TaskRunnerSpecError, task_runner_from
 from mlops_pipeline.tasks.artifacts import CandidateProgress, deployment_id, run_context
 from mlops_pipeline.tasks.champion import load_best_passed, load_champion
 from mlops_pipeline.tasks.commit import commit
-from mlops_pipeline.tasks.diagnose import diagnose
+from mlops_pipeline.tasks.diagnose import diagnose, feature_importance
 from mlops_pipeline.tasks.drift import drift_reference
 from mlops_pipeline.tasks.gate import gate, load_golden
 from mlops_pipeline.tasks.infer import infer
@@ -49,13 +49,15 @@ from mlops_pipeline.config import (
     parse_config,
     with_data_source,
 )
+from mlops_pipeline.estimators import check_model_factories
 from mlops_pipeline.gate import BestPassed, Champion, GateFailed
 from mlops_pipeline.golden import GoldenSet
 from mlops_pipeline.quantize import QuantizationError
 from mlops_pipeline.registry import RegistryError, Store, open_store
-from mlops_pipeline.reports import artifact_key
+from mlops_pipeline.reports import artifact_key, with_importance
 from mlops_pipeline.security import allowed_roots, check_allowed_paths
 from mlops_pipeline.settings import get_settings
+from mlops_pipeline.skops_form import FloatForm
 from mlops_pipeline.train import CandidateResult, TrainedModel, candidate_rows, select_best
 from mlops_pipeline.validate import PreparedData
 
@@ -101,6 +103,7 @@ class StepRecorder:
 def training_pipeline(config: PipelineConfig = PipelineConfig()) -> State[RunSummary]:  # noqa: B008
     """Train candidates, gate the best, quantize and smoke-test it; promote it only if every step passed."""
     config = with_deployment_defaults(config)
+    check_model_factories(config)  # a custom factory that cannot be used fails now, before anything is stored
     store = open_store(config.registry.root, config.registry.model_name, config.registry.lock_timeout_seconds)
     store.check_writable()  # a read-only or unwritable store fails now, not after training
     steps = StepRecorder()
@@ -119,7 +122,7 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> State[RunSum
     evaluation = evaluate(trained, data, config, champion, load_best_passed(store, data, champion), golden, steps)
 
     # commit: nothing is written to the store before this; a failed run is stored as rejected, the champion kept
-    diagnostics = diagnose(trained, data, store.name)
+    diagnostics = with_importance(diagnose(trained, data, store.name), feature_importance(trained, data, store.name))
     reference = drift_reference(data)
     # opaque: the reference's ~14,000 bin edges and counts are not walked twice looking for upstream results (~0.09 s);
     # the reference itself is still drift_reference's result, so the commit keeps that dependency in the UI; the
@@ -159,7 +162,7 @@ def select_candidate(data: PreparedData, config: PipelineConfig, steps: StepReco
 
     A candidate that fails to train is a row in the table with its error; the run fails only if all do.
     """
-    specs = list(config.model.candidates)
+    specs = config.candidates  # with the run's problem set on kinds that can be either
     progress = CandidateProgress(config.registry.model_name, total=len(specs))
     started = time.perf_counter()
     futures = with_result_storage(train_candidate, os.environ).map(
@@ -242,7 +245,11 @@ def evaluate(
         if not config.quantize.enabled:
             get_run_logger().info("quantize.enabled is false: no int8 model, no int8 inference smoke test")
             return evaluation
-        evaluation.quantization = steps.run(quantize, trained, data, config.quantize)
+        quantized = steps.run(quantize, trained, data, config.quantize)
+        if isinstance(quantized, FloatForm):  # no quantized form: the skops file, already loaded back and checked
+            evaluation.float_form = quantized
+            return evaluation
+        evaluation.quantization = quantized
         evaluation.inference = steps.run(infer, evaluation.quantization.model, trained.estimator, data)
     except Exception as exc:  # every failure is recorded as the rejected version's reason
         evaluation.failure = exc
@@ -388,7 +395,9 @@ def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
     else:
         config = load_config(args.config, args.overrides)
     require_model_name_for_new_data(config, args.data, args.overrides)
-    return with_data_source(config, args.data, args.target)
+    config = with_data_source(config, args.data, args.target)
+    check_model_factories(config)  # exit 2 before any Prefect work; the flow checks again where it runs
+    return config
 
 
 def failure_text(config: PipelineConfig, error: BaseException | Any) -> str:

@@ -13,6 +13,7 @@ import numpy as np
 from mlops_pipeline.batch import ScoringModel, load_scoring_model
 from mlops_pipeline.contract import DataContract
 from mlops_pipeline.registry import INT8_MODEL_FILE, Store
+from mlops_pipeline.skops_form import SKOPS_MODEL_FILE
 
 from .inputs import ContractLimits
 
@@ -65,8 +66,10 @@ def load_int8(store: Store, version: str) -> ServedModel:
     """The production loader: the version's `model.int8.npz` (never the pickle), contract and drift reference,
     each checked against the sha256 in the card by the store before it is parsed."""
     scoring = load_scoring_model(store, store.name, version)
-    sha256 = store.card(version)["files"][INT8_MODEL_FILE]["sha256"]
-    return from_scoring_model(scoring, sha256)
+    files = store.card(version)["files"]
+    # a model without a quantized form is served from its skops file (trusted types only), never the pickle
+    served_file = INT8_MODEL_FILE if INT8_MODEL_FILE in files else SKOPS_MODEL_FILE
+    return from_scoring_model(scoring, files[served_file]["sha256"], kind=scoring.form)
 
 
 # store + version -> ServedModel; the benchmark passes another to serve the float twin the same way

@@ -9,6 +9,7 @@ from prefect.artifacts import create_table_artifact
 
 from mlops_pipeline.caching import make_cache_key
 from mlops_pipeline.config import ModelConfig, ModelSection
+from mlops_pipeline.estimators import factory_source_digest
 from mlops_pipeline.reports import artifact_key
 from mlops_pipeline.train import (
     CandidateResult,
@@ -41,7 +42,14 @@ def _candidate_cache_key(context: Any, parameters: dict[str, Any]) -> str:
         parameters["data"].fingerprint,
         parameters["spec"],
         {"validation_size": selection.validation_size, "cv_folds": selection.cv_folds},
+        *_factory_source(parameters["spec"]),
     )
+
+
+def _factory_source(spec: ModelConfig) -> list[str]:
+    # a custom model's own module is code the pipeline's code version does not cover: editing it must retrain
+    digest = factory_source_digest(spec)
+    return [digest] if digest is not None else []
 
 
 @task(
@@ -67,7 +75,8 @@ def train_candidate(data: PreparedData, spec: ModelConfig, index: int, selection
 def _train_cache_key(context: Any, parameters: dict[str, Any]) -> str:
     # The split fingerprint already covers the data, target, features, test_size, seed and imputation; the rest of
     # the data section (retries, timeouts, how the path is spelled) must not force a retrain.
-    return make_cache_key("train", parameters["data"].fingerprint, parameters["model_config"])
+    spec = parameters["model_config"]
+    return make_cache_key("train", parameters["data"].fingerprint, spec, *_factory_source(spec))
 
 
 @task(name="train", cache_key_fn=_train_cache_key, persist_result=True)

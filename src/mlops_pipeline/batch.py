@@ -28,6 +28,7 @@ from mlops_pipeline.infer import predict_batches
 from mlops_pipeline.quantize import QuantizedModel
 from mlops_pipeline.registry import INT8_MODEL_FILE, RegistryError, Store, atomic_writer, open_store
 from mlops_pipeline.reports import markdown_table
+from mlops_pipeline.skops_form import SKOPS_MODEL_FILE, FloatModel, card_trusted_types, load_skops
 
 DRIFT_EVENT = "model.drift.detected"
 PREFETCH_CHUNKS = 1  # chunks read ahead while one is scored: memory holds about 3 chunks, whatever the file's size
@@ -65,9 +66,10 @@ class ScoringModel:
     name: str
     version: str
     folder: str  # where the version's files are: a local folder or an s3:// URL
-    model: QuantizedModel
+    model: QuantizedModel | FloatModel
     contract: DataContract
     drift_reference: dict[str, Any] | None
+    form: str = "int8"  # or "float, skops" for a model without a quantized form
 
 
 @dataclass
@@ -96,8 +98,7 @@ def load_scoring_model(models_root: str | Path | Store, name: str, version: str 
         if version is None:
             raise RegistryError(f"{store.location()}: '{name}' has no champion yet; train one or name a version")
     card = store.verified_card(version)  # HMAC / champion card_sha256 checked before any file is trusted
-    if INT8_MODEL_FILE not in card.get("files", {}):
-        raise RegistryError(f"{store.location(version)}: no int8 model (trained with quantize.enabled false)")
+    model = scoring_estimator(store, version, card)
     if CONTRACT_FILE not in card.get("files", {}):
         raise RegistryError(f"{store.location(version)}: no {CONTRACT_FILE}; retrain to score new data against it")
     contract = DataContract.from_json(
@@ -106,13 +107,25 @@ def load_scoring_model(models_root: str | Path | Store, name: str, version: str 
     reference = None
     if DRIFT_REFERENCE_FILE in card["files"]:
         reference = json.loads(store.verified_bytes(version, DRIFT_REFERENCE_FILE))
-    return ScoringModel(
-        name, version, store.location(version), store.load_quantized_model(version), contract, reference
-    )
+    form = "float, skops" if isinstance(model, FloatModel) else "int8"
+    return ScoringModel(name, version, store.location(version), model, contract, reference, form)
+
+
+def scoring_estimator(store: Store, version: str, card: dict[str, Any]) -> QuantizedModel | FloatModel:
+    """What a version is scored with: its int8 `.npz`, else (a model without a quantized form) its skops file loaded
+    against the trusted types; each only after its sha256 matches the verified card. Never the pickle."""
+    files = card.get("files", {})
+    if INT8_MODEL_FILE in files:
+        return store.load_quantized_model(version)
+    if SKOPS_MODEL_FILE in files:
+        data = store.verified_bytes(version, SKOPS_MODEL_FILE)
+        origin = store.location(version, SKOPS_MODEL_FILE)
+        return FloatModel(load_skops(data, card_trusted_types(card), origin), str(card.get("problem")))
+    raise RegistryError(f"{store.location(version)}: no int8 model (trained with quantize.enabled false)")
 
 
 def _output_columns(
-    model: QuantizedModel, chunk: InferenceChunk, predictions: np.ndarray, probabilities: np.ndarray | None
+    model: QuantizedModel | FloatModel, chunk: InferenceChunk, predictions: np.ndarray, probabilities: np.ndarray | None
 ) -> dict[str, Any]:
     columns: dict[str, Any] = {"row": np.arange(chunk.row_offset, chunk.row_offset + predictions.shape[0])}
     if chunk.y is not None:
@@ -124,7 +137,9 @@ def _output_columns(
     return columns
 
 
-def _scored(model: QuantizedModel, batches: Iterator[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+def _scored(
+    model: QuantizedModel | FloatModel, batches: Iterator[np.ndarray]
+) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
     """(labels, probabilities or None) per batch: both from one pass of the network, not a predict and a
     predict_proba."""
     if hasattr(model, "predict_proba"):
@@ -184,7 +199,7 @@ def prefetched(items: Iterable[_T], depth: int = PREFETCH_CHUNKS) -> Generator[_
 
 
 def score_to_file(
-    model: QuantizedModel,
+    model: QuantizedModel | FloatModel,
     chunks: Iterator[InferenceChunk],
     out: Path,
     drift: DriftAccumulator | None,
@@ -263,7 +278,7 @@ def score_to_file(
 
 def summary_rows(scoring: ScoringModel, report: ScoringReport, drift: DriftReport | None) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = [
-        {"item": "model", "value": f"{scoring.name} {scoring.version} (int8)"},
+        {"item": "model", "value": f"{scoring.name} {scoring.version} ({scoring.form})"},
         {"item": "rows scored", "value": report.rows},
         {"item": "seconds", "value": round(report.seconds, 3)},
         {"item": "rows/s", "value": round(report.rows_per_second)},

@@ -36,6 +36,7 @@ from mlops_pipeline.registry import (
     sha256_bytes,
 )
 from mlops_pipeline.reports import Diagnostics
+from mlops_pipeline.skops_form import SKOPS_MODEL_FILE, FloatForm
 from mlops_pipeline.train import CandidateResult, TrainedModel
 from mlops_pipeline.validate import PreparedData
 
@@ -57,6 +58,7 @@ class Evaluation:
     gate: GateReport | None = None
     quantization: QuantizationResult | None = None
     inference: InferenceReport | None = None
+    float_form: FloatForm | None = None  # instead of `quantization`, for a model that has no quantized form
     failure: BaseException | None = None
 
     @property
@@ -132,6 +134,7 @@ def build_card(
             "candidates": selection.rows,
         },
         "quantization": asdict(quant_report) if quant_report else None,
+        "float_form": evaluation.float_form.card() if evaluation.float_form else None,
         "inference": {k: v for k, v in asdict(inference).items() if k != "sample"} if inference else None,
         "config": config.model_dump(mode="json"),
         "data": data_card(data),
@@ -175,6 +178,8 @@ def version_files(
     files[DRIFT_REFERENCE_FILE] = json_bytes(drift_reference)
     if evaluation.quantization:
         files[INT8_MODEL_FILE] = evaluation.quantization.npz_bytes
+    if evaluation.float_form:
+        files[SKOPS_MODEL_FILE] = evaluation.float_form.skops_bytes
     return files
 
 
@@ -183,12 +188,14 @@ def commit_reason(config: PipelineConfig, evaluation: Evaluation, flow_run_id: A
     if evaluation.failure is not None:
         return str(evaluation.failure)
     steps = "the test-gate" + (", quantization gate and inference smoke test" if config.quantize.enabled else "")
+    if evaluation.float_form is not None:
+        steps = f"the test-gate and the skops round trip (not quantized: {evaluation.float_form.reason})"
     return f"passed {steps}; flow run {flow_run_id}"
 
 
 # The model files whose bytes decide what a version serves; the other files (plots, contract, drift reference)
 # follow from the model and the data, which the card's data fingerprint and config already pin.
-MODEL_FILES = (FLOAT_MODEL_FILE, INT8_MODEL_FILE)
+MODEL_FILES = (FLOAT_MODEL_FILE, INT8_MODEL_FILE, SKOPS_MODEL_FILE)
 
 
 def unchanged_champion(store: Store, files: dict[str, bytes], card: dict[str, Any]) -> str | None:

@@ -219,7 +219,9 @@ def _target_findings(dataset: Dataset, config: DataConfig, problem: ProblemKind)
                     [target],
                     int(classes.size),
                     f"{origin}: {classes.size} distinct non-integer values look like a regression "
-                    "target; use a regression model (model.kind linear_regression or ridge)",
+                    "target; use a regression model (model.kind linear_regression or ridge), or regression gate "
+                    "metrics, which make hist_gradient_boosting, random_forest, extra_trees and custom regressors "
+                    "(--set 'gate.min_metrics={r2: 0.5}')",
                 )
             )
             return findings

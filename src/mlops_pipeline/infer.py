@@ -29,7 +29,7 @@ class InferenceReport:
     sample: list[dict[str, Any]]  # first rows: row, true, float, int8
 
 
-def predict_batches(model: QuantizedModel, batches: Iterable[Any], method: OutputMethod = "predict") -> Iterator[Any]:
+def predict_batches(model: Any, batches: Iterable[Any], method: OutputMethod = "predict") -> Iterator[Any]:
     """One output array per batch of rows, so data larger than memory streams through the model.
 
     Input errors name the batch and its absolute row range, not just the row within the batch.

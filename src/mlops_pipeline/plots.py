@@ -126,3 +126,38 @@ def svg_data_uri(svg: str | bytes) -> str:
     """An SVG as a `data:` URI, which markdown artifacts in the Prefect UI render as an image."""
     data = svg.encode() if isinstance(svg, str) else svg
     return "data:image/svg+xml;base64," + base64.b64encode(data).decode("ascii")
+
+
+def importance_svg(names: Sequence[str], means: Sequence[float], stds: Sequence[float], title: str) -> str:
+    """Horizontal bars, one per feature in the order given (most important first), with a whisker of +- one std."""
+    if not (len(names) == len(means) == len(stds)) or not names:
+        raise ValueError(f"need as many names, means and stds (at least one): {len(names)}, {len(means)}, {len(stds)}")
+    values = np.asarray(means, dtype=np.float64)
+    spread = np.asarray(stds, dtype=np.float64)
+    label_width = min(max(len(str(n)) for n in names), 28) * 7 + 10
+    left, top, plot_w, bar = label_width, 30, 360, 16
+    width, height = left + plot_w + 70, top + len(names) * (bar + 4) + 30
+    low = min(0.0, float((values - spread).min()))
+    high = max(float((values + spread).max()), 1e-12)
+
+    def sx(value: float) -> float:
+        return left + (value - low) / (high - low) * plot_w
+
+    body = [
+        f'<text x="8" y="18" {_TITLE_FONT}>{escape(title)}</text>',
+        f'<line x1="{sx(0):.1f}" y1="{top - 4}" x2="{sx(0):.1f}" y2="{height - 26}" stroke="#8c959f"/>',
+        f'<text x="{left + plot_w / 2:.1f}" y="{height - 8}" {_FONT} text-anchor="middle">'
+        "drop of the metric when the column is shuffled</text>",
+    ]
+    for i, (name, value, std) in enumerate(zip(names, values, spread, strict=True)):
+        y = top + i * (bar + 4)
+        x0, x1 = sorted((sx(0), sx(float(value))))
+        label = escape(str(name) if len(str(name)) <= 28 else str(name)[:27] + "…")
+        body += [
+            f'<text x="{left - 6}" y="{y + bar - 4}" {_FONT} text-anchor="end">{label}</text>',
+            f'<rect x="{x0:.1f}" y="{y}" width="{max(x1 - x0, 0.5):.1f}" height="{bar}" fill="{_shade(0.7)}"/>',
+            f'<line x1="{sx(float(value - std)):.1f}" y1="{y + bar / 2}" x2="{sx(float(value + std)):.1f}" '
+            f'y2="{y + bar / 2}" stroke="black"/>',
+            f'<text x="{max(x1, sx(float(value + std))) + 4:.1f}" y="{y + bar - 4}" {_FONT}>{value:.4f}</text>',
+        ]
+    return _svg(width, height, body, title)

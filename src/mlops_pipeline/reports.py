@@ -24,6 +24,7 @@ PER_CLASS_COLUMNS = ("class", "precision", "recall", "f1", "support")
 
 if TYPE_CHECKING:
     from mlops_pipeline.gate import QuantizationReport
+    from mlops_pipeline.importance import FeatureImportance
     from mlops_pipeline.infer import InferenceReport
 
 
@@ -137,6 +138,11 @@ def progress_description(done: int, total: int, last: str | None) -> str:
     return f"{text}; last: {last}" if last else text
 
 
+def with_importance(diagnostics: Diagnostics, importance: FeatureImportance) -> Diagnostics:
+    """The diagnostics with the feature importance table added to the card's summary."""
+    return Diagnostics({**diagnostics.summary, "feature_importance": importance.summary()}, diagnostics.files)
+
+
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     """Rows of a table artifact as a markdown table (headers from the first row)."""
     if not rows:
@@ -157,6 +163,12 @@ def _diagnostics_markdown(card: dict[str, Any], folder: str | Path, plots: dict[
     if "residuals" in diagnostics:
         text += (
             "Residuals (true - predicted): " + ", ".join(f"{k} {v}" for k, v in diagnostics["residuals"].items()) + "\n"
+        )
+    if "feature_importance" in diagnostics:
+        importance = diagnostics["feature_importance"]
+        text += (
+            f"\nPermutation importance (drop of {importance['metric']} when a column is shuffled; top 10):\n\n"
+            + markdown_table(importance["rows"][:10])
         )
     for caption, filename in diagnostics.get("plots", {}).items():
         text += f"\n**{caption.capitalize()}** — file `{folder}/{filename}`\n\n"

@@ -19,16 +19,21 @@ from typing import Any
 
 import joblib
 import numpy as np
-from sklearn.base import BaseEstimator
-from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.metrics import accuracy_score, f1_score, mean_squared_error, r2_score
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
-from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.svm import LinearSVC, LinearSVR
 
-from mlops_pipeline.config import LOWER_IS_BETTER, ModelConfig, ModelSection, ProblemKind, primary_metric
+from mlops_pipeline.config import (
+    LOWER_IS_BETTER,
+    CustomModelConfig,
+    ModelConfig,
+    ModelSection,
+    ProblemKind,
+    candidate_problem,
+    primary_metric,
+)
+from mlops_pipeline.estimators import final_estimator
 from mlops_pipeline.features import (
     ColumnSpec,
     TableEncoder,
@@ -57,34 +62,11 @@ def serialize_estimator(estimator: Any) -> bytes:
     return buffer.getvalue()
 
 
-def _final_estimator(config: ModelConfig, seed: int) -> BaseEstimator:
-    match config.kind:
-        case "logistic_regression":
-            return LogisticRegression(C=config.C, solver=config.solver, max_iter=config.max_iter, random_state=seed)
-        case "linear_regression":
-            return LinearRegression(fit_intercept=config.fit_intercept)
-        case "ridge":
-            return Ridge(alpha=config.alpha, random_state=seed)
-        case "linear_svm":
-            return LinearSVC(C=config.C, loss=config.loss, max_iter=config.max_iter, random_state=seed)
-        case "linear_svr":
-            return LinearSVR(
-                C=config.C, epsilon=config.epsilon, loss=config.loss, max_iter=config.max_iter, random_state=seed
-            )
-        case "mlp_classifier" | "mlp_regressor":
-            mlp = MLPClassifier if config.kind == "mlp_classifier" else MLPRegressor
-            return mlp(
-                hidden_layer_sizes=tuple(config.hidden_layer_sizes),
-                activation=config.activation,
-                solver=config.solver,
-                alpha=config.alpha,
-                learning_rate_init=config.learning_rate_init,
-                max_iter=config.max_iter,
-                early_stopping=config.early_stopping,
-                random_state=seed,
-            )
-        case other:  # pragma: no cover - the config model rejects unknown kinds
-            raise ValueError(f"model.kind '{other}' has no estimator")
+def _problem_of(config: ModelConfig) -> ProblemKind:
+    problem = candidate_problem(config)
+    if problem is None:  # PipelineConfig.candidates sets it; a bare config of an either-problem kind must say it
+        raise ValueError(f"model.kind {config.kind}: set its `problem` (classification or regression)")
+    return problem
 
 
 def build_estimator(
@@ -99,15 +81,16 @@ def build_estimator(
     (and passes an encoded matrix through), `feature_steps` of the kind's family turns codes, dates and missing
     cells into features (`model.standardize` does not apply: the one-hot family always scales its numbers).
     """
-    final = _final_estimator(config, seed)
+    final = final_estimator(config, seed, _problem_of(config))
     if columns is None or (is_all_numeric(list(columns)) and not missing_cells):
         steps: list[tuple[str, Any]] = []
-        if config.standardize:
+        if getattr(config, "standardize", False):  # tree kinds have no scaler
             steps.append(("scaler", StandardScaler()))
         steps.append(("model", final))
         return Pipeline(steps)
     specs = list(columns)
-    family = preprocessing_family(config.kind)
+    # a custom model names its family (one_hot by default); every other kind has its own
+    family = config.preprocessing if isinstance(config, CustomModelConfig) else preprocessing_family(config.kind)
     mask = categorical_output_mask(specs, family)
     if mask is not None and "categorical_features" in final.get_params():
         final.set_params(categorical_features=mask)
@@ -305,7 +288,11 @@ def select_best(results: list[CandidateResult | None]) -> int:
 
 def describe_spec(spec: dict[str, Any]) -> str:
     """`C=0.1, solver=lbfgs, ...`: the hyperparameters of a candidate on one line."""
-    return ", ".join(f"{k}={json.dumps(v) if isinstance(v, list) else v}" for k, v in spec.items() if k != "kind")
+    return ", ".join(
+        f"{k}={json.dumps(v) if isinstance(v, list | dict) else v}"
+        for k, v in spec.items()
+        if k != "kind" and not (v is None and k == "problem")
+    )
 
 
 def candidate_rows(

@@ -31,7 +31,11 @@ from mlops_pipeline.config.loading import (
     with_data_source,
 )
 from mlops_pipeline.config.model_kinds import (
+    EITHER_PROBLEM,
     MODEL_PROBLEM,
+    CustomModelConfig,
+    ExtraTreesConfig,
+    HistGradientBoostingConfig,
     LayerWidth,
     LinearRegressionConfig,
     LinearSVMConfig,
@@ -40,7 +44,9 @@ from mlops_pipeline.config.model_kinds import (
     MLPClassifierConfig,
     MLPRegressorConfig,
     ModelConfig,
+    RandomForestConfig,
     RidgeConfig,
+    candidate_problem,
 )
 from mlops_pipeline.config.model_section import SELECTION_KEYS, ModelSection
 from mlops_pipeline.config.overrides import apply_overrides
@@ -59,6 +65,12 @@ __all__ = [
     "AugmentConfig",
     "GoldenSetConfig",
     "CLASSIFICATION_METRICS",
+    "EITHER_PROBLEM",
+    "CustomModelConfig",
+    "ExtraTreesConfig",
+    "HistGradientBoostingConfig",
+    "RandomForestConfig",
+    "candidate_problem",
     "LOWER_IS_BETTER",
     "MODEL_PROBLEM",
     "REGRESSION_METRICS",

@@ -7,7 +7,12 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from mlops_pipeline.config.base import Section
-from mlops_pipeline.config.model_kinds import MODEL_PROBLEM, LogisticRegressionConfig, ModelConfig
+from mlops_pipeline.config.model_kinds import (
+    EITHER_PROBLEM,
+    LogisticRegressionConfig,
+    ModelConfig,
+    candidate_problem,
+)
 from mlops_pipeline.config.problems import ProblemKind
 
 # Keys of the model section that are about choosing between candidates, not about one model.
@@ -74,9 +79,9 @@ class ModelSection(Section):
 
     @model_validator(mode="after")
     def _one_problem(self) -> ModelSection:
-        tasks = {MODEL_PROBLEM[c.kind] for c in self.candidates}
-        if len(tasks) > 1:
-            kinds = ", ".join(f"{c.kind} ({MODEL_PROBLEM[c.kind]})" for c in self.candidates)
+        problems = [candidate_problem(c) for c in self.candidates]
+        if len({p for p in problems if p is not None}) > 1:
+            kinds = ", ".join(f"{c.kind} ({p})" for c, p in zip(self.candidates, problems, strict=True) if p)
             raise ValueError(f"candidates must all be classifiers or all regressors; got {kinds}")
         seen: dict[str, int] = {}
         for index, candidate in enumerate(self.candidates):
@@ -87,8 +92,19 @@ class ModelSection(Section):
         return self
 
     @property
-    def problem(self) -> ProblemKind:
-        return MODEL_PROBLEM[self.candidates[0].kind]
+    def problem(self) -> ProblemKind | None:
+        """The problem the candidates fix (by kind or `problem` key); None when every one of them can be either
+        (hist_gradient_boosting, random_forest, extra_trees, custom without `problem`): the run decides."""
+        return next((p for c in self.candidates if (p := candidate_problem(c)) is not None), None)
+
+    def resolved(self, problem: ProblemKind) -> list[ModelConfig]:
+        """The candidates with `problem` set on each kind that can be either and left it unset: what is trained."""
+        return [
+            c.model_copy(update={"problem": problem})
+            if c.kind in EITHER_PROBLEM and getattr(c, "problem", None) is None
+            else c
+            for c in self.candidates
+        ]
 
     @property
     def kinds(self) -> list[str]:

@@ -6,6 +6,7 @@ from pydantic import Field, model_validator
 
 from mlops_pipeline.config.base import Section
 from mlops_pipeline.config.data import DataConfig
+from mlops_pipeline.config.model_kinds import ModelConfig
 from mlops_pipeline.config.model_section import ModelSection
 from mlops_pipeline.config.problems import (
     CLASSIFICATION_METRICS,
@@ -28,7 +29,19 @@ class PipelineConfig(Section):
 
     @property
     def problem(self) -> ProblemKind:
-        return self.model.problem
+        """The run's problem: the one the candidates fix (by kind or `problem` key); when every candidate can be
+        either (hist_gradient_boosting, random_forest, extra_trees, custom), the gate's metrics decide (only r2
+        and rmse: regression), else classification. Decided from the config alone, before any data is read."""
+        fixed = self.model.problem
+        if fixed is not None:
+            return fixed
+        named = {*self.gate.min_metrics, *self.gate.max_metrics}
+        return "regression" if named and named <= set(REGRESSION_METRICS) else "classification"
+
+    @property
+    def candidates(self) -> list[ModelConfig]:
+        """The candidates as trained: `model.candidates` with the run's problem set on kinds that can be either."""
+        return self.model.resolved(self.problem)
 
     @property
     def primary_metric(self) -> str:

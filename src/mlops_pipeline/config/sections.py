@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from mlops_pipeline.config.base import Section
@@ -76,7 +78,12 @@ class GateConfig(Section):
 class QuantizeConfig(Section):
     """Post-training int8 quantization."""
 
-    enabled: bool = True
+    enabled: bool | Literal["auto"] = Field(
+        "auto",
+        description="auto: quantize every model that has a quantized form (linear, MLP, tree ensembles) and store "
+        "the others as a skops file, saying why in the run; true: a model without one is a config error; false: "
+        "no quantized form (batch scoring and the service then cannot load it).",
+    )
     max_metric_drop: float = Field(
         0.005, ge=0.0, description="Largest allowed loss of the primary metric, int8 vs float."
     )

@@ -4,9 +4,11 @@
   comparison (and the ratchet against the best passed version) and behavioural checks; `GateFailed` lists every
   failed check with its measured value and bound.
 - `_quantization.py`: the quantization gate: the int8 model measured next to the float one;
-  `QuantizationGateFailed` when it loses more of the primary metric than `quantize.max_metric_drop`.
+  `QuantizationGateFailed` when it loses more of the primary metric than `quantize.max_metric_drop`; a model
+  without a quantized form is kept as a skops file instead (`_float_form.py`: `quantize_or_keep_float`).
 """
 
+from mlops_pipeline.gate._float_form import quantize_or_keep_float
 from mlops_pipeline.gate._model_gate import (
     BestPassed,
     Champion,
@@ -68,6 +70,7 @@ __all__ = [
     "load_champion",
     "noise_check",
     "quantize_and_compare",
+    "quantize_or_keep_float",
     "quantize_trained",
     "ratchet_check",
     "run_gate",
