@@ -426,3 +426,15 @@ def test_a_table_forest_carries_its_ordinal_block() -> None:
     bad[0, 2] = 7.0  # not a code of the colour column
     with pytest.raises(ModelInputError, match="colour"):
         restored.predict(bad)
+
+
+def test_the_quantization_gate_gives_a_table_hgb_model_the_exact_tree_form() -> None:
+    from table_support import mixed_table
+
+    pipeline, X_train, rows = _table_model(HistGradientBoostingClassifier(max_iter=30, random_state=0), "native")
+    y_rows = mixed_table(3000)[1][2000:]
+    names = [f"c{i}" for i in range(rows.shape[1])]
+    result = quantize_and_compare(pipeline, X_train, rows, y_rows, names, "classification", 1, QuantizeConfig())
+    assert isinstance(result.model, QuantizedTrees) and result.model.features_ is not None
+    assert result.report.metric_drop == 0.0 and result.report.agreement == 1.0
+    assert result.report.max_abs_output_delta <= 1e-12
