@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, r2_score
 
 from mlops_pipeline.config import ProblemKind, QuantizeConfig, primary_metric
-from mlops_pipeline.quantize import QuantizationError, QuantizedModel
+from mlops_pipeline.quantize import AnyQuantizedModel, QuantizationError, QuantizedModel, QuantizedTrees, is_tree_model
 from mlops_pipeline.train import TrainedModel, rows_agree
 from mlops_pipeline.validate import PreparedData
 
@@ -75,12 +75,12 @@ class QuantizationReport:
 
 @dataclass(frozen=True)
 class QuantizationResult:
-    model: QuantizedModel
+    model: AnyQuantizedModel
     npz_bytes: bytes
     report: QuantizationReport
 
 
-def comparable_outputs(float_model: Any, int8_model: QuantizedModel, X: np.ndarray) -> tuple[str, Any, Any]:
+def comparable_outputs(float_model: Any, int8_model: AnyQuantizedModel, X: np.ndarray) -> tuple[str, Any, Any]:
     """The richest output both models have: probabilities, else decision function, else predictions."""
     for method in ("predict_proba", "decision_function"):
         if hasattr(int8_model, method) and hasattr(float_model, method):
@@ -90,7 +90,7 @@ def comparable_outputs(float_model: Any, int8_model: QuantizedModel, X: np.ndarr
 
 def compare_models(
     float_model: Any,
-    int8_model: QuantizedModel,
+    int8_model: AnyQuantizedModel,
     X_test: np.ndarray,
     y_test: np.ndarray,
     problem: ProblemKind,
@@ -124,10 +124,18 @@ def quantize_and_compare(
     float_bytes: int,
     config: QuantizeConfig,
 ) -> QuantizationResult:
-    """Quantize the float model, then measure it next to the float model on the held-out split."""
-    model = QuantizedModel(
-        estimator=estimator, feature_names=feature_names, calibration_rows=config.calibration_rows
-    ).fit(X_train)
+    """Quantize the float model, then measure it next to the float model on the held-out split.
+
+    A tree ensemble gets the tree form (`QuantizedTrees`: uint8 bins, exact for HistGradientBoosting, snapped
+    thresholds for forests), measured and gated the same way.
+    """
+    model: AnyQuantizedModel
+    if is_tree_model(estimator):
+        model = QuantizedTrees(estimator=estimator, feature_names=feature_names).fit(X_train)
+    else:
+        model = QuantizedModel(
+            estimator=estimator, feature_names=feature_names, calibration_rows=config.calibration_rows
+        ).fit(X_train)
     npz_bytes = model.to_bytes()
     comparison = compare_models(estimator, model, X_test, y_test, problem)
     report = QuantizationReport(

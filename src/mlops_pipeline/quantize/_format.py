@@ -2,13 +2,14 @@
 
 A file is a zip of `.npy` arrays written with `allow_pickle=False` and read with `numpy.load(allow_pickle=False)`,
 so a model from an untrusted source cannot run code. The `header` array is UTF-8 JSON (as uint8) holding
-`format_version` and the model `family`; each family (today only `affine_layers`: linear models and MLPs,
-`_format_affine.py`) names its own arrays and checks their dtype and shape before use with `FileChecker`. Identical
-models give identical bytes (fixed zip timestamps, sorted header keys), so a file's hash identifies its model.
+`format_version` and the model `family`; each family (`affine_layers`: linear models and MLPs,
+`_format_affine.py`; `trees`: tree ensembles, `_format_trees.py`) names its own arrays and checks their dtype and
+shape before use with `FileChecker`. Identical models give identical bytes (fixed zip timestamps, sorted header
+keys), so a file's hash identifies its model.
 
-Adding a family (e.g. tree ensembles) means a module with its own array layout and checks; the container, the
-header, the version and the check helpers here stay as they are. Files written before the `family` key existed
-hold affine layers (`DEFAULT_FAMILY`).
+Adding a family means a module with its own array layout and checks, and an entry in `model_from_bytes` (the one
+loader batch scoring and the service use); the container, the header, the version and the check helpers here stay
+as they are. Files written before the `family` key existed hold affine layers (`DEFAULT_FAMILY`).
 """
 
 from __future__ import annotations
@@ -16,18 +17,23 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mlops_pipeline.quantize._errors import QuantizationError
 
+if TYPE_CHECKING:
+    from mlops_pipeline.quantize._estimator import QuantizedModel
+    from mlops_pipeline.quantize._trees_estimator import QuantizedTrees
+
 # Version 1 (linear models only, one array per vector) is no longer read: re-run the pipeline to rewrite it.
 FORMAT_VERSION = 2
 AFFINE_FAMILY = "affine_layers"
+TREES_FAMILY = "trees"
 # the family of a file whose header has no `family` key (every file written before it was added)
 DEFAULT_FAMILY = AFFINE_FAMILY
-FAMILIES = frozenset({AFFINE_FAMILY})
+FAMILIES = frozenset({AFFINE_FAMILY, TREES_FAMILY})
 
 
 def write_model_file(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> bytes:
@@ -55,6 +61,20 @@ def read_model_file(data: bytes, origin: str) -> tuple[dict[str, Any], dict[str,
     if family not in FAMILIES:
         raise QuantizationError(f"{origin}: header 'family' is {family!r}, expected one of {sorted(FAMILIES)}")
     return header, arrays
+
+
+def model_from_bytes(data: bytes, origin: str = "<bytes>") -> QuantizedModel | QuantizedTrees:
+    """The model of any family stored in `data` (checked like each family's `from_bytes`); errors name `origin`.
+
+    Batch scoring and the service load through this, so a tree champion is scored without a pickle too.
+    """
+    from mlops_pipeline.quantize._estimator import QuantizedModel
+    from mlops_pipeline.quantize._trees_estimator import QuantizedTrees
+
+    header, _ = read_model_file(data, origin)
+    if header.get("family", DEFAULT_FAMILY) == TREES_FAMILY:
+        return QuantizedTrees.from_bytes(data, origin)
+    return QuantizedModel.from_bytes(data, origin)
 
 
 class FileChecker:

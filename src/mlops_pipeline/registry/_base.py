@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 import joblib
 
 from mlops_pipeline.objectstore import PreconditionFailed
-from mlops_pipeline.quantize import QuantizedModel
+from mlops_pipeline.quantize import AnyQuantizedModel, model_from_bytes
 from mlops_pipeline.registry._common import (
     CARD_FILE,
     CHAMPION_FILE,
@@ -265,9 +265,10 @@ class Store(abc.ABC):
         data = self.verified_bytes(version, FLOAT_MODEL_FILE)
         return joblib.load(io.BytesIO(data))
 
-    def load_quantized_model(self, version: str) -> QuantizedModel:
+    def load_quantized_model(self, version: str) -> AnyQuantizedModel:
+        """The version's pickle-free model file of any family (int8 layers, trees), after the hash check."""
         data = self.verified_bytes(version, INT8_MODEL_FILE)
-        return QuantizedModel.from_bytes(data, origin=self.location(version, INT8_MODEL_FILE))
+        return model_from_bytes(data, origin=self.location(version, INT8_MODEL_FILE))
 
     # ---- writing -------------------------------------------------------------------------------------------
     def publish(
