@@ -69,8 +69,8 @@ TREE_TYPES: tuple[type, ...] = (
     ExtraTreesClassifier,
     ExtraTreesRegressor,
 )
-# The families the quantize step can build today; the tree form (issue 21's `.npz` of bins and nodes) adds "trees".
-BUILT_FAMILIES: frozenset[str] = frozenset({"affine"})
+# The families the quantize step builds: int8 affine layers and the tree form (bins and nodes, quantize._format_trees).
+BUILT_FAMILIES: frozenset[str] = frozenset({"affine", "trees"})
 
 
 class FactoryError(ConfigError):

@@ -110,10 +110,10 @@ def test_a_random_forest_trains_gates_stores_and_batch_scores(table: Path, tmp_p
     assert summary.metrics["accuracy"] >= 0.9
     card = json.loads((Path(summary.model_folder) / "card.json").read_text())
     assert card["selection"]["model"]["problem"] == "classification"
-    # until the tree form is built, a forest is stored as its skops file and said to be not quantizable yet
-    assert card["float_form"]["reason"].startswith("not quantizable yet")
-    assert SKOPS_MODEL_FILE in card["files"] and INT8_MODEL_FILE not in card["files"]
-    assert summary.task_states["quantize"] == "Completed" and "infer" not in summary.task_states
+    # a forest gets the tree form (thresholds snapped to 255 bins, bounded by the quantization gate), no skops file
+    assert INT8_MODEL_FILE in card["files"] and SKOPS_MODEL_FILE not in card["files"]
+    assert summary.task_states["quantize"] == "Completed" and summary.task_states["infer"] == "Completed"
+    assert card["quantization"]["agreement"] >= 0.995
     # the importance: the two columns the label depends on first, in the card and as artifacts
     importance = card["diagnostics"]["feature_importance"]
     assert {r["feature"] for r in importance["rows"][:2]} == {"width", "height"}

@@ -20,7 +20,7 @@ from mlops_pipeline.config import DataConfig, QuantizeConfig, parse_config
 from mlops_pipeline.contract import CONTRACT_FILE
 from mlops_pipeline.data import load_dataset
 from mlops_pipeline.gate import QuantizationResult, quantize_or_keep_float
-from mlops_pipeline.quantize import QuantizationError
+from mlops_pipeline.quantize import QuantizationError, QuantizedTrees, model_from_bytes
 from mlops_pipeline.registry import FLOAT_MODEL_FILE, IntegrityError, ModelStore
 from mlops_pipeline.skops_form import (
     PIPELINE_TRUSTED_TYPES,
@@ -147,10 +147,12 @@ def test_quantize_step_still_quantizes_linear_models(iris: PreparedData) -> None
     assert isinstance(quantize_or_keep_float(trained, iris, quantize), QuantizationResult)
 
 
-def test_trees_are_kept_as_skops_until_the_tree_form_is_built(iris: PreparedData) -> None:
+def test_trees_get_the_tree_form_not_the_skops_file(iris: PreparedData) -> None:
     trained, quantize = _trained(iris, {"kind": "random_forest", "n_estimators": 5})
     form = quantize_or_keep_float(trained, iris, quantize)
-    assert isinstance(form, FloatForm) and form.reason.startswith("not quantizable yet")
+    assert isinstance(form, QuantizationResult) and isinstance(form.model, QuantizedTrees)
+    reloaded = model_from_bytes(form.npz_bytes, "forest.npz")
+    assert np.array_equal(reloaded.predict(iris.X_test), form.model.predict(iris.X_test))
 
 
 def test_batch_scoring_loads_the_skops_file_after_the_hash_check(iris: PreparedData, tmp_path: Path) -> None:
