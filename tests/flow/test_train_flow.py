@@ -80,6 +80,7 @@ def test_first_model_of_a_name_passes_and_becomes_champion(first_run: tuple[Path
     assert {row["check"] for row in verdict} == {
         "accuracy >= min",
         "macro_f1 >= min",
+        "accuracy beats baseline",
         "deterministic predictions",
         "batch of one row",
         "agreement under input noise",
