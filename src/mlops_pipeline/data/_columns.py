@@ -12,10 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from mlops_pipeline.features._encode import NULL_MARKERS
 from mlops_pipeline.findings import Finding, example_rows
 
-# Spelled-out "missing" markers are read as empty cells (NaN, "nan", "inf" are parsed as the floats they name).
-NULL_MARKERS: tuple[str, ...] = ("NA", "N/A", "n/a", "NULL", "null", "None", "none", "?")
+# Spelled-out "missing" markers (NULL_MARKERS) are read as empty cells (NaN, "nan", "inf" are parsed as the floats
+# they name).
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """Mixed-type tables: column kinds, the encoded matrix, and the model steps that turn it into features."""
 
+from mlops_pipeline.features._encode import encode_frame
 from mlops_pipeline.features._spec import (
     EPOCH,
     MAX_CATEGORIES,
@@ -19,5 +20,6 @@ __all__ = [
     "ColumnSetting",
     "ColumnSpec",
     "DroppedColumn",
+    "encode_frame",
     "is_all_numeric",
 ]
