@@ -12,6 +12,8 @@ import numpy as np
 
 from mlops_pipeline.batch import ScoringModel, load_scoring_model
 from mlops_pipeline.contract import DataContract
+from mlops_pipeline.drift import contract_columns
+from mlops_pipeline.features import ColumnSpec
 from mlops_pipeline.registry import INT8_MODEL_FILE, Store
 
 from .inputs import ContractLimits
@@ -32,8 +34,13 @@ class ServedModel:
     kind: str = "int8"
 
     @cached_property
+    def columns(self) -> list[ColumnSpec]:
+        """The contract's column specs (kind, categories, date format), in feature order."""
+        return contract_columns(self.contract)
+
+    @cached_property
     def limits(self) -> ContractLimits:
-        return ContractLimits.of(self.contract)
+        return ContractLimits.of(self.contract, self.columns)
 
     @property
     def classes(self) -> list[Any] | None:

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from mlops_pipeline.features import EPOCH, UNKNOWN_CODE, ColumnSpec
+from mlops_pipeline.features import EPOCH, UNKNOWN_CODE, ColumnSpec, DroppedColumn
 
 REFERENCE_FORMAT = 1
 DRIFT_REFERENCE_FILE = "drift_reference.json"
@@ -161,6 +161,17 @@ def contract_columns(contract: Any) -> list[ColumnSpec]:
             )
         )
     return columns
+
+
+def contract_dropped(contract: Any) -> list[DroppedColumn]:
+    """The columns a data contract records as left out of the features, and why."""
+    raw = getattr(contract, "dropped", None)
+    if raw is None and contract is not None:
+        raw = contract.extra.get("dropped")
+    return [
+        item if isinstance(item, DroppedColumn) else DroppedColumn(str(item["name"]), str(item.get("reason", "")))
+        for item in raw or ()
+    ]
 
 
 def _categorical_reference(name: str, codes: np.ndarray, spec: ColumnSpec) -> dict[str, Any]:
