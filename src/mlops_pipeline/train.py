@@ -1,7 +1,9 @@
 """Training: the model zoo, candidate selection on a validation split, and the final fit.
 
-Every model is a scikit-learn Pipeline: [scaler] -> model, so preprocessing is fitted on training rows only and
-travels with the model file (imputation, when configured, happens in `validate` with training-split statistics).
+Every model is a scikit-learn Pipeline, so preprocessing is fitted on training rows only and travels with the model
+file: [scaler] -> model for an all-numeric table without missing cells (imputation, when configured, happens in
+`validate` with training-split statistics), else table -> features -> model (`mlops_pipeline.features`: the raw
+columns read by name, then one-hot / date parts / imputation / scaling as the model's family needs).
 Candidates are compared on rows carved from the training split (a hold-out validation split, or k folds); the test
 split is never seen here, it belongs to the test-gate.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +29,14 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC, LinearSVR
 
 from mlops_pipeline.config import LOWER_IS_BETTER, ModelConfig, ModelSection, ProblemKind, primary_metric
+from mlops_pipeline.features import (
+    ColumnSpec,
+    TableEncoder,
+    categorical_output_mask,
+    feature_steps,
+    is_all_numeric,
+    preprocessing_family,
+)
 from mlops_pipeline.validate import PreparedData
 
 
@@ -75,22 +86,61 @@ def _final_estimator(config: ModelConfig, seed: int) -> BaseEstimator:
             raise ValueError(f"model.kind '{other}' has no estimator")
 
 
-def build_estimator(config: ModelConfig, seed: int) -> Pipeline:
-    """The configured model inside a Pipeline with its preprocessing (scaling).
+def build_estimator(
+    config: ModelConfig, seed: int, columns: Sequence[ColumnSpec] | None = None, *, missing_cells: bool = False
+) -> Pipeline:
+    """The configured model inside a Pipeline with its preprocessing.
 
-    Missing values never reach it: `validate` imputes them (when `data.impute` asks) with training-split
-    statistics that the contract stores and applies at inference, so the int8 model sees the same inputs.
+    An all-numeric table without missing cells (`columns` None, or only numeric / boolean specs, and
+    `missing_cells` false) gets [scaler] -> model, as always: `validate` imputes missing values (when `data.impute`
+    asks) with training-split statistics that the contract stores and applies at inference, so the int8 model sees
+    the same inputs. Any other table gets table -> features -> model: `TableEncoder` reads raw columns by name
+    (and passes an encoded matrix through), `feature_steps` of the kind's family turns codes, dates and missing
+    cells into features (`model.standardize` does not apply: the one-hot family always scales its numbers).
     """
-    steps: list[tuple[str, Any]] = []
-    if config.standardize:
-        steps.append(("scaler", StandardScaler()))
-    steps.append(("model", _final_estimator(config, seed)))
-    return Pipeline(steps)
+    final = _final_estimator(config, seed)
+    if columns is None or (is_all_numeric(list(columns)) and not missing_cells):
+        steps: list[tuple[str, Any]] = []
+        if config.standardize:
+            steps.append(("scaler", StandardScaler()))
+        steps.append(("model", final))
+        return Pipeline(steps)
+    specs = list(columns)
+    family = preprocessing_family(config.kind)
+    mask = categorical_output_mask(specs, family)
+    if mask is not None and "categorical_features" in final.get_params():
+        final.set_params(categorical_features=mask)
+    return Pipeline(
+        [
+            ("table", TableEncoder(columns=[spec.to_dict() for spec in specs])),
+            ("features", feature_steps(specs, family)),
+            ("model", final),
+        ]
+    )
 
 
-def fit_model(X: np.ndarray, y: np.ndarray, config: ModelConfig, seed: int) -> TrainedModel:
-    """Build and fit one model on the rows given; time the fit and keep the model's bytes."""
-    estimator = build_estimator(config, seed)
+def has_missing_cells(X: np.ndarray) -> bool:
+    """Whether the (encoded) training rows hold a missing cell (NaN): the model then handles them itself."""
+    return bool(np.isnan(np.dot(np.ones(X.shape[0]), X)).any()) if X.size else False
+
+
+def fit_model(
+    X: np.ndarray,
+    y: np.ndarray,
+    config: ModelConfig,
+    seed: int,
+    columns: Sequence[ColumnSpec] | None = None,
+    *,
+    missing_cells: bool | None = None,
+) -> TrainedModel:
+    """Build and fit one model on the rows given; time the fit and keep the model's bytes.
+
+    `missing_cells` None: whether X has one (callers fitting on parts of a split pass the whole split's answer, so
+    every fold gets the same pipeline).
+    """
+    if missing_cells is None:
+        missing_cells = has_missing_cells(X)
+    estimator = build_estimator(config, seed, columns, missing_cells=missing_cells)
     started = time.perf_counter()
     estimator.fit(X, y)
     return TrainedModel(
@@ -101,9 +151,15 @@ def fit_model(X: np.ndarray, y: np.ndarray, config: ModelConfig, seed: int) -> T
     )
 
 
+def data_columns(data: PreparedData) -> list[ColumnSpec] | None:
+    """The column specs of prepared data (None for data prepared without column typing: all numeric)."""
+    columns = getattr(data, "columns", None)
+    return list(columns) if columns else None
+
+
 def train_model(data: PreparedData, config: ModelConfig, seed: int) -> TrainedModel:
     """Fit the configured estimator on the whole training split (the test split is never used)."""
-    return fit_model(data.X_train, data.y_train, config, seed)
+    return fit_model(data.X_train, data.y_train, config, seed, data_columns(data))
 
 
 def rows_agree(a: np.ndarray, b: np.ndarray, problem: ProblemKind | str, tolerance: float) -> np.ndarray:
@@ -185,14 +241,16 @@ def score_candidate(
     spec: ModelConfig,
     selection: ModelSection,
     seed: int,
+    columns: Sequence[ColumnSpec] | None = None,
 ) -> CandidateResult:
     """Score one candidate on a validation split (or by k-fold CV) of the training rows it is given."""
     metric_name = primary_metric(problem)
+    missing_cells = has_missing_cells(X_train)
     if selection.cv_folds:
         splitter = cv_folds(y_train, problem, selection.cv_folds, seed)
         fold_metrics, seconds = [], 0.0
         for fit_index, val_index in splitter.split(X_train, y_train):
-            fitted = fit_model(X_train[fit_index], y_train[fit_index], spec, seed)
+            fitted = fit_model(X_train[fit_index], y_train[fit_index], spec, seed, columns, missing_cells=missing_cells)
             seconds += fitted.fit_seconds
             fold_metrics.append(evaluate(fitted.estimator.predict, X_train[val_index], y_train[val_index], problem))
         n_validation = int(np.ceil(y_train.shape[0] / selection.cv_folds))
@@ -207,7 +265,7 @@ def score_candidate(
             model=None,
         )
     X_fit, X_val, y_fit, y_val = validation_split(X_train, y_train, problem, selection.validation_size, seed)
-    fitted = fit_model(X_fit, y_fit, spec, seed)
+    fitted = fit_model(X_fit, y_fit, spec, seed, columns, missing_cells=missing_cells)
     metrics = evaluate(fitted.estimator.predict, X_val, y_val, problem)
     return CandidateResult(
         spec=spec.model_dump(mode="json"),

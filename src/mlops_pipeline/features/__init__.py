@@ -11,15 +11,35 @@ from mlops_pipeline.features._spec import (
     DroppedColumn,
     is_all_numeric,
 )
+from mlops_pipeline.features._steps import (
+    MIN_CATEGORY_ROWS,
+    DateParts,
+    FeatureFamily,
+    TableEncoder,
+    categorical_output_mask,
+    column_specs,
+    feature_steps,
+    numeric_specs,
+    preprocessing_family,
+)
 
 __all__ = [
     "EPOCH",
     "MAX_CATEGORIES",
+    "MIN_CATEGORY_ROWS",
     "UNKNOWN_CODE",
     "ColumnKind",
     "ColumnSetting",
     "ColumnSpec",
+    "DateParts",
     "DroppedColumn",
+    "FeatureFamily",
+    "TableEncoder",
+    "categorical_output_mask",
+    "column_specs",
     "encode_frame",
+    "feature_steps",
     "is_all_numeric",
+    "numeric_specs",
+    "preprocessing_family",
 ]

@@ -4,13 +4,14 @@ At load the weights are dequantized once into float32 and the standardisation is
 (W / scale, b - W @ (mean / scale)), so predict is one matrix product per layer and never an elementwise pass
 over the caller's X. Rows are processed in cache-sized chunks so memory stays flat on large inputs. A model with one
 output and no hidden layer (linear regression, binary classifier) is one float64 matrix-vector product on the
-caller's rows, as scikit-learn computes it, without a float32 copy of X.
+caller's rows, as scikit-learn computes it, without a float32 copy of X. A table model (a pipeline of table ->
+one-hot feature steps -> model) takes the encoded matrix, missing cells as NaN; its first layer is
+`_table_layer.TableFirstLayer` (categories gathered, not multiplied) and its steps are the file's `features` block.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,12 +24,12 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from mlops_pipeline.quantize._errors import ModelInputError, QuantizationError
-from mlops_pipeline.quantize._extract import _split_pipeline, extract_layers
+from mlops_pipeline.quantize._extract import _split_pipeline, extract_layers, extract_table_layers, table_parts
 from mlops_pipeline.quantize._format import AFFINE_FAMILY, FORMAT_VERSION
 from mlops_pipeline.quantize._format_affine import read_affine_file, write_affine_file
+from mlops_pipeline.quantize._format_features import FEATURES_KEY, FeatureBlock, features_to_file
 from mlops_pipeline.quantize._input import PREDICT_INPUT_CHECKS, rejected_input
 from mlops_pipeline.quantize._outputs import (
-    _all_finite,
     _copy_all,
     _copy_first_column,
     _write_logistic_proba,
@@ -36,9 +37,9 @@ from mlops_pipeline.quantize._outputs import (
     _write_row_argmax,
     _write_softmax,
 )
+from mlops_pipeline.quantize._runtime import AffineRuntime, _needs_float64
 from mlops_pipeline.quantize._weights import (
     StoredLayer,
-    _activate,
     calibration_rows,
     float32_layers,
     quantize_layers,
@@ -46,18 +47,6 @@ from mlops_pipeline.quantize._weights import (
 
 WeightDtype = Literal["int8", "float32"]
 Problem = Literal["classification", "regression"]
-
-# Above this |mean / scale| of some feature, float32 would lose the signal to cancellation once the standardisation
-# is folded into the weights, so the means are stored and the first layer computed in float64 instead.
-_FLOAT32_MAX_OFFSET = 100.0
-# predict works on chunks of rows whose widest buffer fits in this (a core's L2 on the benchmark machine): on digits
-# rows, 4,096-row chunks for logistic regression and 2,048 for a 100-unit MLP were the fastest (vs 1,024: -25%).
-_CACHE_BYTES = 1 << 20
-_MIN_CHUNK_ROWS = 256
-
-
-def _needs_float64(mean: np.ndarray, scale: np.ndarray) -> bool:
-    return bool(np.any(np.abs(mean) / scale > _FLOAT32_MAX_OFFSET))
 
 
 def _has_probabilities(model: QuantizedModel) -> bool:
@@ -69,7 +58,7 @@ def _is_classifier_model(model: QuantizedModel) -> bool:
     return not hasattr(model, "problem_") or model.problem_ == "classification"
 
 
-class QuantizedModel(BaseEstimator):
+class QuantizedModel(AffineRuntime, BaseEstimator):
     """An int8 model (linear, linear SVM or MLP) with the scikit-learn estimator contract.
 
     `QuantizedModel(estimator=fitted_pipeline).fit(X_train)` quantizes an already fitted model: X supplies the
@@ -180,19 +169,31 @@ class QuantizedModel(BaseEstimator):
         if self.weight_dtype not in ("int8", "float32"):
             raise QuantizationError(f"weight_dtype must be 'int8' or 'float32', got {self.weight_dtype!r}")
         check_is_fitted(self.estimator)
+        table = table_parts(self.estimator) is not None
         try:
-            # against the wrapped model, which is never changed (reset=False); y="no_validation": y is not used
-            X = validate_data(self.estimator, X, y="no_validation", reset=False, dtype=np.float64)
+            # against the wrapped model, which is never changed (reset=False); y="no_validation": y is not used;
+            # a table model's encoded rows hold NaN for missing cells
+            finite: Any = "allow-nan" if table else True
+            X = validate_data(
+                self.estimator, X, y="no_validation", reset=False, dtype=np.float64, ensure_all_finite=finite
+            )
         except (ValueError, TypeError) as exc:
             n_features = int(_split_pipeline(self.estimator)[1].n_features_in_)
             names = getattr(self.estimator, "feature_names_in_", None)
             expected_names = [str(name) for name in names] if names is not None else None
             raise ModelInputError(f"calibration data: {rejected_input(X, n_features, exc, expected_names)}") from None
-        extracted = extract_layers(self.estimator, X)
+        features: FeatureBlock | None = None
+        if table:
+            extracted, features = extract_table_layers(self.estimator)
+        else:
+            extracted = extract_layers(self.estimator, X)
         if self.weight_dtype == "float32":
             stored = float32_layers(extracted.layers)
         else:
-            calibration = (calibration_rows(X, self.calibration_rows) - extracted.input_mean) / extracted.input_scale
+            reference = calibration_rows(X, self.calibration_rows)
+            if features is not None:
+                reference = features.apply(reference)
+            calibration = (reference - extracted.input_mean) / extracted.input_scale
             stored = quantize_layers(extracted.layers, calibration, extracted.meta["hidden_activation"])
         names = (
             self.feature_names if self.feature_names is not None else getattr(self.estimator, "feature_names_in_", None)
@@ -206,12 +207,19 @@ class QuantizedModel(BaseEstimator):
             extracted.input_scale.astype(precision),
             stored,
             {**extracted.meta, "feature_names": feature_names},
+            features,
         )
         return self
 
     def _set_state(
-        self, input_mean: np.ndarray, input_scale: np.ndarray, layers: list[StoredLayer], meta: dict[str, Any]
+        self,
+        input_mean: np.ndarray,
+        input_scale: np.ndarray,
+        layers: list[StoredLayer],
+        meta: dict[str, Any],
+        features: FeatureBlock | None = None,
     ) -> None:
+        self.features_ = features
         self.input_mean_ = input_mean
         self.input_scale_ = input_scale
         self.layers_ = layers
@@ -219,37 +227,12 @@ class QuantizedModel(BaseEstimator):
         self.output_: str = meta["output"]
         self.hidden_activation_: str = meta.get("hidden_activation", "identity")
         self.model_kind_: str = meta["model_kind"]
-        self.n_features_in_ = int(input_mean.shape[0])
+        self.n_features_in_ = int(input_mean.shape[0]) if features is None else features.n_columns
         if meta.get("feature_names"):
             self.feature_names_in_ = np.asarray(meta["feature_names"], dtype=object)
         if self.problem_ == "classification":
             self.classes_ = np.asarray(meta["classes"])
         self._compile()
-
-    def _compile(self) -> None:
-        """Dequantize once and fold the standardisation into the first layer: predict is then matmuls only."""
-        weights = [layer.dequantized().astype(np.float64) for layer in self.layers_]
-        biases = [layer.bias.astype(np.float64) for layer in self.layers_]
-        mean, scale = self.input_mean_.astype(np.float64), self.input_scale_.astype(np.float64)
-        weights[0] = weights[0] / scale[None, :]
-        biases[0] = biases[0] - weights[0] @ mean
-        self._first_dtype = np.float64 if _needs_float64(mean, scale) else np.float32
-        # One output of one layer (linear regression, binary classifier): a float64 matrix-vector product on the
-        # caller's rows as they are, as scikit-learn computes it; no cast and no copy of X.
-        self._gemv = len(weights) == 1 and weights[0].shape[0] == 1
-        if self._gemv:
-            self._first_dtype = np.float64
-        # Transposed and contiguous, so x @ Wᵀ is a plain row-major GEMM. The first layer's bias rides in the GEMM
-        # as an extra weight row against a column of ones in the input buffer, saving a pass over the output.
-        self._first_weight_t = np.vstack([weights[0].T, biases[0][None, :]]).astype(self._first_dtype)
-        self._weights_t = [np.ascontiguousarray(w.T, dtype=np.float32) for w in weights[1:]]
-        self._biases = [b.astype(np.float32) for b in biases[1:]]
-        # Labels 0..k-1 stored as intp: the argmax is the prediction, no lookup pass over the output.
-        self._labels_are_positions = (
-            self.problem_ == "classification"
-            and self.classes_.dtype == np.intp
-            and np.array_equal(self.classes_, np.arange(len(self.classes_)))
-        )
 
     # ---- input contract -----------------------------------------------------------------------------------------
     def _validated_input(self, X: Any) -> np.ndarray:
@@ -274,97 +257,6 @@ class QuantizedModel(BaseEstimator):
 
     def _expected_names(self) -> list[str] | None:
         return self.feature_names_in_.tolist() if hasattr(self, "feature_names_in_") else None
-
-    def _non_finite_error(self, X_chunk: np.ndarray, first_row: int) -> ModelInputError:
-        bad = ~np.isfinite(X_chunk.astype(np.float64))
-        if not bad.any():
-            return ModelInputError("features too large for float32 arithmetic (|x| > 3.4e38 after scaling)")
-        rows = (np.flatnonzero(bad.any(axis=1)) + first_row).tolist()
-        columns = np.flatnonzero(bad.any(axis=0))
-        names = self.feature_names_in_[columns].tolist() if hasattr(self, "feature_names_in_") else columns.tolist()
-        return ModelInputError(f"NaN or infinite feature values in rows {rows[:5]}, columns {names[:5]}")
-
-    # ---- prediction ---------------------------------------------------------------------------------------------
-    def _chunk_rows(self) -> int:
-        """batch_rows, lowered to a power of two so that the widest buffer of a chunk stays within _CACHE_BYTES."""
-        limit = max(int(self.batch_rows), 1)
-        widths = [self.n_features_in_, *(w.shape[1] for w in [self._first_weight_t, *self._weights_t])]
-        cached_rows = _CACHE_BYTES // (4 * max(widths) if not self._gemv else 8 * self.n_features_in_)
-        return min(limit, max(1 << max(cached_rows.bit_length() - 1, 0), _MIN_CHUNK_ROWS))
-
-    def _buffers(self, n_rows: int, X: np.ndarray) -> list[np.ndarray]:
-        """Per-call work buffers of n_rows: the first layer's input (last column ones, for the bias), each output."""
-        if self._gemv:  # float64 rows are used as they are
-            return [np.empty((n_rows if X.dtype != np.float64 else 0, X.shape[1])), np.empty((n_rows, 1))]
-        buffers = [np.ones((n_rows, X.shape[1] + 1), dtype=self._first_dtype)]
-        buffers.append(np.empty((n_rows, self._first_weight_t.shape[1]), dtype=self._first_dtype))
-        if self._weights_t and self._first_dtype != np.float32:
-            buffers.append(np.empty((n_rows, self._first_weight_t.shape[1]), dtype=np.float32))
-        buffers.extend(np.empty((n_rows, weight_t.shape[1]), dtype=np.float32) for weight_t in self._weights_t)
-        return buffers
-
-    def _forward(self, X: np.ndarray, first_row: int, buffers: list[np.ndarray]) -> np.ndarray:
-        """Raw output of the last layer for one chunk of validated rows, computed in the buffers of _buffers."""
-        n_rows = X.shape[0]
-        if self._gemv:
-            x = X
-            if X.dtype != np.float64:
-                x = buffers[0][:n_rows]
-                np.copyto(x, X, casting="unsafe")
-            values = buffers[1][:n_rows]
-            np.matmul(x, self._first_weight_t[:-1, 0], out=values[:, 0])
-            values += self._first_weight_t[-1, 0]
-        else:
-            x = buffers[0][:n_rows]
-            # One cast into a small reused buffer, instead of a float32 copy of the whole X.
-            np.copyto(x[:, :-1], X, casting="unsafe")
-            values = np.matmul(x, self._first_weight_t, out=buffers[1][:n_rows])
-        # A NaN or inf anywhere in a row makes every first-layer output of that row non-finite, so checking
-        # the narrow output instead of the wide input costs almost nothing.
-        if not _all_finite(values):
-            raise self._non_finite_error(X, first_row)
-        if not self._weights_t:
-            return values
-        outputs = iter(buffers[2:])
-        if values.dtype != np.float32:  # a float64 first layer (features far from zero); hidden layers are float32
-            narrowed = next(outputs)[:n_rows]
-            np.copyto(narrowed, values, casting="same_kind")
-            values = narrowed
-        for weight_t, bias in zip(self._weights_t, self._biases, strict=True):
-            values = np.matmul(_activate(values, self.hidden_activation_), weight_t, out=next(outputs)[:n_rows])
-            values += bias
-        if not _all_finite(values):
-            raise ModelInputError(
-                f"rows {first_row}..{first_row + n_rows - 1}: the network overflowed float32; "
-                "feature values are far outside the training range"
-            )
-        return values
-
-    def _map_chunks(
-        self, X: Any, write: Callable[[np.ndarray, np.ndarray], Any], width: int | None, dtype: Any
-    ) -> np.ndarray:
-        """Run the network chunk by chunk; write(raw_output, out_rows) fills each chunk's rows of the result."""
-        return self._map_chunks_to(X, [(write, width, dtype)])[0]
-
-    def _map_chunks_to(
-        self, X: Any, outputs: list[tuple[Callable[[np.ndarray, np.ndarray], Any], int | None, Any]]
-    ) -> list[np.ndarray]:
-        """_map_chunks with several (write, width, dtype) results filled from the same pass over X."""
-        X = self._validated_input(X)
-        n_rows, chunk = X.shape[0], self._chunk_rows()
-        results = [
-            np.empty((n_rows,) if width is None else (n_rows, width), dtype=dtype) for _, width, dtype in outputs
-        ]
-        buffers = self._buffers(min(chunk, n_rows), X)
-        # NaN / inf in the input is reported by _forward as a ModelInputError naming rows and columns; numpy's
-        # RuntimeWarning on the way there would only add noise.
-        with np.errstate(invalid="ignore", over="ignore"):
-            for start in range(0, n_rows, chunk):
-                stop = min(start + chunk, n_rows)
-                values = self._forward(X[start:stop], start, buffers)
-                for (write, _, _), result in zip(outputs, results, strict=True):
-                    write(values, result[start:stop])
-        return results
 
     def _n_outputs(self) -> int:
         return int(self.layers_[-1].weight.shape[0])
@@ -426,18 +318,20 @@ class QuantizedModel(BaseEstimator):
             "n_features": self.n_features_in_,
             "classes": self.classes_.tolist() if self.problem_ == "classification" else None,
             "feature_names": self.feature_names_in_.tolist() if hasattr(self, "feature_names_in_") else None,
+            **({FEATURES_KEY: features_to_file(self.features_)[0]} if self.features_ is not None else {}),
         }
 
     def to_bytes(self) -> bytes:
         """The `.npz` file (pickle-free, `_format_affine.py` lists its arrays); byte-identical for identical models."""
-        return write_affine_file(self.header(), self.input_mean_, self.input_scale_, self.layers_)
+        header = {k: v for k, v in self.header().items() if k != FEATURES_KEY}
+        return write_affine_file(header, self.input_mean_, self.input_scale_, self.layers_, self.features_)
 
     @classmethod
     def from_bytes(cls, data: bytes, origin: str = "<bytes>") -> QuantizedModel:
         """The model stored in `data`; every header key and array is checked first, errors name `origin`."""
-        header, input_mean, input_scale, layers = read_affine_file(data, origin)
+        header, input_mean, input_scale, layers, features = read_affine_file(data, origin)
         model = cls(feature_names=header.get("feature_names"))
-        model._set_state(input_mean, input_scale, layers, header)
+        model._set_state(input_mean, input_scale, layers, header, features)
         return model
 
     @classmethod

@@ -1,5 +1,5 @@
-"""Reading a fitted scikit-learn model (linear model, linear SVM, MLP; optionally after a StandardScaler) as
-affine layers in the standardised-input domain, plus what its outputs mean."""
+"""Reading a fitted scikit-learn model (linear model, linear SVM, MLP; optionally after a StandardScaler, or after a
+table's one-hot feature steps) as affine layers in the standardised-input domain, plus what its outputs mean."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from mlops_pipeline.quantize._errors import QuantizationError
+from mlops_pipeline.quantize._format_features import FeatureBlock, input_scaling, pack_features
 from mlops_pipeline.quantize._weights import HIDDEN_ACTIVATIONS, AffineLayer
 
 
@@ -64,11 +65,50 @@ def _classification_output(final: Any, n_outputs: int) -> str:
     return "decision"
 
 
+def table_parts(estimator: Any) -> tuple[list[Any], Any, Any] | None:
+    """(column specs, fitted feature steps, final estimator) of a table pipeline: ("table", a fitted
+    `mlops_pipeline.features.TableEncoder`) -> ("features", feature steps) -> model."""
+    if not isinstance(estimator, Pipeline) or [name for name, _ in estimator.steps][:2] != ["table", "features"]:
+        return None
+    (_, table), (_, steps), (_, final) = estimator.steps
+    if not hasattr(table, "specs_"):
+        return None
+    return list(table.specs_), steps, final
+
+
+def extract_table_layers(estimator: Any) -> tuple[FloatModelLayers, FeatureBlock]:
+    """A table pipeline with one-hot feature steps as affine layers over its model inputs (`FeatureBlock`)."""
+    parts = table_parts(estimator)
+    if parts is None:
+        raise QuantizationError("not a table pipeline (table -> features -> model)")
+    specs, steps, final = parts
+    if "values" in dict(getattr(steps, "named_transformers_", {})):
+        raise QuantizationError(
+            f"{type(final).__name__} takes codes and date parts without one-hot features: no affine int8 form"
+        )
+    block = pack_features(steps, specs, "one_hot")
+    mean, scale = input_scaling(steps, block)
+    if int(final.n_features_in_) != block.n_outputs:
+        raise QuantizationError(f"feature steps give {block.n_outputs} inputs, the model takes {final.n_features_in_}")
+    layers, meta = _final_layers(final)
+    return FloatModelLayers(mean, scale, layers, meta), block
+
+
 def extract_layers(estimator: Any, X_reference: np.ndarray) -> FloatModelLayers:
     """The fitted float model as affine layers in the standardised-input domain, plus what its outputs mean."""
     _, final = _split_pipeline(estimator)
     X_reference = np.asarray(X_reference, dtype=np.float64)
     mean, scale, standardised = _input_statistics(estimator, X_reference)
+    layers, meta = _final_layers(final)
+    if not standardised:
+        # raw-domain x = z * scale + mean, so  W @ x + b = (W * scale) @ z + (W @ mean + b)
+        first = layers[0]
+        layers[0] = AffineLayer(first.weight * scale[None, :], first.weight @ mean + first.bias)
+    return FloatModelLayers(mean, scale, layers, meta)
+
+
+def _final_layers(final: Any) -> tuple[list[AffineLayer], dict[str, Any]]:
+    """The final estimator's affine layers (over the inputs it sees) and what its outputs mean."""
     if isinstance(final, MLPClassifier | MLPRegressor):
         layers = [
             AffineLayer(np.asarray(w, np.float64).T, np.asarray(b, np.float64))
@@ -84,10 +124,6 @@ def extract_layers(estimator: Any, X_reference: np.ndarray) -> FloatModelLayers:
         raise QuantizationError(f"{type(final).__name__} has no weights to quantize")
     if hidden_activation not in HIDDEN_ACTIVATIONS:
         raise QuantizationError(f"{type(final).__name__}: activation '{hidden_activation}' is not supported")
-    if not standardised:
-        # raw-domain x = z * scale + mean, so  W @ x + b = (W * scale) @ z + (W @ mean + b)
-        first = layers[0]
-        layers[0] = AffineLayer(first.weight * scale[None, :], first.weight @ mean + first.bias)
     n_outputs = layers[-1].weight.shape[0]
     meta: dict[str, Any] = {"model_kind": type(final).__name__, "hidden_activation": hidden_activation}
     if is_classifier(final):
@@ -98,4 +134,4 @@ def extract_layers(estimator: Any, X_reference: np.ndarray) -> FloatModelLayers:
         )
     else:
         meta.update(problem="regression", output="identity", classes=None)
-    return FloatModelLayers(mean, scale, layers, meta)
+    return layers, meta
