@@ -154,3 +154,37 @@ def test_date_text(days: float, has_time: bool, text: str) -> None:
 def test_specs_naming_no_feature_are_an_error() -> None:
     with pytest.raises(ValueError, match="'nope'"):
         learn_reference(np.zeros((3, 1)), ["a"], columns=[ColumnSpec("nope", "numeric")])
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.events: list[dict] = []
+
+    def send(self, event: dict) -> None:
+        self.events.append(event)
+
+
+def test_online_drift_of_served_rows_names_unseen_categories_and_dates_in_the_same_event(reference: dict) -> None:
+    """The service's drift worker on the encoded rows of a mixed table: one window, one event, both kinds named."""
+    from mlops_pipeline.serving.config import OnlineDriftConfig
+    from mlops_pipeline.serving.model import ServedModel
+    from mlops_pipeline.serving.online_drift import SOURCE, OnlineDrift
+
+    from mlops_pipeline.contract import learn_contract
+
+    X_train = table(np.random.default_rng(11), 400)
+    contract = learn_contract(X_train, np.zeros(400), NAMES, problem="regression", target="y")
+    served = ServedModel("shop", "v2", "ab" * 32, object(), contract, reference)
+    sink = _Sink()
+    drift = OnlineDrift(OnlineDriftConfig(every_rows=500), sink)
+    rows = table(np.random.default_rng(12), 500, start=DAY_2024 + 500)
+    rows[:150, 1] = UNKNOWN_CODE
+    for start in range(0, 500, 50):  # requests of 50 rows
+        drift.observe(served, rows[start : start + 50])
+    drift.tick()
+    assert drift.last_report is not None and drift.last_report["drift"] is True
+    assert set(drift.last_report["unseen_categories"]) == {"colour"}
+    assert drift.last_report["dates_outside_range"] == {"when": 1.0}
+    [event] = sink.events
+    assert event["payload"]["source"] == SOURCE and set(event["payload"]["drifted_features"]) == {"colour", "when"}
+    assert event["payload"]["unseen_categories"]["colour"] > 0.25
