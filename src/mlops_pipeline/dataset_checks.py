@@ -13,9 +13,10 @@ import numpy as np
 
 from mlops_pipeline.config import DataConfig, ProblemKind
 from mlops_pipeline.data import Dataset
+from mlops_pipeline.data._columns import numeric_or_labels
 from mlops_pipeline.findings import Finding, Severity, example_rows
 
-__all__ = ["check_dataset"]
+__all__ = ["check_dataset", "labelled_rows"]
 
 MAX_DISTINCT_FOR_CLASSIFICATION = 1000
 
@@ -31,11 +32,17 @@ def _column_findings(dataset: Dataset, config: DataConfig) -> tuple[list[Finding
     findings: list[Finding] = []
     skip = set(dataset.non_numeric_columns)
     empty, constant, usable = [], [], []
-    missing_rule: Severity = "error" if config.impute == "none" else "warning"
-    missing_hint = (
+    infinite_rule: Severity = "error" if config.impute == "none" else "warning"
+    missing_rule: Severity = "error" if config.impute == "none" and config.missing == "error" else "warning"
+    infinite_hint = (
         "set data.impute (mean, median or most_frequent) to fill them"
         if config.impute == "none"
         else f"filled with the training split's {config.impute}"
+    )
+    missing_hint = (
+        "the model fills them (data.missing: model); set data.missing: error to refuse them"
+        if missing_rule == "warning" and config.impute == "none"
+        else infinite_hint
     )
     for j, name in enumerate(names):
         if name in skip:
@@ -62,11 +69,11 @@ def _column_findings(dataset: Dataset, config: DataConfig) -> tuple[list[Finding
             rows = np.flatnonzero(infinite)
             findings.append(
                 Finding(
-                    missing_rule,
+                    infinite_rule,
                     "infinite values",
                     [name],
                     int(rows.size),
-                    f"{origin}: {missing_hint}; e.g. {_rows(dataset, rows, column[rows])}",
+                    f"{origin}: {infinite_hint}; e.g. {_rows(dataset, rows, column[rows])}",
                 )
             )
         with np.errstate(invalid="ignore"):
@@ -143,10 +150,40 @@ def _duplicate_columns(X: np.ndarray, names: list[str], usable: list[int]) -> li
     return groups
 
 
+def labelled_rows(dataset: Dataset) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(rows with a target, their target values) when some rows have none, else (None, dataset.y)."""
+    rows = dataset.missing_target_rows
+    if dataset.y is None or rows is None or not rows.size:
+        return None, dataset.y
+    keep = np.ones(dataset.n_rows, dtype=bool)
+    keep[rows] = False
+    return np.flatnonzero(keep), numeric_or_labels(dataset.y[keep])
+
+
+def _missing_target_share(dataset: Dataset, config: DataConfig) -> list[Finding]:
+    rows = dataset.missing_target_rows
+    if rows is None or not rows.size or dataset.n_rows == 0:
+        return []
+    share = rows.size / dataset.n_rows
+    if share <= config.max_missing_target_share:
+        return []
+    return [
+        Finding(
+            "error",
+            "too many rows without a target",
+            [dataset.target_name or "target"],
+            int(rows.size),
+            f"{dataset.source}: {rows.size} of {dataset.n_rows} rows ({share:.1%}) have no target value; "
+            f"data.max_missing_target_share={config.max_missing_target_share:g}",
+        )
+    ]
+
+
 def _target_findings(dataset: Dataset, config: DataConfig, problem: ProblemKind) -> list[Finding]:
-    y, origin, target = dataset.y, dataset.source, dataset.target_name or "target"
+    _, y = labelled_rows(dataset)
+    origin, target = dataset.source, dataset.target_name or "target"
     assert y is not None
-    findings: list[Finding] = []
+    findings: list[Finding] = _missing_target_share(dataset, config)
     is_text = not (np.issubdtype(y.dtype, np.number) or y.dtype == np.bool_)
     if problem == "regression":
         if is_text:
@@ -161,19 +198,16 @@ def _target_findings(dataset: Dataset, config: DataConfig, problem: ProblemKind)
             )
         elif not np.isfinite(y.astype(np.float64)).all():
             rows = np.flatnonzero(~np.isfinite(y.astype(np.float64)))
-            if not any(f.rule == "missing target values" for f in dataset.findings):
-                findings.append(
-                    Finding(
-                        "error",
-                        "missing target values",
-                        [target],
-                        int(rows.size),
-                        f"{origin}: e.g. {_rows(dataset, rows)}",
-                    )
+            findings.append(
+                Finding(
+                    "error",
+                    "non-finite target values",
+                    [target],
+                    int(rows.size),
+                    f"{origin}: NaN or inf targets; e.g. {_rows(dataset, rows, y[rows])}",
                 )
+            )
         return findings
-    if any(f.rule == "missing target values" for f in dataset.findings):
-        return findings  # class counts over placeholder labels would only add noise
     classes, counts = np.unique(y, return_counts=True)
     if not is_text and np.issubdtype(y.dtype, np.floating):
         fractional = y[np.isfinite(y) & (y != np.round(y))]
@@ -218,7 +252,8 @@ def _target_findings(dataset: Dataset, config: DataConfig, problem: ProblemKind)
 
 
 def _split_findings(dataset: Dataset, config: DataConfig, problem: ProblemKind) -> list[Finding]:
-    n_rows = dataset.n_rows
+    kept, y = labelled_rows(dataset)
+    n_rows = dataset.n_rows if kept is None else int(kept.size)
     n_test = int(np.ceil(n_rows * config.test_size))
     n_train = n_rows - n_test
     if n_train < 2 or n_test < 1:
@@ -231,8 +266,8 @@ def _split_findings(dataset: Dataset, config: DataConfig, problem: ProblemKind) 
                 f"{dataset.source}: {n_rows} rows cannot be split with test_size={config.test_size}",
             )
         ]
-    if problem == "classification" and dataset.y is not None:
-        n_classes = np.unique(dataset.y).size
+    if problem == "classification" and y is not None:
+        n_classes = np.unique(y).size
         if n_classes >= 2 and (n_test < n_classes or n_train < n_classes):
             return [
                 Finding(
@@ -295,7 +330,8 @@ def check_dataset(dataset: Dataset, config: DataConfig, problem: ProblemKind) ->
             )
         )
     if dataset.X.ndim != 2 or dataset.X.shape[1] == 0:
-        findings.append(Finding("error", "no feature columns", [], 0, f"{origin}: the data has no feature columns"))
+        if not any(f.rule == "no feature columns left" for f in findings):
+            findings.append(Finding("error", "no feature columns", [], 0, f"{origin}: the data has no feature columns"))
         return findings
     if dataset.n_rows == 0:
         findings.append(Finding("error", "no data rows", [], 0, f"{origin}: the file has a header but no data rows"))

@@ -18,7 +18,8 @@ from mlops_pipeline.validate import prepare
 
 @pytest.fixture(scope="module")
 def contract() -> DataContract:
-    config = DataConfig(source=str(CORPUS / "good.csv"), target="label")
+    # missing cells refused (data.missing: error), as every contract was before the model could fill them
+    config = DataConfig(source=str(CORPUS / "good.csv"), target="label", missing="error")
     return prepare(load_dataset(config), config, "classification").contract
 
 

@@ -60,7 +60,7 @@ X0, Y0 = healthy()
     [
         (
             make_dataset(_with(X0, 3, 1, np.nan), Y0),
-            DataConfig(),
+            DataConfig(missing="error"),
             "classification",
             "missing values (NaN or empty)",
             ["f1"],
@@ -222,7 +222,7 @@ def test_all_violations_are_reported_together_with_load_findings():
     non_numeric = Finding("error", "non-numeric values", ["f2"], 1, "t.csv: e.g. line 9: 'abc'")
     dataset = make_dataset(X, np.ones(40, dtype=int), findings=[non_numeric], non_numeric=["f2"])
     with pytest.raises(DataValidationError) as caught:
-        prepare(dataset, DataConfig(), "classification")
+        prepare(dataset, DataConfig(missing="error"), "classification")
     message = str(caught.value)
     assert message.startswith("t.csv: 4 data contract violation(s)")
     for rule in ("non-numeric values", "missing values", "infinite values", "single class"):

@@ -20,7 +20,7 @@ Unknown keys are errors that name the key (and suggest the closest valid one). I
 from __future__ import annotations
 
 from mlops_pipeline.config.base import Section
-from mlops_pipeline.config.data import AugmentConfig, DataConfig, DataFormat, ImputeStrategy
+from mlops_pipeline.config.data import AugmentConfig, DataConfig, DataFormat, ImputeStrategy, MissingPolicy
 from mlops_pipeline.config.errors import ConfigError
 from mlops_pipeline.config.inference import DriftConfig, InferenceConfig
 from mlops_pipeline.config.loading import (
@@ -78,6 +78,7 @@ __all__ = [
     "MLPClassifierConfig",
     "MLPRegressorConfig",
     "MetricName",
+    "MissingPolicy",
     "ModelConfig",
     "ModelSection",
     "PipelineConfig",

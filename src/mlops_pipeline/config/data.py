@@ -7,8 +7,10 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from mlops_pipeline.config.base import Section
+from mlops_pipeline.features._spec import ColumnSetting
 
 ImputeStrategy = Literal["none", "mean", "median", "most_frequent"]
+MissingPolicy = Literal["model", "error"]
 DataFormat = Literal["auto", "csv", "parquet", "npz"]
 
 
@@ -53,8 +55,27 @@ class DataConfig(Section):
     )
     impute: ImputeStrategy = Field(
         "none",
-        description="How missing (NaN, empty, inf) feature values are filled, with statistics of the training "
-        "split only; 'none' makes any missing value an error.",
+        description="How missing (NaN, empty, inf) feature values are filled before training, with statistics of "
+        "the training split only; 'none' leaves them to data.missing.",
+    )
+    missing: MissingPolicy = Field(
+        "model",
+        description="Missing feature cells when data.impute is 'none': 'model' lets the model handle them (numbers "
+        "imputed with a missing indicator, a missing category; reported as warnings with counts), 'error' refuses "
+        "the data. Infinite values need data.impute either way.",
+    )
+    max_missing_target_share: float = Field(
+        0.1,
+        ge=0.0,
+        le=1.0,
+        description="Rows without a target value are left out (a warning with their count); more than this share "
+        "of the rows is an error.",
+    )
+    columns: dict[str, ColumnSetting] = Field(
+        default_factory=dict,
+        description="Per column, its type instead of the detected one (numeric, boolean, categorical, datetime), "
+        "or 'identifier' / 'drop' to leave it out of the features; a name that is not a column of the file is an "
+        "error.",
     )
     min_rows_per_class: int = Field(2, ge=1, description="Classification: fewest rows any class may have.")
     max_abs_value: float = Field(

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from mlops_pipeline.config import ProblemKind
+from mlops_pipeline.features._spec import ColumnSpec, DroppedColumn
 from mlops_pipeline.findings import Finding
 
 
@@ -17,8 +18,11 @@ from mlops_pipeline.findings import Finding
 class Dataset:
     """A feature matrix with its target, names and a fingerprint of exactly what was read.
 
-    `y` is None when the target column is missing; `findings` are problems seen while reading (cells that are not
-    numbers), which the validate task reports together with its own. Non-numeric cells are NaN in `X`.
+    `y` is None when the target column is missing; `findings` are problems seen while reading (cells that fit no
+    kind, columns left out), which the validate task reports together with its own. `X` is the encoded matrix
+    (features._spec): one column per entry of `columns`, cells that fit no kind NaN. `columns` defaults to every
+    feature numeric; `dropped` are the file's columns left out of the features (identifiers, data.columns).
+    `missing_target_rows` are rows whose target is empty (validation leaves them out).
     """
 
     X: np.ndarray
@@ -32,6 +36,13 @@ class Dataset:
     findings: list[Finding] = field(default_factory=list)
     non_numeric_columns: tuple[str, ...] = ()
     csv_lines: bool = False  # row examples name file lines (CSV) rather than row numbers
+    columns: list[ColumnSpec] = field(default_factory=list)
+    dropped: list[DroppedColumn] = field(default_factory=list)
+    missing_target_rows: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if not self.columns:
+            object.__setattr__(self, "columns", [ColumnSpec(str(n), "numeric", "numbers") for n in self.feature_names])
 
     @property
     def n_rows(self) -> int:

@@ -9,14 +9,16 @@ binary, truncated, ragged rows, a wrong delimiter); cells that are not numbers a
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mlops_pipeline.data._columns import NULL_MARKERS, ParsedColumns, frame_to_columns
+from mlops_pipeline.data._columns import NULL_MARKERS, ParsedColumns, frame_to_columns, frame_to_encoded
 from mlops_pipeline.data._errors import DataLoadError
 from mlops_pipeline.data._sources import LocalCopy, SourceSpec
+from mlops_pipeline.features._spec import ColumnSetting
 
 _OTHER_DELIMITERS = (";", "\t", "|", ",")
 
@@ -62,9 +64,16 @@ def _csv_schema(n_columns: int, target_index: int | None, all_text: bool) -> dic
     return {f"c{i}": pl.String if all_text or i == target_index else pl.Float64 for i in range(n_columns)}
 
 
-def read_csv_columns(path: Path, delimiter: str, target: str | None, origin: str) -> tuple[list[str], ParsedColumns]:
-    """Parse a CSV: features straight to float64 when every cell is a number; otherwise read as text once more
-    so every non-numeric cell can be reported (file line and value), not just the first."""
+def read_csv_columns(
+    path: Path,
+    delimiter: str,
+    target: str | None,
+    origin: str,
+    settings: Mapping[str, ColumnSetting] | None = None,
+) -> tuple[list[str], ParsedColumns]:
+    """Parse a CSV: features straight to float64 when every cell is a number (and `settings`, data.columns, types
+    no column); otherwise read as text once more, each column typed and encoded (`frame_to_encoded`), so text and
+    dates become features and every cell that fits no kind is reported (file line and value), not just the first."""
     import polars as pl
 
     names = read_csv_header(path, delimiter, origin)
@@ -81,12 +90,14 @@ def read_csv_columns(path: Path, delimiter: str, target: str | None, origin: str
             raise_if_empty=False,
         )
 
+    all_text = False
     try:
         try:
             frame = read(all_text=False)
         except pl.exceptions.ComputeError as exc:
             if "could not parse" not in str(exc):
                 raise
+            all_text = True
             frame = read(all_text=True)
     except pl.exceptions.ComputeError as exc:
         if "more fields" in str(exc):
@@ -94,8 +105,10 @@ def read_csv_columns(path: Path, delimiter: str, target: str | None, origin: str
         raise DataLoadError(f"{origin}: not a readable CSV file ({_polars_error_summary(exc)})") from None
     except pl.exceptions.PolarsError as exc:
         raise DataLoadError(f"{origin}: not a readable CSV file ({_polars_error_summary(exc)})") from None
-    parsed = frame_to_columns(drop_trailing_blank_rows(frame), names, target_index, origin, csv_lines=True)
-    return names, parsed
+    frame = drop_trailing_blank_rows(frame)
+    if all_text or settings:
+        return names, frame_to_encoded(frame, names, target_index, origin, csv_lines=True, settings=settings or {})
+    return names, frame_to_columns(frame, names, target_index, origin, csv_lines=True)
 
 
 def drop_trailing_blank_rows(frame: Any) -> Any:
@@ -112,7 +125,11 @@ def drop_trailing_blank_rows(frame: Any) -> Any:
     return frame.head(int(filled[-1]) + 1 if filled.size else 0)
 
 
-def read_parquet_columns(path: Path, target: str | None, origin: str) -> tuple[list[str], ParsedColumns]:
+def read_parquet_columns(
+    path: Path, target: str | None, origin: str, settings: Mapping[str, ColumnSetting] | None = None
+) -> tuple[list[str], ParsedColumns]:
+    """Parse a Parquet file: numbers and booleans straight to float64; a file with other column types (or columns
+    typed in `settings`, data.columns) typed and encoded column by column (`frame_to_encoded`)."""
     import polars as pl
 
     try:
@@ -123,6 +140,10 @@ def read_parquet_columns(path: Path, target: str | None, origin: str) -> tuple[l
         ) from None
     names = list(frame.columns)
     target_index = names.index(target) if target in names else None
+    dtypes = [dtype for i, dtype in enumerate(frame.dtypes) if i != target_index]
+    numeric = all(dtype.is_numeric() or dtype in (pl.Boolean, pl.Null) for dtype in dtypes)
+    if settings or not numeric:
+        return names, frame_to_encoded(frame, names, target_index, origin, csv_lines=False, settings=settings or {})
     return names, frame_to_columns(frame, names, target_index, origin, csv_lines=False)
 
 

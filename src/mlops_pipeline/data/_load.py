@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from mlops_pipeline.config import DataConfig
@@ -10,11 +12,21 @@ from mlops_pipeline.data._columns import numeric_or_labels
 from mlops_pipeline.data._dataset import Dataset
 from mlops_pipeline.data._formats import read_csv_columns, read_npz_arrays, read_parquet_columns
 from mlops_pipeline.data._sources import LocalCopy, SourceSpec, local_copy, resolve_source
+from mlops_pipeline.features._spec import ColumnSetting
 from mlops_pipeline.findings import Finding, example_rows
 
 
-def read_file(copy: LocalCopy, spec: SourceSpec, target: str | None, origin: str) -> Dataset:
-    """Parse a local file into a Dataset; `target` None means the column named 'target' if there is one."""
+def read_file(
+    copy: LocalCopy,
+    spec: SourceSpec,
+    target: str | None,
+    origin: str,
+    settings: Mapping[str, ColumnSetting] | None = None,
+) -> Dataset:
+    """Parse a local file into a Dataset; `target` None means the column named 'target' if there is one.
+
+    `settings` (data.columns) types or drops columns by name; rows with an empty target are a warning here (kept
+    in the Dataset, so row numbers match the file; validation leaves them out and bounds their share)."""
     if spec.format == "npz":
         X, y, names = read_npz_arrays(copy.path, origin)
         findings: list[Finding] = []
@@ -45,19 +57,20 @@ def read_file(copy: LocalCopy, spec: SourceSpec, target: str | None, origin: str
         )
     wanted = target or "target"
     if spec.format == "csv":
-        names, parsed = read_csv_columns(copy.path, spec.delimiter, wanted, origin)
+        names, parsed = read_csv_columns(copy.path, spec.delimiter, wanted, origin, settings)
     else:
-        names, parsed = read_parquet_columns(copy.path, wanted, origin)
+        names, parsed = read_parquet_columns(copy.path, wanted, origin, settings)
     findings = list(parsed.findings)
     if parsed.missing_target_rows is not None:
         rows = parsed.missing_target_rows
         findings.append(
             Finding(
-                "error",
+                "warning",
                 "missing target values",
                 [wanted],
                 int(rows.size),
-                f"{origin}: e.g. {example_rows(rows, csv_lines=spec.format == 'csv')}",
+                f"{origin}: rows without a target are left out of training; e.g. "
+                f"{example_rows(rows, csv_lines=spec.format == 'csv')}",
             )
         )
     return Dataset(
@@ -72,6 +85,9 @@ def read_file(copy: LocalCopy, spec: SourceSpec, target: str | None, origin: str
         findings=findings,
         non_numeric_columns=parsed.non_numeric_columns,
         csv_lines=spec.format == "csv",
+        columns=parsed.columns,
+        dropped=parsed.dropped,
+        missing_target_rows=parsed.missing_target_rows,
     )
 
 
@@ -81,4 +97,4 @@ def load_dataset(config: DataConfig) -> Dataset:
     if spec.kind == "builtin":
         return load_builtin(config.source)
     with local_copy(spec, config.timeout_seconds) as copy:
-        return read_file(copy, spec, config.target, origin=config.source)
+        return read_file(copy, spec, config.target, origin=config.source, settings=config.columns)

@@ -9,7 +9,7 @@ is one table artifact listing each check with its measured value, bound and pass
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -219,10 +219,16 @@ def noise_check(
     config: GateConfig,
     problem: ProblemKind,
     seed: int,
+    kinds: Sequence[str] | None = None,
 ) -> Check:
-    """Predictions on a copy of X with tiny Gaussian noise (noise_scale x each feature's training std) agree."""
+    """Predictions on a copy of X with tiny Gaussian noise (noise_scale x each feature's training std) agree.
+
+    `kinds` (each column's kind, features._spec): only numeric and datetime columns get noise; category codes and
+    booleans are labels, not measurements, and keep their values."""
     rng = np.random.default_rng(seed)
     feature_std = np.nan_to_num(np.nanstd(np.asarray(X_train, dtype=np.float64), axis=0))
+    if kinds is not None:
+        feature_std = np.where([kind in ("numeric", "datetime") for kind in kinds], feature_std, 0.0)
     noisy = X + rng.normal(size=X.shape) * (config.noise_scale * feature_std)
     tolerance = config.noise_tolerance * float(np.std(y))
     try:
@@ -241,7 +247,16 @@ def behavioural_checks(
     return [
         determinism_check(estimator, model_bytes, data.X_test),
         single_row_check(estimator, data.X_test, data.problem),
-        noise_check(estimator, data.X_train, data.X_test, data.y_test, config, data.problem, seed),
+        noise_check(
+            estimator,
+            data.X_train,
+            data.X_test,
+            data.y_test,
+            config,
+            data.problem,
+            seed,
+            [column.kind for column in data.columns],
+        ),
     ]
 
 

@@ -1,166 +1,18 @@
-"""The data contract: what the training data looked like, saved with the model (`contract.json`), and the checks of
-data a model is later asked to score against it.
-
-It records feature names and order, dtypes, min/max/mean/std per feature, the target and its class set, and the
-imputation learned on the training split. The checks take columns or rows already read (by `mlops_pipeline.data`
-for files, by the service for JSON rows) and return findings: missing or unexpected columns, missing values
-(imputed when the contract imputes), new class labels, values outside the training range (within
-`range_tolerance` of the range: a warning; beyond it: an error). Nothing here reads a file.
-"""
+"""The checks of data a model is asked to score against its contract: columns, missing values, ranges, labels, and
+`check_chunk`, all of them for one chunk of rows. Each returns findings; nothing here reads a file."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
-from mlops_pipeline.config import ProblemKind
-from mlops_pipeline.findings import DataValidationError, Finding, example_rows
+from mlops_pipeline.contract._model import DataContract, FeatureSpec, target_kind_of
+from mlops_pipeline.findings import Finding, example_rows
 from mlops_pipeline.plain import python_value
 
-CONTRACT_FILE = "contract.json"
-CONTRACT_SCHEMA_VERSION = 1
-TargetKind = Literal["integer", "float", "string"]
 
-
-@dataclass(frozen=True)
-class FeatureSpec:
-    name: str
-    dtype: str  # the dtype the model sees: always float64 after reading
-    integer: bool  # every training value was a whole number
-    min: float
-    max: float
-    mean: float
-    std: float
-    missing: int  # missing (NaN/inf) values in the training split before imputation
-    # [low, high] every value of this feature can take, declared by the data set (digits' pixels: [0, 16]): when set,
-    # inference checks values against it instead of the range the training split happened to cover
-    domain: list[float] | None = None
-
-
-@dataclass(frozen=True)
-class DataContract:
-    features: list[FeatureSpec]
-    problem: ProblemKind
-    target: str | None
-    target_kind: TargetKind
-    classes: list[Any] | None
-    impute_strategy: str = "none"
-    impute_values: list[float] | None = None
-    range_tolerance: float = 0.1
-    max_abs_value: float = 1e12
-    source: str = ""
-    fingerprint: str = ""
-    n_rows: int = 0
-    schema_version: int = CONTRACT_SCHEMA_VERSION
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def feature_names(self) -> list[str]:
-        return [f.name for f in self.features]
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def to_json_bytes(self) -> bytes:
-        return (json.dumps(self.to_dict(), indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any], origin: str = "<contract>") -> DataContract:
-        try:
-            if raw.get("schema_version") != CONTRACT_SCHEMA_VERSION:
-                raise ValueError(f"schema_version {raw.get('schema_version')!r}, expected {CONTRACT_SCHEMA_VERSION}")
-            features = [FeatureSpec(**spec) for spec in raw["features"]]
-            return cls(**{**raw, "features": features})
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{origin}: not a valid data contract ({exc})") from None
-
-    @classmethod
-    def from_json(cls, data: bytes | str, origin: str = "<contract>") -> DataContract:
-        try:
-            raw = json.loads(data)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{origin}: not valid JSON ({exc})") from None
-        if not isinstance(raw, dict):
-            raise ValueError(f"{origin}: a data contract is a JSON object")
-        return cls.from_dict(raw, origin)
-
-    @classmethod
-    def load(cls, path: str | Path) -> DataContract:
-        path = Path(path)
-        return cls.from_json(path.read_bytes(), origin=str(path))
-
-
-def target_kind_of(y: np.ndarray) -> TargetKind:
-    if np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_:
-        return "integer"
-    if np.issubdtype(y.dtype, np.floating):
-        return "float"
-    return "string"
-
-
-def learn_contract(
-    X_train: np.ndarray,
-    y: np.ndarray,
-    feature_names: Sequence[str],
-    *,
-    problem: ProblemKind,
-    target: str | None,
-    impute_strategy: str = "none",
-    impute_values: Sequence[float] | None = None,
-    range_tolerance: float = 0.1,
-    max_abs_value: float = 1e12,
-    source: str = "",
-    fingerprint: str = "",
-    missing_counts: Sequence[int] | None = None,
-    feature_domain: Sequence[float] | None = None,
-) -> DataContract:
-    """The contract of a training split (statistics ignore missing values; the class set comes from all of y).
-
-    `feature_domain` ([low, high], declared by the data set) is recorded on every feature as its domain."""
-    features = []
-    for j, name in enumerate(feature_names):
-        column = X_train[:, j]
-        finite = column[np.isfinite(column)]
-        if finite.size == 0:  # only possible with imputation of an all-missing column, which validation rejects
-            finite = np.zeros(1)
-        features.append(
-            FeatureSpec(
-                name=str(name),
-                dtype="float64",
-                integer=bool(np.array_equal(finite, np.round(finite))),
-                min=float(finite.min()),
-                max=float(finite.max()),
-                mean=float(finite.mean()),
-                std=float(finite.std()),
-                missing=int(missing_counts[j]) if missing_counts is not None else int(column.size - finite.size),
-                domain=None if feature_domain is None else [float(v) for v in feature_domain],
-            )
-        )
-    classes = None
-    if problem == "classification":
-        classes = [python_value(c) for c in np.unique(y)]
-    return DataContract(
-        features=features,
-        problem=problem,
-        target=target,
-        target_kind=target_kind_of(y),
-        classes=classes,
-        impute_strategy=impute_strategy,
-        impute_values=[float(v) for v in impute_values] if impute_values is not None else None,
-        range_tolerance=range_tolerance,
-        max_abs_value=max_abs_value,
-        source=source,
-        fingerprint=fingerprint,
-        n_rows=int(X_train.shape[0]),
-    )
-
-
-# ---- checks against a contract ---------------------------------------------------------------------------------
 def check_columns(columns: Sequence[str], contract: DataContract, origin: str) -> list[Finding]:
     """Missing features (error), duplicated names (error), unexpected columns and a different order (warnings)."""
     findings: list[Finding] = []
@@ -229,7 +81,8 @@ def check_ranges(
     beyond_tolerance: Literal["error", "warning"] = "error",
 ) -> list[Finding]:
     """Values outside the training min/max (or the feature's declared domain, when it has one): within
-    `range_tolerance` x range a warning, beyond it `beyond_tolerance`."""
+    `range_tolerance` x range a warning, beyond it `beyond_tolerance`. Category codes have no range (an unseen
+    category is the encoder's finding), so categorical features are not checked."""
     findings: list[Finding] = []
     mild: list[tuple[str, np.ndarray, np.ndarray]] = []
     severe: list[tuple[str, np.ndarray, np.ndarray]] = []
@@ -239,7 +92,7 @@ def check_ranges(
     highs = np.fmax.reduce(X, axis=0) if X.shape[0] else np.full(X.shape[1], np.nan)
     for j, spec in enumerate(contract.features):
         low, high = _allowed_range(spec)
-        if not (lows[j] < low or highs[j] > high):
+        if spec.kind == "categorical" or not (lows[j] < low or highs[j] > high):
             continue
         column = X[:, j]
         span = high - low if high > low else max(abs(high), 1.0)  # a constant feature
@@ -282,9 +135,12 @@ def apply_missing_policy(
     csv_lines: bool = False,
     skip: Sequence[str] = (),
 ) -> list[Finding]:
-    """NaN/inf cells: filled in place with the training split's values when the contract imputes, else errors."""
+    """NaN/inf cells: filled in place with the training split's values when the contract imputes; else NaN cells
+    are a warning when the model fills them (`contract.missing == "model"`) and errors otherwise; inf is an error
+    unless imputed."""
     findings: list[Finding] = []
     imputing = contract.impute_strategy != "none" and contract.impute_values is not None
+    model_fills = not imputing and contract.missing == "model"
     fill = contract.impute_values or []
     with np.errstate(invalid="ignore", over="ignore"):
         finite = np.isfinite(X.sum(axis=0))  # no NaN/inf in the column (an overflow only means a closer look)
@@ -296,6 +152,9 @@ def apply_missing_policy(
         if not bad.any():
             continue
         rows = np.flatnonzero(bad)
+        if model_fills:
+            findings += _model_fills(column, name, origin, row_offset=row_offset, csv_lines=csv_lines)
+            continue
         examples = example_rows(rows, row_offset=row_offset, csv_lines=csv_lines)
         if imputing:
             findings.append(
@@ -318,6 +177,20 @@ def apply_missing_policy(
                     f"{origin}: the model was trained without imputation; e.g. {examples}",
                 )
             )
+    return findings
+
+
+def _model_fills(column: np.ndarray, name: str, origin: str, *, row_offset: int, csv_lines: bool) -> list[Finding]:
+    """A column's missing cells when the model fills them (a warning), and its infinite values (an error)."""
+    findings = []
+    nan = np.isnan(column)
+    for rows, severity, rule, detail in (
+        (np.flatnonzero(nan), "warning", "missing values", "the model fills them"),
+        (np.flatnonzero(~nan & ~np.isfinite(column)), "error", "missing or infinite values", "infinite values"),
+    ):
+        if rows.size:
+            examples = example_rows(rows, row_offset=row_offset, csv_lines=csv_lines)
+            findings.append(Finding(severity, rule, [name], int(rows.size), f"{origin}: {detail}; e.g. {examples}"))  # type: ignore[arg-type]
     return findings
 
 
@@ -414,17 +287,3 @@ def check_chunk(
             y, contract, origin, row_offset=row_offset, csv_lines=csv_lines, unlabelled_rows=unlabelled_rows
         )
     return findings
-
-
-__all__ = [
-    "CONTRACT_FILE",
-    "DataContract",
-    "DataValidationError",
-    "FeatureSpec",
-    "apply_missing_policy",
-    "check_chunk",
-    "check_columns",
-    "check_labels",
-    "check_ranges",
-    "learn_contract",
-]
