@@ -12,7 +12,6 @@ import numpy as np
 
 from mlops_pipeline.batch import ScoringModel, load_scoring_model
 from mlops_pipeline.contract import DataContract
-from mlops_pipeline.drift import contract_columns
 from mlops_pipeline.features import ColumnSpec
 from mlops_pipeline.registry import INT8_MODEL_FILE, Store
 
@@ -36,7 +35,7 @@ class ServedModel:
     @cached_property
     def columns(self) -> list[ColumnSpec]:
         """The contract's column specs (kind, categories, date format), in feature order."""
-        return contract_columns(self.contract)
+        return self.contract.columns()
 
     @cached_property
     def limits(self) -> ContractLimits:

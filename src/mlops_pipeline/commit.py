@@ -12,7 +12,7 @@ from typing import Any
 from mlops_pipeline.caching import code_version
 from mlops_pipeline.config import ModelConfig, PipelineConfig
 from mlops_pipeline.contract import CONTRACT_FILE
-from mlops_pipeline.drift import DRIFT_REFERENCE_FILE, contract_columns, contract_dropped
+from mlops_pipeline.drift import DRIFT_REFERENCE_FILE
 from mlops_pipeline.gate import (
     Champion,
     Check,
@@ -155,7 +155,7 @@ def data_card(data: PreparedData) -> dict[str, Any]:
     }
     if data.contract is not None:
         card["contract"] = CONTRACT_FILE
-        card["columns"] = columns_card(contract_columns(data.contract), contract_dropped(data.contract))
+        card["columns"] = columns_card(data.contract.columns(), data.contract.dropped)
     card["sha256"] = data.data_sha256
     card["warnings"] = [str(f) for f in data.findings if f.severity == "warning"]
     return card

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from mlops_pipeline.features import EPOCH, UNKNOWN_CODE, ColumnSpec, DroppedColumn
+from mlops_pipeline.features import EPOCH, UNKNOWN_CODE, ColumnSpec
 
 REFERENCE_FORMAT = 1
 DRIFT_REFERENCE_FILE = "drift_reference.json"
@@ -140,38 +140,6 @@ def learn_reference(
             entry.update(min=float(column.min()), max=float(column.max()), has_time=spec.has_time)
         features.append(entry)
     return {"format_version": REFERENCE_FORMAT, "n_rows": int(X.shape[0]), "features": features}
-
-
-def contract_columns(contract: Any) -> list[ColumnSpec]:
-    """The column specs a data contract records (kind, categories, date format), in feature order; a contract of
-    before mixed tables has numeric columns only."""
-    if contract is None:
-        return []
-    columns = []
-    for feature in contract.features:
-        categories = getattr(feature, "categories", None)
-        columns.append(
-            ColumnSpec(
-                feature.name,
-                getattr(feature, "kind", "numeric"),
-                getattr(feature, "reason", ""),
-                None if categories is None else tuple(str(c) for c in categories),
-                getattr(feature, "date_format", None),
-                bool(getattr(feature, "has_time", False)),
-            )
-        )
-    return columns
-
-
-def contract_dropped(contract: Any) -> list[DroppedColumn]:
-    """The columns a data contract records as left out of the features, and why."""
-    raw = getattr(contract, "dropped", None)
-    if raw is None and contract is not None:
-        raw = contract.extra.get("dropped")
-    return [
-        item if isinstance(item, DroppedColumn) else DroppedColumn(str(item["name"]), str(item.get("reason", "")))
-        for item in raw or ()
-    ]
 
 
 def _categorical_reference(name: str, codes: np.ndarray, spec: ColumnSpec) -> dict[str, Any]:

@@ -35,7 +35,8 @@ def contract():
             rng.integers(0, 2, 200),
         ]
     ).astype(np.float64)
-    return learn_contract(X, rng.choice(["cat", "dog"], 200), NAMES, problem="classification", target="pet")
+    y = rng.choice(["cat", "dog"], 200)
+    return learn_contract(X, y, NAMES, problem="classification", target="pet", columns=COLUMNS, missing="model")
 
 
 def _check(contract, rows, **options):
@@ -51,6 +52,12 @@ def test_a_row_by_name_with_text_and_dates_is_encoded(contract) -> None:
     expected = [[1.0, 3.5, DAY_2024 + 60, DAY_2024 + 1, 1.0], [0.0, 3.5, DAY_2024 + 4, DAY_2024 + 1, 0.0]]
     np.testing.assert_array_equal(checked.X, np.array(expected))
     assert checked.warnings == []
+
+
+def test_null_cells_go_to_the_model_with_a_warning_when_it_handles_them(contract) -> None:
+    checked = _check(contract, [ROW, {**ROW, "colour": None, "when": None, "size": None}])
+    assert np.isnan(checked.X[1, :3]).all() and np.isfinite(checked.X[0]).all()
+    assert any("colour" in w for w in checked.warnings) and any("when" in w for w in checked.warnings)
 
 
 def test_rows_in_contract_order_are_read_like_rows_by_name(contract) -> None:
