@@ -40,7 +40,11 @@ def score(scoring: ScoringModel, config: InferenceConfig) -> tuple[ScoringReport
         else None
     )
     chunks = iter_inference_chunks(
-        config.data, scoring.contract, chunk_rows=config.chunk_rows, out_of_range=config.out_of_range
+        config.data,
+        scoring.contract,
+        chunk_rows=config.chunk_rows,
+        out_of_range=config.out_of_range,
+        unknown_categories=config.unknown_categories,
     )
     report = score_to_file(scoring.model, chunks, Path(config.out), accumulator)
     logger = get_run_logger()

@@ -125,6 +125,18 @@ def learn_vocabularies(X_train: np.ndarray, X_test: np.ndarray, columns: Sequenc
     return learned
 
 
+def model_fills_missing(
+    config: DataConfig, columns: Sequence[ColumnSpec], X_train: np.ndarray, X_test: np.ndarray
+) -> bool:
+    """Whether the model handles missing cells (the contract's `missing` is then "model"): data.missing is "model",
+    nothing was imputed in validate, and the table needs the model's own preprocessing anyway (a column that is not
+    a number) or has missing cells. An all-numeric table without any keeps today's pipeline, which takes no NaN,
+    so its contract refuses missing cells at inference as before."""
+    if config.missing != "model" or config.impute != "none":
+        return False
+    return not is_all_numeric(list(columns)) or bool(np.isnan(X_train).any() or np.isnan(X_test).any())
+
+
 def _fill_missing(X: np.ndarray, values: np.ndarray) -> None:
     for j in range(X.shape[1]):
         column = X[:, j]
@@ -197,7 +209,7 @@ def prepare(dataset: Dataset, config: DataConfig, problem: ProblemKind) -> Prepa
         feature_domain=dataset.info.get("feature_domain"),
         columns=columns,
         dropped=dataset.dropped,
-        missing=config.missing,
+        missing="model" if model_fills_missing(config, columns, X_train, X_test) else "error",
     )
     findings += _test_split_range_findings(X_test, contract, dataset.source)
     if config.augment is not None:  # after the contract: it describes the real rows, not the made-up ones

@@ -128,6 +128,8 @@ def test_bad_input_fails_naming_the_problem_and_leaves_the_store_byte_identical(
         f"registry.root={store_with_champion}",
         "--set",
         "registry.model_name=corpus",
+        "--set",
+        "data.missing=error",  # missing cells refused (nan.csv), as the corpus expects
     )
 
     assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]

@@ -109,7 +109,8 @@ def test_bad_data_fails_in_validate_publishes_the_quality_table_and_leaves_the_s
     good = training_pipeline(make_config(tmp_path, str(CORPUS / "good.csv"), name="quality-check"))
     before = store_snapshot(tmp_path / "models")
 
-    state = training_pipeline(make_config(tmp_path, str(CORPUS / "nan.csv"), name="quality-check"), return_state=True)
+    strict = make_config(tmp_path, str(CORPUS / "nan.csv"), name="quality-check", missing="error")
+    state = training_pipeline(strict, return_state=True)
 
     assert state.is_failed()
     error = state.result(raise_on_failure=False)

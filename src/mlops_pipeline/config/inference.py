@@ -40,6 +40,11 @@ class InferenceConfig(Section):
         description="Values beyond the training range (past its tolerance): reject the file, or score "
         "them and report them (drift measures them either way).",
     )
+    unknown_categories: Literal["warning", "error"] = Field(
+        "warning",
+        description="A category the model was not trained on: score the row as 'unknown' and report the values "
+        "(warning), or reject the file naming the column and values (error).",
+    )
     drift: DriftConfig = Field(default_factory=DriftConfig)
 
     @model_validator(mode="after")

@@ -29,7 +29,10 @@ def check_columns(columns: Sequence[str], contract: DataContract, origin: str) -
             )
         )
     missing = [name for name in contract.feature_names if name not in present]
+    known = {*contract.feature_names, contract.target}
+    unexpected = [c for c in columns if c not in known and c not in {d.name for d in contract.dropped}]
     if missing:
+        renamed = f"; columns the model was not trained on: {_preview(unexpected)}" if unexpected else ""
         findings.append(
             Finding(
                 "error",
@@ -37,11 +40,9 @@ def check_columns(columns: Sequence[str], contract: DataContract, origin: str) -
                 missing,
                 len(missing),
                 f"{origin}: the model needs {len(contract.features)} feature columns; "
-                f"{len(columns)} columns found: {_preview(columns)}",
+                f"{len(columns)} columns found: {_preview(columns)}{renamed}",
             )
         )
-    known = {*contract.feature_names, contract.target}
-    unexpected = [c for c in columns if c not in known]
     if unexpected:
         findings.append(
             Finding(

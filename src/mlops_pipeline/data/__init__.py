@@ -8,13 +8,15 @@ not numbers are findings, so validation (training) or the contract checks (infer
     _sources.py    where a source is (built-in name, path, URL), its format from the suffix, a local copy + sha256
     _builtin.py    the data sets that ship with scikit-learn (digits, iris, diabetes, ...)
     _formats.py    parsing whole files: the CSV header and delimiter check, CSV, Parquet, .npz, column names
-    _columns.py    column typing: a frame's columns to the float64 feature matrix and the target's values
+    _columns.py    a frame's columns to the float64 feature matrix (numbers; or typed by features.detect_columns and
+                   encoded by features.encode_frame) and the target's values
     _dataset.py    `Dataset`, what the training load returns, and the fingerprint of arrays
     _load.py       the training load: `load_dataset(DataConfig)`
     _errors.py     load errors, which ones are worth a retry, the retry backoff and its time bound
     _blocks.py     the block reader of batch inference: a CSV cut into blocks of whole lines, each parsed alone
     _inference.py  reading for inference: chunks in the contract's column order, each checked against the contract
     _rows.py       the online service's JSON rows (lists in contract order or objects by name) to the feature matrix
+                   (numbers only: rows_to_matrix; text, booleans and dates too: encode_rows)
 
 The contract itself (what the model was trained on) and its checks live in `mlops_pipeline.contract`.
 """
@@ -47,7 +49,7 @@ from mlops_pipeline.data._inference import (
     read_for_inference,
 )
 from mlops_pipeline.data._load import load_dataset, read_file
-from mlops_pipeline.data._rows import RowsError, json_type, rows_to_matrix
+from mlops_pipeline.data._rows import RowsError, encode_rows, json_type, rows_to_matrix
 from mlops_pipeline.data._sources import (
     FileFormat,
     LocalCopy,
@@ -77,6 +79,7 @@ __all__ = [
     "download_fsspec",
     "download_http",
     "drop_trailing_blank_rows",
+    "encode_rows",
     "file_columns",
     "file_digest",
     "fingerprint_arrays",

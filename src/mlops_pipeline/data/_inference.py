@@ -8,16 +8,17 @@ whole table. Built-in sets and `.npz` arrays are checked chunk by chunk like a t
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
 from mlops_pipeline.contract import DataContract, check_chunk, check_columns
 from mlops_pipeline.data._blocks import selected_frames, without_trailing_blank_rows
 from mlops_pipeline.data._builtin import load_builtin
-from mlops_pipeline.data._columns import frame_to_columns
+from mlops_pipeline.data._columns import CELL_RULES, ParsedColumns, frame_to_columns, target_values
 from mlops_pipeline.data._formats import file_columns, read_npz_arrays
 from mlops_pipeline.data._sources import local_copy, resolve_source
+from mlops_pipeline.features._encode import UnknownPolicy, encode_frame
 from mlops_pipeline.findings import Finding, raise_on_errors
 
 DEFAULT_CHUNK_ROWS = 100_000
@@ -81,8 +82,14 @@ def iter_inference_chunks(
     timeout: float = 30.0,
     strict: bool = True,
     out_of_range: Literal["error", "warning"] = "error",
+    unknown_categories: UnknownPolicy = "warning",
 ) -> Iterator[InferenceChunk]:
     """Read a table for scoring in chunks of `chunk_rows` rows (None: one chunk), each checked against `contract`.
+
+    Columns are found by name (any order; extra columns are listed once, in the first chunk's findings, and
+    ignored). A contract with text, boolean or date features has each chunk encoded by its column specs
+    (`features.encode_frame`): a category the model was not trained on is scored as unknown with a warning, or is
+    an error under `unknown_categories="error"`; an all-numeric contract reads exactly as before.
 
     The header is checked before any row is read (missing columns always raise DataValidationError). With `strict`,
     a chunk with an error raises DataValidationError naming the file lines/rows; warnings ride along in `findings`.
@@ -116,12 +123,20 @@ def iter_inference_chunks(
         column_findings = check_columns(columns, contract, uri)
         raise_on_errors(column_findings, uri)
         has_target = contract.target is not None and contract.target in columns
-        wanted = contract.feature_names + ([contract.target] if has_target and contract.target is not None else [])
+        specs = contract.columns()
+        numeric = [s.name for s in specs if s.kind == "numeric"]  # parsed as numbers by the block reader
+        wanted = numeric + [s.name for s in specs if s.kind != "numeric"]
+        wanted += [contract.target] if has_target and contract.target is not None else []
         row_offset = 0
         target_index = len(contract.features) if has_target else None
-        frames = selected_frames(copy, spec, columns, wanted, chunk_rows, uri, len(contract.features))
+        frames = selected_frames(copy, spec, columns, wanted, chunk_rows, uri, len(numeric))
         for frame, height in without_trailing_blank_rows(frames) if csv_lines else ((f, f.height) for f in frames):
-            parsed = frame_to_columns(frame, wanted, target_index, uri, csv_lines=csv_lines, row_offset=row_offset)
+            if len(numeric) == len(specs):
+                parsed = frame_to_columns(frame, wanted, target_index, uri, csv_lines=csv_lines, row_offset=row_offset)
+            else:
+                parsed = _encoded_chunk(
+                    frame, wanted, contract, uri, csv_lines=csv_lines, row_offset=row_offset, unknown=unknown_categories
+                )
             findings = (column_findings if row_offset == 0 else []) + check_chunk(
                 parsed.X,
                 parsed.y,
@@ -140,6 +155,30 @@ def iter_inference_chunks(
             row_offset += height
 
 
+def _encoded_chunk(
+    frame: Any,
+    wanted: list[str],
+    contract: DataContract,
+    origin: str,
+    *,
+    csv_lines: bool,
+    row_offset: int,
+    unknown: UnknownPolicy,
+) -> ParsedColumns:
+    """A chunk of a table with text, boolean or date features: its columns (`wanted` order) encoded by the
+    contract's specs, the target's values and the rows without one."""
+    frame = frame.rename(dict(zip(frame.columns, wanted, strict=True)))
+    y = missing_target_rows = None
+    if contract.target is not None and contract.target in frame.columns:
+        y, missing_target_rows = target_values(frame.drop_in_place(contract.target))
+    X, findings = encode_frame(
+        frame, contract.columns(), origin=origin, row_offset=row_offset, csv_lines=csv_lines, unknown=unknown
+    )
+    bad = {c for f in findings if f.severity == "error" and f.rule in CELL_RULES for c in f.columns}
+    names = contract.feature_names
+    return ParsedColumns(X, y, names, findings, tuple(n for n in names if n in bad), missing_target_rows)
+
+
 def read_for_inference(
     uri: str,
     contract: DataContract,
@@ -148,6 +187,7 @@ def read_for_inference(
     fmt: str = "auto",
     timeout: float = 30.0,
     strict: bool = True,
+    unknown_categories: UnknownPolicy = "warning",
 ) -> InferenceBatch:
     """Read a whole features-only (or labelled) table for scoring: (X in contract order, y or None, findings).
 
@@ -156,7 +196,14 @@ def read_for_inference(
     """
     chunks = list(
         iter_inference_chunks(
-            uri, contract, chunk_rows=None, delimiter=delimiter, fmt=fmt, timeout=timeout, strict=strict
+            uri,
+            contract,
+            chunk_rows=None,
+            delimiter=delimiter,
+            fmt=fmt,
+            timeout=timeout,
+            strict=strict,
+            unknown_categories=unknown_categories,
         )
     )
     if len(chunks) == 1:

@@ -1,9 +1,12 @@
 """Rows as the online service receives them: JSON rows, lists in the contract's column order or objects by column
 name, to the float64 feature matrix, with every row and column at fault named.
 
-A value is a JSON number; ``null`` (and the ``NaN`` / ``Infinity`` literals Python's json writes) count as missing
-(NaN here; the contract's missing-value policy decides). A boolean, a string, a list ... is refused. Each error is a
-dict (``rule``, ``row`` counted from 0, ``column``/``columns``, ``detail``) that the service returns as it is.
+`rows_to_matrix` (every feature numeric): a value is a JSON number; ``null`` (and the ``NaN`` / ``Infinity``
+literals Python's json writes) count as missing (NaN here; the contract's missing-value policy decides). A boolean,
+a string, a list ... is refused. `encode_rows` (features of any kind, `features._spec`): numbers, strings, booleans
+and ``null`` by column, encoded like a file's columns (`features.encode_frame`: categories as text, dates in the
+column's format). Each error is a dict (``rule``, ``row`` counted from 0, ``column``/``columns``, ``detail``) that
+the service returns as it is.
 """
 
 from __future__ import annotations
@@ -14,6 +17,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
+from mlops_pipeline.features._encode import UnknownPolicy, encode_frame
+from mlops_pipeline.features._spec import ColumnSpec
+from mlops_pipeline.findings import Finding
 
 _NUMBER_TYPES = frozenset({int, float})  # bool is an int subclass, but `type(True) is bool`: refused
 
@@ -128,6 +135,112 @@ def rows_to_matrix(instances: list[Any], names: Sequence[str], max_errors: int =
         return np.array(rows, dtype=np.float64)
     except OverflowError:  # an integer beyond float64 (|x| > 1.8e308)
         raise RowsError("a value is too large for a float64 number (|x| > 1.8e308)") from None
+
+
+_SCALAR_TYPES = frozenset({int, float, str, bool, type(None)})
+
+
+def encode_rows(
+    instances: list[Any], columns: Sequence[ColumnSpec], *, max_errors: int = 20, unknown: UnknownPolicy = "warning"
+) -> tuple[np.ndarray, list[Finding]]:
+    """Rows (objects by column name, or lists in contract order) of numbers, strings, booleans or null as the
+    encoded matrix, and the warnings seen (unseen categories); a RowsError lists every row/column at fault.
+
+    An all-numeric contract takes `rows_to_matrix` as before; other contracts accept strings for every kind
+    (a number column still needs numbers, as text or JSON). Extra keys in an object are refused, like there."""
+    names = [spec.name for spec in columns]
+    if all(spec.kind == "numeric" for spec in columns):
+        return rows_to_matrix(instances, names, max_errors=max_errors), []
+    position = {name: j for j, name in enumerate(names)}
+    by_name = isinstance(instances[0], dict)
+    cells: list[list[Any]] = [[] for _ in names]
+    errors: list[dict[str, Any]] = []
+    for i, row in enumerate(instances):
+        values = _row_values(i, row, names, position, by_name, errors, max_errors)
+        if values is None:
+            continue
+        for j, value in enumerate(values):
+            if type(value) not in _SCALAR_TYPES:
+                errors.append(
+                    {
+                        "rule": "non-scalar value",
+                        "row": i,
+                        "column": names[j],
+                        "detail": f"instances[{i}][{names[j]!r}]: a JSON {json_type(value)}; a cell is a number, "
+                        "a string, a boolean or null",
+                    }
+                )
+            cells[j].append(value)
+        if len(errors) >= max_errors:
+            break
+    if errors:
+        raise RowsError(_summary(errors), errors)
+    # row_offset -1: findings name rows from 0, as instances[i] does
+    X, findings = encode_frame(
+        dict(zip(names, cells, strict=True)), columns, origin="instances", row_offset=-1, unknown=unknown
+    )
+    bad = [f for f in findings if f.severity == "error"]
+    if bad:
+        listed = [{"rule": f.rule, "columns": f.columns, "count": f.count, "detail": str(f)} for f in bad]
+        raise RowsError(_summary(listed), listed)
+    return X, findings
+
+
+def _row_values(
+    i: int,
+    row: Any,
+    names: Sequence[str],
+    position: dict[str, int],
+    by_name: bool,
+    errors: list[dict[str, Any]],
+    max_errors: int,
+) -> list[Any] | None:
+    """One row's values in `names` order, or None after adding its structural errors (shape, columns) to `errors`."""
+    n = len(names)
+    if by_name and isinstance(row, dict):
+        missing = [name for name in names if name not in row]
+        unknown = [key for key in row if key not in position]
+        if missing:
+            errors.append(
+                {
+                    "rule": "missing column",
+                    "row": i,
+                    "columns": missing[:max_errors],
+                    "detail": f"instances[{i}]: missing column(s) {_names(missing)}; the model needs all {n}",
+                }
+            )
+        if unknown:
+            errors.append(
+                {
+                    "rule": "unknown column",
+                    "row": i,
+                    "columns": unknown[:max_errors],
+                    "detail": f"instances[{i}]: unknown column(s) {_names(unknown)}; the contract's columns are "
+                    f"{_names(names)}",
+                }
+            )
+        return None if missing or unknown else [row[name] for name in names]
+    if not by_name and isinstance(row, list):
+        if len(row) == n:
+            return row
+        errors.append(
+            {
+                "rule": "wrong number of columns",
+                "row": i,
+                "detail": f"instances[{i}]: {len(row)} values; the model takes {n} columns in contract order "
+                f"({_names(names)})",
+            }
+        )
+        return None
+    form = "an object of column: value" if by_name else f"a list of {n} values"
+    errors.append(
+        {
+            "rule": "malformed row",
+            "row": i,
+            "detail": f"instances[{i}]: a JSON {json_type(row)}; every row must be {form}, like instances[0]",
+        }
+    )
+    return None
 
 
 def _names(names: Sequence[str], limit: int = 6) -> str:

@@ -12,11 +12,13 @@ A column's kind comes from `data.columns` when the user names it there; otherwis
      numeric column is far likelier than a category that happens to look like numbers; `data.columns` can say
      categorical);
    - every value true/false, yes/no, t/f, y/n (any case) -> boolean;
-   - every value a date or date-time in one format -> datetime. Formats tried: ISO 8601 (`2024-03-01`,
-     `2024-03-01T12:30:00`, ...), then `YYYY/MM/DD`, `DD.MM.YYYY`, `MM/DD/YYYY`, `DD/MM/YYYY`, `DD-MM-YYYY`,
-     `MM-DD-YYYY`, `01 Mar 2024`, `Mar 01, 2024` (each with optional `HH:MM[:SS]`). The first format that reads
-     every value wins, so when day and month are ambiguous (every field <= 12), slashes read month first (US
-     style) and dashes/dots day first; a value with a first field above 12 rules the month-first reading out;
+   - every value a date or date-time in one format -> datetime (at least half of the distinct values in one
+     format, the others not: datetime, and an error naming the rows that do not read). Formats tried: ISO 8601
+     (`2024-03-01`, `2024-03-01T12:30:00`, ...), then `YYYY/MM/DD`, `DD.MM.YYYY`, `MM/DD/YYYY`, `DD/MM/YYYY`,
+     `DD-MM-YYYY`, `MM-DD-YYYY`, `01 Mar 2024`, `Mar 01, 2024` (each with optional `HH:MM[:SS]`). The first
+     format that reads every value wins, so when day and month are ambiguous (every field <= 12), slashes read
+     month first (US style) and dashes/dots day first; a value with a first field above 12 rules the
+     month-first reading out;
    - more than `MAX_CATEGORY_VALUES` distinct values, or more than `IDENTIFIER_SHARE` of the non-missing rows
      distinct (when over `MIN_IDENTIFIER_VALUES`) -> identifier or free text: left out of the features, with a
      warning naming the column;
@@ -181,6 +183,11 @@ def _detected_text(series: Any, *, origin: str, csv_lines: bool) -> tuple[Column
             first = "month" if (date_format or "").startswith("%m") else "day"
             reason += f" (day and month ambiguous in every value: read {first} first)"
         return ColumnSpec(name, "datetime", reason, date_format=date_format, has_time=has_time), None
+    found, mostly = _mostly_dates(categories)
+    if found:
+        spec = ColumnSpec(name, "datetime", f"dates, {mostly or 'ISO 8601'} (most values)", date_format=mostly)
+        _, finding = encode_series(series, spec, origin=origin, csv_lines=csv_lines)
+        return spec, finding
     distinct = len(categories)
     if distinct > MAX_CATEGORY_VALUES or (distinct > IDENTIFIER_SHARE * present and distinct > MIN_IDENTIFIER_VALUES):
         reason = f"identifier or free text: {distinct} distinct values in {present} rows"
@@ -233,6 +240,21 @@ def _date_format(
             return True, date_format, _has_time(parsed), ambiguous
         best = max(best, (read, date_format), key=lambda pair: pair[0])
     return False, best[1], False, False
+
+
+def _mostly_dates(distinct: tuple[str, ...]) -> tuple[bool, str | None]:
+    """(found, the date format (None: ISO 8601)) reading at least half the distinct values of a column it does not
+    read entirely, so the cells it cannot read are reported as unparseable dates."""
+    import polars as pl
+
+    values = pl.Series("v", list(distinct))
+    sample = values.head(DATE_SAMPLE)
+    for date_format in DATE_FORMATS:
+        if 2 * parse_dates(sample, date_format).null_count() > sample.len():
+            continue
+        if 2 * parse_dates(values, date_format).null_count() <= values.len():
+            return True, date_format
+    return False, None
 
 
 def _has_time(parsed: Any) -> bool:
