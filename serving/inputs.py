@@ -5,13 +5,13 @@ order, or ``{"instances": [{"column": value, ...}, ...]}`` by name. For a model 
 number; ``null`` (and the ``NaN`` / ``Infinity`` literals Python's json writes) count as missing, imputed when the
 model was trained with ``data.impute``, else refused. For a model of a mixed table (categorical, datetime or boolean
 columns), a row carries text categories and dates as strings (``{"colour": "red", "size": 3.5, "when":
-"2024-03-01"}``), encoded with the contract's column specs (`mlops_pipeline.features.encode_frame`, as batch
-scoring reads files); keys that are not features are ignored and listed in a warning, a category the training data
-never had is a warning (or refused under ``--unknown-categories error``), and missing cells go to the model when it
-handles them. Everything else is refused with a `RequestError` whose message names the fault:
-the row (``instances[i]``, counted from 0), the column and the value. The rows become a matrix in
-`mlops_pipeline.data` (`rows_to_matrix`, shared with the library's other readers); the body's shape and the HTTP
-status are decided here.
+"2024-03-01"}``), encoded with the contract's column specs (`mlops_pipeline.data.encode_rows`, which encodes like
+batch scoring reads files); the target and the columns left out of the features (a name per row) are ignored with a
+warning, other unknown keys refused; a category the training data never had is a warning (or refused under
+``--unknown-categories error``), and missing cells go to the model when it handles them. Everything else is
+refused with a `RequestError` whose message names the fault: the row (``instances[i]``, counted from 0), the column
+and the value. The rows become a matrix in `mlops_pipeline.data` (`rows_to_matrix`, `encode_rows`, shared with the
+library's other readers); the body's shape and the HTTP status are decided here.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ import numpy as np
 import orjson
 
 from mlops_pipeline.contract import DataContract, apply_missing_policy, check_ranges
-from mlops_pipeline.data import RowsError, json_type, rows_to_matrix
-from mlops_pipeline.features import ColumnSpec, encode_frame
+from mlops_pipeline.data import RowsError, encode_rows, json_type, rows_to_matrix
+from mlops_pipeline.features import ColumnSpec
 from mlops_pipeline.findings import Finding, errors_in
 
 MAX_LISTED = 20  # errors listed in one answer
@@ -138,85 +138,36 @@ def _finding_errors(findings: list[Finding]) -> list[dict[str, Any]]:
     ]
 
 
-def _row_columns(instances: list[Any], names: Sequence[str]) -> tuple[dict[str, list[Any]], list[str]]:
-    """Rows by name (any order; keys that are not features ignored) or in contract order, as columns of JSON values,
-    and the ignored keys; or a RequestError listing every row at fault."""
-    n = len(names)
-    by_name = isinstance(instances[0], dict)
-    columns: dict[str, list[Any]] = {name: [] for name in names}
+def _without_known_extras(instances: list[Any], contract: DataContract) -> tuple[list[Any], list[str]]:
+    """Rows by name without the keys the contract knows but the model does not take (the target, the columns left
+    out of the features such as a name per row), so a row copied from the training file is answered; and those
+    keys, for a warning. Any other unknown key stays, and is refused naming it (a typo is not silently dropped)."""
+    known = {contract.target, *(d.name for d in contract.dropped)} - {None} - set(contract.feature_names)
+    if not known or not isinstance(instances[0], dict):
+        return instances, []
     ignored: dict[str, None] = {}
-    errors: list[dict[str, Any]] = []
-    for i, row in enumerate(instances):
-        if by_name and isinstance(row, dict):
-            missing = [name for name in names if name not in row]
-            if missing:
-                errors.append(
-                    {
-                        "rule": "missing column",
-                        "row": i,
-                        "columns": missing[:MAX_LISTED],
-                        "detail": f"instances[{i}]: missing column(s) {missing[:6]}; the model needs all {n}: {names}",
-                    }
-                )
-                continue
-            if len(row) > n:
-                ignored.update(dict.fromkeys(key for key in row if key not in columns))
-            values = [row[name] for name in names]
-        elif not by_name and isinstance(row, list) and len(row) == n:
-            values = row
-        else:
-            form = "an object of column: value" if by_name else f"a list of {n} values in contract order {names}"
-            errors.append(
-                {
-                    "rule": "malformed row",
-                    "row": i,
-                    "detail": f"instances[{i}]: a JSON {json_type(row)}"
-                    + (f" of {len(row)} values" if isinstance(row, list) else "")
-                    + f"; every row must be {form}, like instances[0]",
-                }
-            )
-            continue
-        nested = [(name, v) for name, v in zip(names, values, strict=True) if isinstance(v, list | dict)]
-        errors += [
-            {
-                "rule": "malformed value",
-                "row": i,
-                "column": name,
-                "detail": f"instances[{i}][{name!r}]: a JSON {json_type(v)}; a value is a number, a string, "
-                "true/false or null",
-            }
-            for name, v in nested
-        ]
-        for name, value in zip(names, values, strict=True):
-            columns[name].append(value)
-        if len(errors) >= MAX_LISTED:
-            break
-    if errors:
-        first = errors[0]["detail"]
-        more = f" (and {len(errors) - 1} more error(s), listed in 'errors')" if len(errors) > 1 else ""
-        raise RequestError(400 if all(e["rule"] == "malformed row" for e in errors) else 422, first + more, errors)
-    return columns, list(ignored)
+    rows = []
+    for row in instances:
+        if isinstance(row, dict) and not known.isdisjoint(row):
+            ignored.update(dict.fromkeys(key for key in row if key in known))
+            row = {key: value for key, value in row.items() if key not in known}
+        rows.append(row)
+    return rows, list(ignored)
 
 
 def _encoded_rows(
-    instances: list[Any], columns: Sequence[ColumnSpec], unknown: Literal["warning", "error"]
+    instances: list[Any], contract: DataContract, columns: Sequence[ColumnSpec], unknown: Literal["warning", "error"]
 ) -> tuple[np.ndarray, list[Finding]]:
     """A mixed table's rows as the encoded matrix (category codes, days since 1970, 0/1), or a RequestError."""
-    values, ignored = _row_columns(instances, [spec.name for spec in columns])
-    X, findings = encode_frame(values, columns, origin=ORIGIN, unknown=unknown)
-    errors = _finding_errors(findings)
-    if errors:
-        raise RequestError(422, f"rows the model cannot read: {errors[0]['detail']}", errors)
+    rows, ignored = _without_known_extras(instances, contract)
+    try:
+        X, findings = encode_rows(rows, columns, max_errors=MAX_LISTED, unknown=unknown)
+    except RowsError as exc:
+        malformed = bool(exc.errors) and all(e.get("rule") == "malformed row" for e in exc.errors)
+        raise RequestError(400 if malformed else 422, str(exc), exc.errors) from None
     if ignored:
-        findings.append(
-            Finding(
-                "warning",
-                "unexpected columns",
-                ignored,
-                len(ignored),
-                f"{ORIGIN}: not features of the model; ignored",
-            )
-        )
+        detail = f"{ORIGIN}: the training file's target or columns left out of the features; ignored"
+        findings.append(Finding("warning", "columns not used by the model", ignored, len(ignored), detail))
     return np.ascontiguousarray(X), findings
 
 
@@ -236,7 +187,7 @@ def check_request(
     instances = _instances(parse_body(body), max_rows)
     findings: list[Finding] = []
     if is_mixed(columns):
-        X, findings = _encoded_rows(instances, columns, unknown)
+        X, findings = _encoded_rows(instances, contract, columns, unknown)
     else:
         X = _rows_matrix(instances, contract)
     if not np.isfinite(X).all():  # NaN / inf / null: imputed (warning) or refused, as the contract says

@@ -10,7 +10,7 @@ from mlops_pipeline.serving.inputs import ContractLimits, RequestError, check_re
 from mlops_pipeline.serving.schema import request_schema
 
 from mlops_pipeline.contract import learn_contract
-from mlops_pipeline.features import UNKNOWN_CODE, ColumnSpec
+from mlops_pipeline.features import UNKNOWN_CODE, ColumnSpec, DroppedColumn
 
 COLUMNS = [
     ColumnSpec("colour", "categorical", "text", categories=("red", "green", "blue")),
@@ -36,7 +36,10 @@ def contract():
         ]
     ).astype(np.float64)
     y = rng.choice(["cat", "dog"], 200)
-    return learn_contract(X, y, NAMES, problem="classification", target="pet", columns=COLUMNS, missing="model")
+    dropped = [DroppedColumn("Name", "identifier or free text: 200 distinct values in 200 rows")]
+    return learn_contract(
+        X, y, NAMES, problem="classification", target="pet", columns=COLUMNS, dropped=dropped, missing="model"
+    )
 
 
 def _check(contract, rows, **options):
@@ -79,16 +82,23 @@ def test_an_unseen_category_is_refused_under_the_strict_setting(contract) -> Non
     assert "colour" in refused.value.message and "purple" in refused.value.message
 
 
-def test_columns_that_are_not_features_are_ignored_with_a_warning(contract) -> None:
-    checked = _check(contract, [{**ROW, "Name": "rex", "pet": "dog"}])
-    assert checked.X.shape == (1, 5)
-    assert any("unexpected columns" in w and "Name" in w for w in checked.warnings)
+def test_the_target_and_left_out_columns_are_ignored_with_a_warning(contract) -> None:
+    """A row copied from the training file (with its name column and target) is answered."""
+    checked = _check(contract, [{**ROW, "Name": "rex", "pet": "dog"}, ROW])
+    np.testing.assert_array_equal(checked.X[0], checked.X[1])
+    assert any("not used by the model" in w and "Name" in w and "pet" in w for w in checked.warnings)
+
+
+def test_a_key_the_contract_does_not_know_is_refused_naming_it(contract) -> None:
+    with pytest.raises(RequestError) as refused:
+        _check(contract, [{**ROW, "colour ": "red"}])
+    assert refused.value.status == 422 and "unknown column(s) 'colour '" in refused.value.message
 
 
 @pytest.mark.parametrize(
     ("row", "status", "words"),
     [
-        ({k: v for k, v in ROW.items() if k != "size"}, 422, "missing column(s) ['size']"),
+        ({k: v for k, v in ROW.items() if k != "size"}, 422, "missing column(s) 'size'"),
         ({**ROW, "size": "big"}, 422, "big"),
         ({**ROW, "when": "not a date"}, 422, "not a date"),
         ({**ROW, "day": "2024-13-45"}, 422, "2024-13-45"),
