@@ -35,6 +35,7 @@ from mlops_pipeline.features import (
     categorical_output_mask,
     feature_steps,
     is_all_numeric,
+    numeric_specs,
     preprocessing_family,
 )
 from mlops_pipeline.validate import PreparedData
@@ -140,6 +141,8 @@ def fit_model(
     """
     if missing_cells is None:
         missing_cells = has_missing_cells(X)
+    if columns is None and missing_cells:  # data without column typing: every column is a number
+        columns = numeric_specs([f"x{i}" for i in range(X.shape[1])])
     estimator = build_estimator(config, seed, columns, missing_cells=missing_cells)
     started = time.perf_counter()
     estimator.fit(X, y)
@@ -151,10 +154,9 @@ def fit_model(
     )
 
 
-def data_columns(data: PreparedData) -> list[ColumnSpec] | None:
-    """The column specs of prepared data (None for data prepared without column typing: all numeric)."""
-    columns = getattr(data, "columns", None)
-    return list(columns) if columns else None
+def data_columns(data: PreparedData) -> list[ColumnSpec]:
+    """The column specs of prepared data (every feature numeric for data prepared without column typing)."""
+    return list(data.columns) if data.columns else numeric_specs(data.feature_names)
 
 
 def train_model(data: PreparedData, config: ModelConfig, seed: int) -> TrainedModel:

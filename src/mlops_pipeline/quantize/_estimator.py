@@ -142,6 +142,10 @@ class QuantizedModel(AffineRuntime, BaseEstimator):
             tags.classifier_tags = ClassifierTags()
         elif estimator_type == "regressor":
             tags.regressor_tags = RegressorTags()
+        # a table model reads missing cells (NaN) in its encoded rows
+        tags.input_tags.allow_nan = (
+            table_parts(self.estimator) is not None or getattr(self, "features_", None) is not None
+        )
         return tags
 
     def __init__(

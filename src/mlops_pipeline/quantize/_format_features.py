@@ -26,6 +26,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -109,14 +110,31 @@ class FeatureBlock:
             mask[: self.n_dense] = (self.op == VALUE) & kinds[self.source]
         return mask
 
+    @cached_property
+    def _leading_values(self) -> int:
+        """How many dense outputs, from the first, are raw values (every number first, in one_hot and the trees)."""
+        others = np.flatnonzero(self.op != VALUE)
+        return int(others[0]) if others.size else self.n_dense
+
     def dense(self, X: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """The dense model inputs (n_rows, n_dense) of encoded rows X; `out` (any layout) may be given."""
         X = _checked_width(X, self.n_columns)
         if out is None:
             out = np.empty((X.shape[0], self.n_dense), dtype=np.float64, order="F")
+        # the leading raw values as one block (a few numpy calls, not a few per column): gather, then fill NaN
+        run = self._leading_values
+        if run:
+            sources = self.source[:run]
+            block = out[:, :run]
+            if run == X.shape[1] and np.array_equal(sources, np.arange(run)):
+                np.copyto(block, X, casting="unsafe")
+            else:
+                np.copyto(block, X[:, sources], casting="unsafe")
+            # a NaN fill (native / ordinal) keeps the cell missing
+            np.copyto(block, self.fill[None, :run], where=np.isnan(block), casting="unsafe")
         parts: dict[int, np.ndarray] = {}
         missing = np.empty(X.shape[0], dtype=bool)
-        for k in range(self.n_dense):
+        for k in range(run, self.n_dense):
             j, op, target = int(self.source[k]), int(self.op[k]), out[:, k]
             if op == VALUE:
                 values = X[:, j]
