@@ -33,3 +33,21 @@ def write_shop_table(
                 [f"customer {i:04d} {rng.integers(1e6)}", colour, size, joined, "yes" if member[i] else "no"]
                 + ["buy" if score[i] > 0 else "skip"]
             )
+
+
+SHOP_MODEL = "shop"
+
+
+def train_shop(root: Path) -> Path:
+    """The shop table trained by the project's own training flow into the store at `root` (needs the harness)."""
+    from mlops_pipeline.flows.pipeline import training_pipeline
+
+    from mlops_pipeline.config import parse_config
+
+    data = root / "shop.csv"
+    write_shop_table(data)
+    registry = {"root": str(root), "model_name": SHOP_MODEL}
+    values = {"registry": registry, "data": {"source": str(data), "target": "label"}}
+    state = training_pipeline(parse_config(values), return_state=True)
+    assert state.is_completed(), state.message
+    return root

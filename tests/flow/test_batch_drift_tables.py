@@ -7,27 +7,20 @@ from pathlib import Path
 
 import pytest
 from mlops_pipeline.flows.batch_infer import BatchSummary, batch_inference
-from mlops_pipeline.flows.pipeline import training_pipeline
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-from tables_support import write_shop_table
+from tables_support import SHOP_MODEL, train_shop, write_shop_table
 
-from mlops_pipeline.config import InferenceConfig, parse_config
+from mlops_pipeline.config import InferenceConfig
 from mlops_pipeline.registry import ModelStore
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
-MODEL = "shop"
+MODEL = SHOP_MODEL
 
 
 @pytest.fixture(scope="module")
 def store(prefect_harness, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("shop-store")
-    data = root / "shop.csv"
-    write_shop_table(data)
-    values = {"registry": {"root": str(root), "model_name": MODEL}, "data": {"source": str(data), "target": "label"}}
-    state = training_pipeline(parse_config(values), return_state=True)
-    assert state.is_completed(), state.message
-    return root
+    return train_shop(tmp_path_factory.mktemp("shop-store"))
 
 
 def _run(store: Path, data: Path, out: Path) -> BatchSummary:
