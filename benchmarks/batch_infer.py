@@ -19,6 +19,11 @@ each in its own child so its peak RSS (os.wait4's ru_maxrss) is its own:
 then prints the ratios: library / read and flow / read wall time (the overhead %), flow minus flow-0 (the data
 part of the flow), and the peak RSS at `--big-rows` over `--rows` (memory flat in the file's size: ~1.0).
 `--quick` is 200,000 / 800,000 rows and skips the flow at the big size (for benchmarks/run_all.py).
+
+Before / after in one run: `--baseline DIR` names a checkout of the code to compare with (e.g. `git worktree add DIR
+main`, or `git archive main | tar -x -C DIR`) and `--baseline-python` a Python that has it installed (default
+DIR/.venv/bin/python). That code trains its own champion, and its batch steps are timed next to this code's on the
+same files, alternately, `--repeat` times each (the fastest is shown), with its where-the-time-goes line.
 Everything is written to a temporary folder and deleted afterwards.
 """
 
@@ -120,9 +125,9 @@ def measure_child(argv: list[str], env: dict[str, str]) -> Run:
     return Run(figures["wall"], figures["cpu"], figures["rss"], done.stderr)
 
 
-def train_champion(root: Path, env: dict[str, str]) -> None:
-    argv = [sys.executable, "flows/pipeline.py", "--set", f"registry.root={root}"]
-    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+def train_champion(root: Path, env: dict[str, str], python: str = sys.executable, cwd: Path = ROOT) -> None:
+    argv = [python, "flows/pipeline.py", "--set", f"registry.root={root}"]
+    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"training the champion failed:\n{done.stderr[-3000:]}")
 
@@ -147,6 +152,7 @@ LABELS = {
     "library": "batch steps in-process, no Prefect",
     "flow": "python flows/batch_infer.py",
     "flow-0": "python flows/batch_infer.py, 10-row file",
+    "library-base": "batch steps in-process, baseline code",
 }
 
 
@@ -167,7 +173,17 @@ def measure_size(args: argparse.Namespace, root: Path, work: Path, rows: int, en
     runs: dict[str, Run] = {}
     read = f"import polars; frame = polars.read_csv({str(data)!r}); assert frame.height == {rows}"
     runs["read"] = measure_child([sys.executable, "-c", read], env)
-    runs["library"] = measure_child([sys.executable, "-c", LIBRARY_SCRIPT, str(root), str(data), out, chunk], env)
+    library = [sys.executable, "-c", LIBRARY_SCRIPT, str(root), str(data), out, chunk]
+    if args.baseline is None:
+        runs["library"] = measure_child(library, env)
+    else:  # alternately, so a change in the machine's load hits both
+        base_library = [args.baseline_python, "-c", LIBRARY_SCRIPT, str(args.baseline_root), str(data), out, chunk]
+        mine, theirs = [], []
+        for _ in range(args.repeat):
+            mine.append(measure_child(library, env))
+            theirs.append(measure_child(base_library, env))
+        runs["library"] = min(mine, key=lambda run: run.wall)
+        runs["library-base"] = min(theirs, key=lambda run: run.wall)
     flow = [sys.executable, "flows/batch_infer.py", "--models-root", str(root), "--model", MODEL, "--out", out]
     if first or not args.quick:
         runs["flow"] = measure_child([*flow, "--data", str(data), "--chunk-rows", chunk], env)
@@ -183,6 +199,13 @@ def measure_size(args: argparse.Namespace, root: Path, work: Path, rows: int, en
         )
     inner = json.loads(runs["library"].output.strip().splitlines()[-1])
     print(f"  library: imports {inner['import']:.2f}s, the batch itself {inner['work']:.2f}s")
+    if "library-base" in runs:
+        theirs = json.loads(runs["library-base"].output.strip().splitlines()[-1])
+        print(
+            f"  baseline library: imports {theirs['import']:.2f}s, the batch itself {theirs['work']:.2f}s; "
+            f"this code / baseline: batch {inner['work'] / theirs['work']:.2f}x, "
+            f"whole process {runs['library'].wall / runs['library-base'].wall:.2f}x"
+        )
     for key in ("library", "flow"):
         if key in runs:
             run = runs[key]
@@ -196,9 +219,12 @@ def measure_size(args: argparse.Namespace, root: Path, work: Path, rows: int, en
             f"  Prefect start-up and per-run cost (10-row run) {runs['flow-0'].wall:.2f}s; flow minus it "
             f"{data_part:.2f}s = {data_part / base.wall - 1:+.0%} over the read"
         )
-    if first:
+    profiles = [("", sys.executable, root)]
+    if args.baseline is not None:
+        profiles.append(("baseline ", args.baseline_python, args.baseline_root))
+    for name, python, store in profiles if first else []:
         profile = subprocess.run(
-            [sys.executable, "-c", PROFILE_SCRIPT, str(root), str(data), out, chunk],
+            [python, "-c", PROFILE_SCRIPT, str(store), str(data), out, chunk],
             cwd=ROOT,
             env=env,
             capture_output=True,
@@ -208,7 +234,7 @@ def measure_size(args: argparse.Namespace, root: Path, work: Path, rows: int, en
         parts = json.loads(profile.stdout.strip().splitlines()[-1])
         total = sum(parts.values())
         print(
-            "  where the in-process batch time goes: "
+            f"  where the {name}in-process batch time goes: "
             + ", ".join(f"{k} {v:.2f}s ({v / total:.0%})" for k, v in parts.items())
         )
     data.unlink()
@@ -224,7 +250,12 @@ def main() -> int:
     parser.add_argument("--chunk-rows", type=int, default=100_000)
     parser.add_argument("--quick", action="store_true", help="200,000 / 800,000 rows, no flow run at the big size")
     parser.add_argument("--models-root", type=Path, help="a store with a digits-logreg champion (default: train one)")
+    parser.add_argument("--baseline", type=Path, help="a checkout of the code to compare with (before / after)")
+    parser.add_argument("--baseline-python", help="a Python with --baseline installed (default DIR/.venv/bin/python)")
+    parser.add_argument("--repeat", type=int, default=3, help="with --baseline: library runs of each (fastest shown)")
     args = parser.parse_args()
+    if args.baseline is not None and args.baseline_python is None:
+        args.baseline_python = str(args.baseline / ".venv" / "bin" / "python")
     if args.quick:
         args.rows, args.big_rows = 200_000, 800_000
     with tempfile.TemporaryDirectory(prefix="batch-bench-") as tmp:
@@ -252,11 +283,16 @@ def main() -> int:
                 ],
                 env,
             )
+        if args.baseline is not None:
+            args.baseline_root = work / "models-baseline"
+            started = time.perf_counter()
+            train_champion(args.baseline_root, env, args.baseline_python, args.baseline)
+            print(f"trained the baseline's champion in {time.perf_counter() - started:.1f}s (not part of any figure)")
         small = measure_size(args, root, work, args.rows, env)
         if args.big_rows:
             big = measure_size(args, root, work, args.big_rows, env)
             print(f"\npeak RSS at {args.big_rows:,} rows over {args.rows:,} rows (flat: ~1.0)")
-            for key in ("read", "library", "flow"):
+            for key in ("read", "library", "library-base", "flow"):
                 if key in small and key in big:
                     print(
                         f"  {LABELS[key]:<44} {big[key].rss:.0f} / {small[key].rss:.0f} MiB = "

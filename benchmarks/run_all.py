@@ -7,6 +7,7 @@ process and prints its table under a heading with the date, the commit and the m
   orchestration.py   the cost of a `python flows/pipeline.py` run over the same work without Prefect
   quantization.py    int8 scoring vs scikit-learn and vs the time to read the input once
   batch_infer.py     `python flows/batch_infer.py` vs polars only reading the file, time and peak memory
+  mixed_table.py     batch scoring of a mixed table (text categories, a date, missing cells) vs a polars read
   sweep.py           8 MLP candidates on the thread runner vs Dask processes
 Without --full each runs in its --quick form (fewer repeats, smaller files: a few minutes in all); the README's
 figures come from --full. Exits 1 if a script failed (its output is still printed).
@@ -25,7 +26,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-BENCHMARKS = ("orchestration.py", "quantization.py", "batch_infer.py", "sweep.py")
+BENCHMARKS = ("orchestration.py", "quantization.py", "batch_infer.py", "mixed_table.py", "sweep.py")
 
 
 def commit() -> str:

@@ -10,7 +10,14 @@ from prefect.artifacts import create_table_artifact
 from mlops_pipeline.caching import make_cache_key
 from mlops_pipeline.config import ModelConfig, ModelSection
 from mlops_pipeline.reports import artifact_key
-from mlops_pipeline.train import CandidateResult, TrainedModel, data_columns, score_candidate, train_model
+from mlops_pipeline.train import (
+    CandidateResult,
+    TrainedModel,
+    data_columns,
+    data_has_missing_cells,
+    score_candidate,
+    train_model,
+)
 from mlops_pipeline.validate import PreparedData
 
 
@@ -46,7 +53,14 @@ def _candidate_cache_key(context: Any, parameters: dict[str, Any]) -> str:
 def train_candidate(data: PreparedData, spec: ModelConfig, index: int, selection: ModelSection) -> CandidateResult:
     """Score one candidate on a validation split of the training rows; cached per candidate."""
     return score_candidate(
-        data.X_train, data.y_train, data.problem, spec, selection, seed=data.seed, columns=data_columns(data)
+        data.X_train,
+        data.y_train,
+        data.problem,
+        spec,
+        selection,
+        seed=data.seed,
+        columns=data_columns(data),
+        missing_cells=data_has_missing_cells(data),
     )
 
 

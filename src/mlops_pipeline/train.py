@@ -120,9 +120,16 @@ def build_estimator(
     )
 
 
-def has_missing_cells(X: np.ndarray) -> bool:
-    """Whether the (encoded) training rows hold a missing cell (NaN): the model then handles them itself."""
-    return bool(np.isnan(np.dot(np.ones(X.shape[0]), X)).any()) if X.size else False
+def has_missing_cells(*matrices: np.ndarray) -> bool:
+    """Whether any of the (encoded) matrices holds a missing cell (NaN): the model then handles them itself."""
+    return any(bool(np.isnan(np.dot(np.ones(X.shape[0]), X)).any()) for X in matrices if X.size)
+
+
+def data_has_missing_cells(data: PreparedData) -> bool:
+    """Whether the table has a missing cell, in either split: only the *kind* of pipeline depends on it (one that
+    imputes), so a model trained on a split without one still scores the other split's, and later files'; what is
+    imputed is learnt from the training split alone."""
+    return has_missing_cells(data.X_train, data.X_test)
 
 
 def fit_model(
@@ -161,7 +168,9 @@ def data_columns(data: PreparedData) -> list[ColumnSpec]:
 
 def train_model(data: PreparedData, config: ModelConfig, seed: int) -> TrainedModel:
     """Fit the configured estimator on the whole training split (the test split is never used)."""
-    return fit_model(data.X_train, data.y_train, config, seed, data_columns(data))
+    return fit_model(
+        data.X_train, data.y_train, config, seed, data_columns(data), missing_cells=data_has_missing_cells(data)
+    )
 
 
 def rows_agree(a: np.ndarray, b: np.ndarray, problem: ProblemKind | str, tolerance: float) -> np.ndarray:
@@ -244,10 +253,14 @@ def score_candidate(
     selection: ModelSection,
     seed: int,
     columns: Sequence[ColumnSpec] | None = None,
+    missing_cells: bool | None = None,
 ) -> CandidateResult:
-    """Score one candidate on a validation split (or by k-fold CV) of the training rows it is given."""
+    """Score one candidate on a validation split (or by k-fold CV) of the training rows it is given.
+
+    `missing_cells` None: whether X_train has one (`data_has_missing_cells` tells for the whole table)."""
     metric_name = primary_metric(problem)
-    missing_cells = has_missing_cells(X_train)
+    if missing_cells is None:
+        missing_cells = has_missing_cells(X_train)
     if selection.cv_folds:
         splitter = cv_folds(y_train, problem, selection.cv_folds, seed)
         fold_metrics, seconds = [], 0.0

@@ -132,3 +132,29 @@ def test_imputation_named_in_the_config_lets_nan_data_train(prefect_harness, tmp
     assert contract.impute_values is not None and len(contract.impute_values) == 3
     card = json.loads((Path(summary.model_folder) / "card.json").read_text())
     assert any("missing values" in w for w in card["data"]["warnings"])
+
+
+def test_a_mixed_table_with_bad_columns_fails_in_validate_naming_them_and_stores_nothing(prefect_harness, tmp_path):
+    from prefect.artifacts import Artifact
+
+    rows = [
+        f"Customer {i},{'red' if i % 2 else 'blue'},{i if i != 7 else 'seven'},2021-01-{i % 28 + 1:02d},{i % 2}"
+        for i in range(40)
+    ]
+    path = tmp_path / "mixed.csv"
+    path.write_text("name,colour,amount,day,label\n" + "\n".join(rows) + "\n")
+    config = make_config(tmp_path, str(path), name="mixed-bad", columns={"colur": "categorical"})
+    before = store_snapshot(tmp_path / "models")
+
+    state = training_pipeline(config, return_state=True)
+
+    assert state.is_failed()
+    error = state.result(raise_on_failure=False)
+    assert isinstance(error, DataValidationError)
+    assert "non-numeric values [column amount]" in str(error) and "line 9: 'seven'" in str(error)
+    assert "unknown column in data.columns [column colur]" in str(error)
+    assert store_snapshot(tmp_path / "models") == before
+    artifact = Artifact.get(artifact_key("mixed-bad", "data-quality"))
+    rows_shown = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+    shown = {(row["rule"], row["columns"]) for row in rows_shown}
+    assert {("column left out", "name"), ("column type", "colour"), ("column type", "day")} <= shown

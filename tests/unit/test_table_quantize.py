@@ -62,15 +62,24 @@ def test_the_block_computes_what_the_fitted_steps_compute(family: Any) -> None:
     )
 
 
-def test_the_block_round_trips_through_its_file_arrays() -> None:
+@pytest.mark.parametrize(
+    ("family", "names"),
+    [
+        ("one_hot", ["features_fill", "features_program", "features_slots"]),
+        ("native", ["features_program"]),
+        ("ordinal", ["features_program"]),
+    ],
+)
+def test_the_block_round_trips_through_its_file_arrays(family: Any, names: list[str]) -> None:
     X, _ = mixed_table(1000)
-    block = pack_features(feature_steps(SPECS, "one_hot").fit(X), SPECS, "one_hot")
+    block = pack_features(feature_steps(SPECS, family).fit(X), SPECS, family)
     header, arrays = features_to_file(block)
-    assert sorted(arrays) == ["features_fill", "features_program", "features_slots"]
+    assert sorted(arrays) == names
     assert all(array.dtype != object for array in arrays.values())
     restored = features_from_file(FileChecker({"features": json.loads(json.dumps(header))}, arrays, "f.npz"))
-    assert isinstance(restored, FeatureBlock)
+    assert isinstance(restored, FeatureBlock) and restored.family == family
     np.testing.assert_array_equal(restored.apply(X), block.apply(X))
+    np.testing.assert_array_equal(restored.categorical_mask(), block.categorical_mask())
     assert [c.spec for c in restored.columns] == [s.to_dict() for s in SPECS]
 
 

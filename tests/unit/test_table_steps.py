@@ -174,3 +174,22 @@ def test_a_stored_table_model_scores_a_csv_read_by_pandas(tmp_path: Path) -> Non
         warnings.simplefilter("ignore", UserWarning)
         np.testing.assert_array_equal(from_file, model.predict(X_new))
     assert (from_file == y[1000:]).mean() > 0.8
+
+
+def test_missing_cells_only_in_the_test_split_still_give_a_model_that_imputes() -> None:
+    from mlops_pipeline.train import train_model
+    from mlops_pipeline.validate import PreparedData
+
+    rng = np.random.default_rng(0)
+    X_train, X_test = rng.normal(size=(200, 3)), rng.normal(size=(50, 3))
+    y_train, y_test = (X_train[:, 0] > 0).astype(int), (X_test[:, 0] > 0).astype(int)
+    X_test[::5, 2] = np.nan
+    data = PreparedData(X_train, X_test, y_train, y_test, ["a", "b", "c"], "t", "test", "classification", "fp")
+    fitted = train_model(data, LogisticRegressionConfig(), seed=0)
+    assert [name for name, _ in fitted.estimator.steps] == ["table", "features", "model"]
+    assert fitted.estimator.score(X_test, y_test) > 0.9
+    complete = PreparedData(X_train, X_train, y_train, y_train, ["a", "b", "c"], "t", "test", "classification", "fp")
+    assert [name for name, _ in train_model(complete, LogisticRegressionConfig(), seed=0).estimator.steps] == [
+        "scaler",
+        "model",
+    ]

@@ -124,6 +124,12 @@ def test_bad_column_settings_are_errors_naming_the_column(table, settings, messa
         prepare(load_dataset(config), config, "classification")
 
 
+def test_column_settings_on_a_built_in_array_are_an_error_naming_them():
+    config = DataConfig(source="iris", columns={"petal length (cm)": "categorical"})
+    with pytest.raises(DataValidationError, match=r"data.columns on an array source \[column petal length \(cm\)\]"):
+        prepare(load_dataset(config), config, "classification")
+
+
 def test_the_users_settings_type_columns_of_an_all_numeric_file(tmp_path):
     path = tmp_path / "n.csv"
     path.write_text("code,x,y\n" + "".join(f"{i % 3},{i * 0.5},{i % 2}\n" for i in range(30)))

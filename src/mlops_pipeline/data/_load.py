@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 
@@ -95,6 +96,23 @@ def load_dataset(config: DataConfig) -> Dataset:
     """Load the data set the config names: a built-in set, a local file or a URL."""
     spec = resolve_source(config.source, config.format, config.delimiter)
     if spec.kind == "builtin":
-        return load_builtin(config.source)
+        return _array_settings(load_builtin(config.source), config)
     with local_copy(spec, config.timeout_seconds) as copy:
-        return read_file(copy, spec, config.target, origin=config.source, settings=config.columns)
+        dataset = read_file(copy, spec, config.target, origin=config.source, settings=config.columns)
+    return _array_settings(dataset, config) if spec.format == "npz" else dataset
+
+
+def _array_settings(dataset: Dataset, config: DataConfig) -> Dataset:
+    """data.columns types the columns of tables; for a built-in set or an .npz array (all numbers) it is an error."""
+    if not config.columns:
+        return dataset
+    names = list(config.columns)
+    finding = Finding(
+        "error",
+        "data.columns on an array source",
+        names,
+        len(names),
+        f"{dataset.source}: data.columns types the columns of a CSV or Parquet table; this source is an array of "
+        "numbers",
+    )
+    return replace(dataset, findings=[*dataset.findings, finding])

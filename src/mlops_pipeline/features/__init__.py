@@ -1,5 +1,6 @@
 """Mixed-type tables: column kinds, the encoded matrix, and the model steps that turn it into features."""
 
+from mlops_pipeline.features._detect import detect_columns
 from mlops_pipeline.features._encode import encode_frame
 from mlops_pipeline.features._spec import (
     EPOCH,
@@ -37,6 +38,7 @@ __all__ = [
     "TableEncoder",
     "categorical_output_mask",
     "column_specs",
+    "detect_columns",
     "encode_frame",
     "feature_steps",
     "is_all_numeric",

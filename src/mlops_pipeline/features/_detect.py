@@ -172,10 +172,11 @@ def _detected_text(series: Any, *, origin: str, csv_lines: bool) -> tuple[Column
     if 2 * n_numbers >= present:
         bad = numbers.is_null() & text.is_not_null()
         return ColumnSpec(name, "numeric", "numbers"), _mixed(name, text, bad, n_numbers, present, origin, csv_lines)
-    categories, counts = _categories(text)
-    if {c.lower() for c in categories} <= BOOLEAN_TEXT:
-        return ColumnSpec(name, "boolean", f"text, true/false values ({', '.join(categories)})"), None
-    is_date, date_format, has_time, ambiguous = _date_format(text, require_all=True, distinct=categories)
+    values = text.drop_nulls().unique(maintain_order=True)  # the distinct values, each typed once
+    if values.len() <= len(BOOLEAN_TEXT) and set(values.str.to_lowercase().to_list()) <= BOOLEAN_TEXT:
+        shown = ", ".join(_categories(text)[0])
+        return ColumnSpec(name, "boolean", f"text, true/false values ({shown})"), None
+    is_date, date_format, has_time, ambiguous = _date_format(text, require_all=True, distinct=values)
     if is_date:
         shown = "ISO 8601" if date_format is None else date_format
         reason = f"{'date-times' if has_time else 'dates'}, {shown}"
@@ -183,15 +184,16 @@ def _detected_text(series: Any, *, origin: str, csv_lines: bool) -> tuple[Column
             first = "month" if (date_format or "").startswith("%m") else "day"
             reason += f" (day and month ambiguous in every value: read {first} first)"
         return ColumnSpec(name, "datetime", reason, date_format=date_format, has_time=has_time), None
-    found, mostly = _mostly_dates(categories)
+    found, mostly = _mostly_dates(values)
     if found:
         spec = ColumnSpec(name, "datetime", f"dates, {mostly or 'ISO 8601'} (most values)", date_format=mostly)
         _, finding = encode_series(series, spec, origin=origin, csv_lines=csv_lines)
         return spec, finding
-    distinct = len(categories)
+    distinct = values.len()
     if distinct > MAX_CATEGORY_VALUES or (distinct > IDENTIFIER_SHARE * present and distinct > MIN_IDENTIFIER_VALUES):
         reason = f"identifier or free text: {distinct} distinct values in {present} rows"
         return DroppedColumn(name, reason), _left_out(name, reason, origin)
+    categories, counts = _categories(text)
     spec = ColumnSpec(name, "categorical", f"text, {distinct} distinct values", categories)
     once = [value for value, count in zip(categories, counts, strict=True) if count == 1]
     finding = None
@@ -214,16 +216,13 @@ def _categories(text: Any) -> tuple[tuple[str, ...], list[int]]:
     return tuple(str(v) for v in counts.get_column(text.name).to_list()), counts.get_column("n").to_list()
 
 
-def _date_format(
-    text: Any, *, require_all: bool, distinct: tuple[str, ...] | None = None
-) -> tuple[bool, str | None, bool, bool]:
+def _date_format(text: Any, *, require_all: bool, distinct: Any = None) -> tuple[bool, str | None, bool, bool]:
     """(found, format, has_time, ambiguous): the first format (None: ISO 8601) reading every distinct value.
 
     With `require_all=False` (the user said datetime) the format reading the most values is returned when none
     reads them all (encoding then reports the cells it cannot read)."""
-    import polars as pl
 
-    values = pl.Series(text.name, list(distinct)) if distinct is not None else text.drop_nulls().unique()
+    values = distinct if distinct is not None else text.drop_nulls().unique(maintain_order=True)
     if not values.len():
         return True, None, False, False
     sample = values.head(DATE_SAMPLE)
@@ -242,12 +241,9 @@ def _date_format(
     return False, best[1], False, False
 
 
-def _mostly_dates(distinct: tuple[str, ...]) -> tuple[bool, str | None]:
+def _mostly_dates(values: Any) -> tuple[bool, str | None]:
     """(found, the date format (None: ISO 8601)) reading at least half the distinct values of a column it does not
     read entirely, so the cells it cannot read are reported as unparseable dates."""
-    import polars as pl
-
-    values = pl.Series("v", list(distinct))
     sample = values.head(DATE_SAMPLE)
     for date_format in DATE_FORMATS:
         if 2 * parse_dates(sample, date_format).null_count() > sample.len():
