@@ -138,7 +138,9 @@ def trained(request: pytest.FixtureRequest, tables: Path, tmp_path_factory: pyte
     data = tables / table.file
     args = ["--data", str(data), "--target", table.target, "--set", f"registry.model_name={table.name}"]
     result = _run([sys.executable, str(REPO_ROOT / "flows" / "pipeline.py"), *args], work)
-    assert result.returncode == 0, f"training {table.file} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    output = (result.stdout + result.stderr).splitlines()
+    said = "\n".join(line for line in output if "pipeline " in line or "FAIL" in line or "error" in line.lower())
+    assert result.returncode == 0, f"training {table.file} failed (exit {result.returncode}):\n{said[-3000:]}"
     return Trained(table, work, data, result.stdout)
 
 
