@@ -15,7 +15,8 @@ from .config import OnlineDriftConfig, ServingConfig
 
 DESCRIPTION = """\
 Serve the champion's int8 model of NAME from the model store over HTTP:
-POST /predict {"instances": [[...], ...]}, GET /health, GET /models, the draw-a-digit page at /, docs at /docs.
+POST /predict {"instances": [[...], ...]} or rows by column name (text and dates as strings), GET /health,
+GET /models, the draw-a-digit page at /, docs at /docs (each column's type, categories and date format).
 Every request is checked against the version's data contract. The champion pointer is polled, so a new champion
 or a rollback (python -m mlops_pipeline.registry rollback NAME) is served within seconds, without a restart.
 Served rows are measured for drift like batch inference; on drift the model.drift.detected event goes to the
@@ -49,6 +50,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=defaults.poll_seconds,
         help="how often the champion pointer is checked (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--unknown-categories",
+        choices=["warning", "error"],
+        default=defaults.unknown_categories,
+        help="a text value the training data never had in a categorical column: score it as an unseen category and "
+        "warn in the answer, or refuse the request naming column and value (default: %(default)s)",
     )
     parser.add_argument(
         "--drift-every-rows",
@@ -91,6 +99,7 @@ def config_from_args(args: argparse.Namespace) -> ServingConfig:
         max_rows=args.max_rows,
         max_bytes=args.max_bytes,
         poll_seconds=args.poll_seconds,
+        unknown_categories=args.unknown_categories,
         drift=drift,
     )
 

@@ -27,6 +27,7 @@ from .docs import add_offline_docs
 from .inputs import RequestError, check_request
 from .model import ModelLoader, ServedModel, load_int8
 from .online_drift import EventSink, OnlineDrift, default_sink
+from .schema import request_schema
 from .watcher import ChampionWatcher
 
 logger = logging.getLogger("serving")
@@ -35,9 +36,11 @@ STATIC = resources.files(__package__) / "static"
 
 # ---- schemas, for the OpenAPI docs (the body itself is parsed by `inputs`, which names every fault) -------------
 class PredictRequest(BaseModel):
-    instances: list[list[float | None]] | list[dict[str, float | None]] = Field(
-        description="Rows in the contract's column order, or objects of column: value. null is a missing value "
-        "(imputed only if the model was trained with data.impute).",
+    """The generic form; /openapi.json replaces it with the served model's own schema (`schema.request_schema`)."""
+
+    instances: list[list[Any]] | list[dict[str, Any]] = Field(
+        description="Rows in the contract's column order, or objects of column: value (text categories and dates "
+        "as strings). null is a missing value.",
         examples=[[[0.0] * 64]],
     )
 
@@ -50,7 +53,11 @@ class PredictResponse(BaseModel):
     classes: list[Any] | None = Field(None, description="The class of each probability column.")
     model: str
     version: str
-    warnings: list[str] | None = Field(None, description="Values mildly outside the training range, imputed cells.")
+    warnings: list[str] | None = Field(
+        None,
+        description="Values mildly outside the training range, imputed or missing cells, categories never seen in "
+        "training, columns ignored.",
+    )
 
 
 class ErrorResponse(BaseModel):
@@ -76,7 +83,14 @@ class Service:
 
     def predict(self, body: bytes) -> dict[str, Any]:
         served = self.model  # one read: this request finishes on this model whatever the watcher does meanwhile
-        checked = check_request(body, served.contract, served.limits, self.config.max_rows)
+        checked = check_request(
+            body,
+            served.contract,
+            served.limits,
+            self.config.max_rows,
+            columns=served.columns,
+            unknown=self.config.unknown_categories,
+        )
         answer = served.answer(checked.X)
         if checked.warnings:
             answer["warnings"] = checked.warnings
@@ -118,6 +132,31 @@ class Service:
                 }
             )
         return {"model": self.store.name, "champion": champion, "serving": serving, "versions": versions}
+
+
+def describe_served_model(app: FastAPI, service: Service) -> None:
+    """`/openapi.json` (and so `/docs`) describes the /predict body of the model being served: each column's type,
+    categories and date format. Made again when the champion changes."""
+    generic = app.openapi
+    described: dict[str, Any] = {}
+
+    def openapi() -> dict[str, Any]:
+        served = service.model
+        if described.get("version") != served.version or app.openapi_schema is None:
+            app.openapi_schema = None
+            schema = generic()
+            body = schema["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
+            body["schema"] = request_schema(
+                served.contract,
+                served.columns,
+                max_rows=service.config.max_rows,
+                unknown=service.config.unknown_categories,
+            )
+            body["example"] = body["schema"]["example"]
+            described["version"] = served.version
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to change the schema
 
 
 async def _read_body(request: Request, max_bytes: int) -> bytes:
@@ -171,6 +210,7 @@ def create_app(
         swagger_ui_oauth2_redirect_url=None,  # no OAuth
     )
     app.state.service = service
+    describe_served_model(app, service)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     add_offline_docs(app)
 

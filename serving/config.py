@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlops_pipeline.config import DriftConfig
@@ -47,4 +49,9 @@ class ServingConfig(BaseModel):
     max_rows: int = Field(1000, ge=1, description="Most rows one /predict request may carry.")
     max_bytes: int = Field(2 * 1024 * 1024, ge=64, description="Largest /predict request body in bytes.")
     poll_seconds: float = Field(1.0, gt=0, description="How often the champion pointer is checked.")
+    unknown_categories: Literal["warning", "error"] = Field(
+        "warning",
+        description="A category the training data never had: scored as an unseen category with a warning in the "
+        "answer, or refused (422 naming the row, column and value).",
+    )
     drift: OnlineDriftConfig = Field(default_factory=OnlineDriftConfig)

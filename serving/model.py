@@ -12,6 +12,7 @@ import numpy as np
 
 from mlops_pipeline.batch import ScoringModel, load_scoring_model
 from mlops_pipeline.contract import DataContract
+from mlops_pipeline.features import ColumnSpec
 from mlops_pipeline.registry import INT8_MODEL_FILE, Store
 from mlops_pipeline.skops_form import SKOPS_MODEL_FILE
 
@@ -33,8 +34,13 @@ class ServedModel:
     kind: str = "int8"
 
     @cached_property
+    def columns(self) -> list[ColumnSpec]:
+        """The contract's column specs (kind, categories, date format), in feature order."""
+        return self.contract.columns()
+
+    @cached_property
     def limits(self) -> ContractLimits:
-        return ContractLimits.of(self.contract)
+        return ContractLimits.of(self.contract, self.columns)
 
     @property
     def classes(self) -> list[Any] | None:

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from mlops_pipeline.batch import drift_event
-from mlops_pipeline.drift import DriftAccumulator
+from mlops_pipeline.drift import DriftAccumulator, shares_by_column
 
 from .config import OnlineDriftConfig
 from .model import ServedModel
@@ -193,6 +193,7 @@ class OnlineDrift:
             "drifted_features": len(report.drifted_features),
             "features": len(report.features),
             "max_psi": round(report.max_psi, 4),
+            **shares_by_column(report),
         }
         if not report.drift_detected:
             logger.info("online drift: none in %d rows (max PSI %.3f)", report.n_rows, report.max_psi)

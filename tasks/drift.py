@@ -13,5 +13,6 @@ from mlops_pipeline.validate import PreparedData
 
 @task(name="drift_reference", persist_result=False, cache_policy=NO_CACHE)
 def drift_reference(data: PreparedData) -> dict[str, Any]:
-    """Per-feature bins and counts of the training rows (a summary: no training rows are kept)."""
-    return learn_reference(data.X_train, data.feature_names)
+    """Per-feature bins and counts of the training rows (a summary: no training rows are kept); category
+    frequencies and date ranges for the categorical and datetime columns of a mixed table."""
+    return learn_reference(data.X_train, data.feature_names, columns=data.columns)

@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_limits
 
 from mlops_pipeline.contract import CONTRACT_FILE, DataContract
 from mlops_pipeline.data import InferenceChunk
-from mlops_pipeline.drift import DRIFT_REFERENCE_FILE, DriftAccumulator, DriftReport
+from mlops_pipeline.drift import DRIFT_REFERENCE_FILE, DriftAccumulator, DriftReport, shares_by_column
 from mlops_pipeline.infer import predict_batches
 from mlops_pipeline.quantize import QuantizedModel
 from mlops_pipeline.registry import INT8_MODEL_FILE, RegistryError, Store, atomic_writer, open_store
@@ -45,7 +45,8 @@ def drift_event(model_name: str, version: str, source: str, report: DriftReport)
     """The `model.drift.detected` event of a drifted batch, as keyword arguments of Prefect's `emit_event`.
 
     Built here (no Prefect import) so batch inference and the online prediction service emit the same event,
-    and the retraining triggers that match on its resource fire for either.
+    and the retraining triggers that match on its resource fire for either. Mixed tables add, per column, the share
+    of categories never seen in training and of dates outside the training range (empty for numeric tables).
     """
     return {
         "event": DRIFT_EVENT,
@@ -57,6 +58,7 @@ def drift_event(model_name: str, version: str, source: str, report: DriftReport)
             "drifted_features": report.drifted_features[:50],
             "drifted_share": report.drifted_share,
             "max_psi": report.max_psi,
+            **shares_by_column(report),
         },
     }
 

@@ -35,7 +35,7 @@ from mlops_pipeline.registry import (
     json_bytes,
     sha256_bytes,
 )
-from mlops_pipeline.reports import Diagnostics
+from mlops_pipeline.reports import Diagnostics, columns_card
 from mlops_pipeline.skops_form import SKOPS_MODEL_FILE, FloatForm
 from mlops_pipeline.train import CandidateResult, TrainedModel
 from mlops_pipeline.validate import PreparedData
@@ -158,6 +158,7 @@ def data_card(data: PreparedData) -> dict[str, Any]:
     }
     if data.contract is not None:
         card["contract"] = CONTRACT_FILE
+        card["columns"] = columns_card(data.contract.columns(), data.contract.dropped)
     card["sha256"] = data.data_sha256
     card["warnings"] = [str(f) for f in data.findings if f.severity == "warning"]
     return card

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from mlops_pipeline.config import ProblemKind
+from mlops_pipeline.features import ColumnSpec, DroppedColumn
 from mlops_pipeline.plots import confusion_matrix_svg, residual_plot_svg, svg_data_uri
 
 CONFUSION_MATRIX_FILE = "confusion_matrix.svg"
@@ -153,6 +155,52 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def columns_card(columns: Sequence[ColumnSpec], dropped: Sequence[DroppedColumn]) -> dict[str, Any]:
+    """The card's record of the features by kind (categories counted, dates with their format) and of the columns
+    left out, with why."""
+    by_kind: dict[str, list[Any]] = {"numeric": [], "boolean": [], "categorical": [], "datetime": []}
+    for spec in columns:
+        if spec.kind == "categorical":
+            by_kind["categorical"].append({"name": spec.name, "categories": len(spec.categories or ())})
+        elif spec.kind == "datetime":
+            written = spec.date_format or "ISO 8601"
+            by_kind["datetime"].append({"name": spec.name, "format": written, "has_time": spec.has_time})
+        else:
+            by_kind[spec.kind].append(spec.name)
+    return {**by_kind, "dropped": [{"name": d.name, "reason": d.reason} for d in dropped]}
+
+
+def _listed(items: Sequence[str], limit: int = 16) -> str:
+    return ", ".join(items[:limit]) + (f", ... ({len(items)} in all)" if len(items) > limit else "")
+
+
+def features_rows(columns: dict[str, Any]) -> list[dict[str, Any]]:
+    """The model card's feature table: one row per column kind with a non-empty list, then the dropped columns."""
+    described = {
+        "numeric": [f"`{name}`" for name in columns.get("numeric", [])],
+        "boolean": [f"`{name}`" for name in columns.get("boolean", [])],
+        "categorical": [
+            f"`{c['name']}` ({c['categories']} categor{'y' if c['categories'] == 1 else 'ies'})"
+            for c in columns.get("categorical", [])
+        ],
+        "datetime": [
+            f"`{d['name']}` ({'date and time' if d.get('has_time') else 'date'}, {d['format']})"
+            for d in columns.get("datetime", [])
+        ],
+        "dropped": [f"`{d['name']}`: {d['reason']}" for d in columns.get("dropped", [])],
+    }
+    return [
+        {"kind": kind, "count": len(items), "columns": _listed(items)} for kind, items in described.items() if items
+    ]
+
+
+def _features_markdown(card: dict[str, Any]) -> str:
+    columns = (card.get("data") or {}).get("columns")
+    if not columns:
+        return ""
+    return "\n## Features\n\n" + markdown_table(features_rows(columns))
+
+
 def _diagnostics_markdown(card: dict[str, Any], folder: str | Path, plots: dict[str, bytes]) -> str:
     diagnostics = card.get("diagnostics") or {}
     if not diagnostics:
@@ -250,6 +298,7 @@ def model_card_markdown(card: dict[str, Any], folder: str | Path, plots: dict[st
         + f"\nCompared against champion: {card['gate'].get('champion_version') or 'none (first model)'}\n"
         + "\n## Quantization\n\n"
         + quant_text
+        + _features_markdown(card)
         + _diagnostics_markdown(card, folder, plots or {})
         + _lineage_markdown(card, folder)
         + "\n## Config\n\n```json\n"

@@ -115,6 +115,19 @@ def test_health_and_models(client: TestClient, store: Path) -> None:
     assert client.get("/openapi.json").json()["paths"]["/predict"]["post"]["requestBody"]
 
 
+def test_the_openapi_schema_describes_the_served_models_columns_and_its_example_is_answered(
+    client: TestClient,
+) -> None:
+    content = client.get("/openapi.json").json()["paths"]["/predict"]["post"]["requestBody"]["content"]
+    schema = content["application/json"]["schema"]
+    by_name, in_order = schema["properties"]["instances"]["items"]["anyOf"]
+    assert by_name["required"] == list(DIGITS.feature_names) and in_order["minItems"] == 64
+    pixel = by_name["properties"]["pixel_0_4"]
+    assert pixel["type"] == ["number", "null"] and "domain [0, 16]" in pixel["description"]
+    answer = client.post("/predict", json=content["application/json"]["example"])
+    assert answer.status_code == 200 and answer.json()["version"] == "v2"
+
+
 def test_the_page_and_its_files_are_served_without_external_urls(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200 and "<canvas" in page.text

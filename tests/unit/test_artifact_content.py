@@ -69,3 +69,33 @@ def test_model_card_has_gate_quantization_and_lineage() -> None:
     assert "code version `0123456789ab`" in markdown and "(`run-1`)" in markdown
     assert "compared against champion: v2 (accuracy 0.9600" in markdown
     assert "`/m/digits-logreg/v3`" in markdown
+
+
+def test_model_card_lists_features_by_type_with_category_counts_and_dropped_columns() -> None:
+    from mlops_pipeline.features import ColumnSpec, DroppedColumn
+    from mlops_pipeline.reports import columns_card
+
+    columns = [
+        ColumnSpec("bill_length_mm", "numeric"),
+        ColumnSpec("island", "categorical", categories=("Biscoe", "Dream", "Torgersen")),
+        ColumnSpec("sex", "categorical", categories=("male", "female")),
+        ColumnSpec("member", "boolean"),
+        ColumnSpec("Year", "datetime"),
+        ColumnSpec("day", "datetime", date_format="%d.%m.%Y", has_time=False),
+    ]
+    recorded = columns_card(columns, [DroppedColumn("Name", "identifier: 301 distinct values in 406 rows")])
+    assert recorded["categorical"] == [{"name": "island", "categories": 3}, {"name": "sex", "categories": 2}]
+    assert recorded["numeric"] == ["bill_length_mm"] and recorded["boolean"] == ["member"]
+    card = _card()
+    card["data"]["columns"] = recorded
+    markdown = model_card_markdown(card, Path("/m/penguins/v1"))
+    features = markdown[markdown.index("## Features") :].split("\n## ")[0]
+    assert "| numeric | 1 | `bill_length_mm` |" in features
+    assert "| categorical | 2 | `island` (3 categories), `sex` (2 categories) |" in features
+    assert "| datetime | 2 | `Year` (date, ISO 8601), `day` (date, %d.%m.%Y) |" in features
+    assert "| dropped | 1 | `Name`: identifier: 301 distinct values in 406 rows |" in features
+    assert "| boolean | 1 | `member` |" in features
+
+
+def test_a_card_without_column_types_has_no_features_section() -> None:
+    assert "## Features" not in model_card_markdown(_card(), Path("/m/digits-logreg/v3"))

@@ -252,7 +252,8 @@ def noise_check(
     if kinds is not None:
         feature_std = np.where([kind in ("numeric", "datetime") for kind in kinds], feature_std, 0.0)
     noisy = X + rng.normal(size=X.shape) * (config.noise_scale * feature_std)
-    tolerance = config.noise_tolerance * float(np.std(y))
+    # a tolerance only for regression: class labels may be text, whose std is not defined
+    tolerance = config.noise_tolerance * float(np.std(y)) if problem == "regression" else 0.0
     try:
         agree = rows_agree(estimator.predict(X), estimator.predict(noisy), problem, tolerance)
     except Exception as exc:
