@@ -178,3 +178,14 @@ def test_absolute_gate_bounds_default_to_the_built_in_sets_levels_only() -> None
     assert parse_config({"gate": {"min_metrics": {"accuracy": 0.5}}}).gate.min_metrics == {"accuracy": 0.5}
     # a dumped config reads back the same (a deployment's parameters)
     assert PipelineConfig.model_validate(own.model_dump()).gate.min_metrics == {}
+
+
+def test_data_from_the_command_line_takes_its_own_default_bounds() -> None:
+    from mlops_pipeline.config import with_data_source
+
+    moved = with_data_source(PipelineConfig(), "table.csv", "label")
+    assert (moved.data.source, moved.data.target, moved.gate.min_metrics) == ("table.csv", "label", {})
+    named = with_data_source(parse_config({"gate": {"min_metrics": {"accuracy": 0.7}}}), "table.csv", "label")
+    assert named.gate.min_metrics == {"accuracy": 0.7}
+    kept = with_data_source(parse_config({"model": {"C": 0.5}, "data": {"test_size": 0.3}}), "t.csv", None)
+    assert (kept.model.candidates[0].C, kept.data.test_size, kept.data.source) == (0.5, 0.3, "t.csv")

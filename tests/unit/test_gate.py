@@ -270,3 +270,15 @@ def test_verdict_rows_show_every_check_with_value_bound_and_result() -> None:
         {"check": "accuracy >= min", "measured": 0.9, "bound": ">= 0.95", "result": "FAIL", "detail": ""},
         {"check": "batch of one row", "measured": 1.0, "bound": ">= 1.0", "result": "pass", "detail": "one row -> 1"},
     ]
+
+
+def test_the_noise_bound_defaults_lower_for_tree_ensembles_and_the_config_wins() -> None:
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestRegressor
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    trees = Pipeline([("model", HistGradientBoostingClassifier())])
+    assert gate.noise_agreement_bound(trees, GateConfig()) == gate.TREE_NOISE_AGREEMENT == 0.85
+    assert gate.noise_agreement_bound(RandomForestRegressor(), GateConfig()) == 0.85
+    assert gate.noise_agreement_bound(LogisticRegression(), GateConfig()) == gate.DEFAULT_NOISE_AGREEMENT == 0.95
+    assert gate.noise_agreement_bound(trees, GateConfig(min_noise_agreement=0.99)) == 0.99

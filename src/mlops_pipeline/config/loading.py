@@ -57,8 +57,9 @@ def with_data_source(config: PipelineConfig, source: str | None, target: str | N
     updates = {key: value for key, value in (("source", source), ("target", target)) if value is not None}
     if not updates:
         return config
-    raw = config.model_dump(mode="json")
-    raw["data"].update(updates)
+    # only what was set: defaults that depend on the data source (the gate's bounds) follow the new source
+    raw = config.model_dump(mode="json", exclude_unset=True)
+    raw.setdefault("data", {}).update(updates)
     return parse_config(raw, origin="--data/--target")
 
 

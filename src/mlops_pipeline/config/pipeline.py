@@ -55,8 +55,12 @@ class PipelineConfig(Section):
     def _gate_metrics_fit_the_task(self) -> PipelineConfig:
         unset = "min_metrics" not in self.gate.model_fields_set and not self.gate.min_metrics
         if unset and self.data.source in BUILTIN_CLASSIFICATION_SETS and self.problem == "classification":
-            # frozen model: the default bounds are filled in once, here, on this config's own gate section
-            object.__setattr__(self, "gate", self.gate.model_copy(update={"min_metrics": dict(BUILTIN_MIN_METRICS)}))
+            # frozen model: the default bounds are filled in once, here, on this config's own copy of the gate
+            # section, and not marked as set, so a config re-read with another data source (--data) applies the
+            # rule again instead of carrying the built-in set's bounds over
+            gate = self.gate.model_copy()
+            object.__setattr__(gate, "min_metrics", dict(BUILTIN_MIN_METRICS))
+            object.__setattr__(self, "gate", gate)
         allowed = CLASSIFICATION_METRICS if self.problem == "classification" else REGRESSION_METRICS
         kinds = ", ".join(self.model.kinds)
         for section in ("min_metrics", "max_metrics"):

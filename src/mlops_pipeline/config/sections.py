@@ -67,8 +67,13 @@ class GateConfig(Section):
         le=1.0,
         description="Noise check: Gaussian noise of this fraction of each feature's training std is added.",
     )
-    min_noise_agreement: float = Field(
-        0.95, ge=0.0, le=1.0, description="Noise check: lowest fraction of predictions that must not change."
+    min_noise_agreement: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Noise check: lowest fraction of predictions that must not change. Unset: 0.95, or 0.85 for tree "
+        "ensembles (hist_gradient_boosting, random_forest, extra_trees, a custom one), whose step-shaped predictions "
+        "change wherever a little noise crosses a split threshold.",
     )
     noise_tolerance: float = Field(
         0.05,

@@ -10,6 +10,8 @@
 
 from mlops_pipeline.gate._float_form import quantize_or_keep_float
 from mlops_pipeline.gate._model_gate import (
+    DEFAULT_NOISE_AGREEMENT,
+    TREE_NOISE_AGREEMENT,
     BestPassed,
     Champion,
     Check,
@@ -24,6 +26,7 @@ from mlops_pipeline.gate._model_gate import (
     determinism_check,
     gate_candidate,
     load_champion,
+    noise_agreement_bound,
     noise_check,
     ratchet_check,
     run_gate,
@@ -68,6 +71,9 @@ __all__ = [
     "determinism_check",
     "gate_candidate",
     "load_champion",
+    "DEFAULT_NOISE_AGREEMENT",
+    "TREE_NOISE_AGREEMENT",
+    "noise_agreement_bound",
     "noise_check",
     "quantize_and_compare",
     "quantize_or_keep_float",
