@@ -77,3 +77,12 @@ def test_every_library_package_is_in_the_wheel() -> None:
         ".".join(("mlops_pipeline", *init.parent.relative_to(library).parts)) for init in library.rglob("__init__.py")
     }
     assert found - listed == set()
+
+
+def test_test_modules_have_unique_names() -> None:
+    # pytest imports test modules by their basename (no __init__.py in tests/): two files of one name in different
+    # folders stop the whole collection with "import file mismatch"
+    seen: dict[str, list[str]] = {}
+    for path in sorted((REPO_ROOT / "tests").rglob("test_*.py")):
+        seen.setdefault(path.name, []).append(str(path.relative_to(REPO_ROOT)))
+    assert {name: paths for name, paths in seen.items() if len(paths) > 1} == {}
