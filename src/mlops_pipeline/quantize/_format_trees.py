@@ -6,8 +6,8 @@ Arrays (`_trees_extract.TreeEnsemble` names their meaning): `feature_kind` uint8
 float32 (forests), (n_leaves, width); per tree `tree_roots`, `tree_depths`, `tree_columns` int32; `init` float64
 (n_columns,). Header keys besides the shared ones (`_format.py`): model_kind, problem, output, input_dtype, exact,
 n_features (the trees' inputs), n_trees, classes, feature_names, and for a table model `features` with arrays
-`features_*` (`_format_features.py`: the `native` / `ordinal` feature steps that turn encoded rows into the trees'
-inputs, stored before the trees).
+`features_*` (`_format_features.py`: the `native` / `ordinal` feature steps, or a custom model's `one_hot` ones
+with their scaling folded into the bin edges, that turn encoded rows into the trees' inputs, stored before the trees).
 
 Every index in an untrusted file is checked before the kernel may follow it: children stay inside their own tree
 and point forward (so every walk ends), leaves point to themselves, features and bitset rows exist, leaf counts
@@ -76,7 +76,7 @@ def read_trees_file(data: bytes, origin: str) -> TreeEnsemble:
     n_features = checker.positive_int("n_features")
     n_trees = checker.positive_int("n_trees")
     features = features_from_file(checker)
-    if features is not None and (features.family not in ("native", "ordinal") or features.n_outputs != n_features):
+    if features is not None and (features.n_outputs != n_features):
         raise checker.fail(
             f"header '{FEATURES_KEY}': a {features.family} block of {features.n_outputs} outputs "
             f"for trees of {n_features} inputs"

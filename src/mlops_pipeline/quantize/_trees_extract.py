@@ -39,7 +39,7 @@ from sklearn.pipeline import Pipeline
 
 from mlops_pipeline.quantize._errors import QuantizationError
 from mlops_pipeline.quantize._extract import table_parts
-from mlops_pipeline.quantize._format_features import FeatureBlock, pack_features
+from mlops_pipeline.quantize._format_features import FeatureBlock, input_scaling, pack_features
 
 MISSING_BIN = 255
 MAX_EDGES = 254  # edges -> at most 255 bins 0..254; 255 is the missing bin
@@ -95,24 +95,27 @@ def split_tree_pipeline(estimator: Any) -> tuple[list[tuple[str, Any]], Any]:
     return [], estimator
 
 
-def feature_block(estimator: Any) -> FeatureBlock | None:
+def feature_block(estimator: Any) -> tuple[FeatureBlock | None, tuple[np.ndarray, np.ndarray] | None]:
     """The feature steps in front of the trees as a pickle-free block: a table pipeline (table -> features ->
-    model, issue 20) gives its `native` (HistGradientBoosting) or `ordinal` (forests) block; a pipeline whose other
-    steps are `passthrough` gives None; any other step is refused, naming it."""
+    model) gives the block of its steps' family (a custom model's may be one_hot) and, for one_hot, the (mean, scale)
+    they apply after it; a pipeline whose other steps are `passthrough` gives None; any other step is refused."""
     parts = table_parts(estimator)
     if parts is not None:
         specs, steps, model = parts
-        block = pack_features(steps, specs, "native" if isinstance(model, HGB_TYPES) else "ordinal")
+        one_hot = "values" not in dict(getattr(steps, "named_transformers_", {}))
+        block = pack_features(
+            steps, specs, "one_hot" if one_hot else "native" if isinstance(model, HGB_TYPES) else "ordinal"
+        )
         if int(model.n_features_in_) != block.n_outputs:
             raise QuantizationError(
                 f"feature steps give {block.n_outputs} inputs, the trees take {model.n_features_in_}"
             )
-        return block
+        return block, input_scaling(steps, block) if one_hot else None
     steps, _ = split_tree_pipeline(estimator)
     if steps:
         names = ", ".join(f"{name} ({type(step).__name__})" for name, step in steps)
         raise QuantizationError(f"tree form: steps in front of the trees other than a table's features: {names}")
-    return None
+    return None, None
 
 
 def is_tree_model(estimator: Any) -> bool:
@@ -128,15 +131,20 @@ def extract_trees(estimator: Any, X_calibration: np.ndarray | None = None) -> Tr
         raise QuantizationError(
             f"tree form: {type(model).__name__} is not a HistGradientBoosting, forest or extra trees"
         )
-    block = feature_block(estimator)
+    block, scaling = feature_block(estimator)
     if block is not None and X_calibration is not None:
         X_calibration = block.apply(X_calibration)
+        if scaling is not None:  # one_hot steps scale the block's outputs
+            X_calibration = (X_calibration - scaling[0]) / scaling[1]
     ensemble = _extract_hgb(model) if isinstance(model, HGB_TYPES) else _extract_forest(model, X_calibration)
+    if scaling is not None:  # fold it into the edges: (x - mean) / scale <= e iff x <= e * scale + mean (scale > 0)
+        for f in np.flatnonzero(ensemble.feature_kind == KIND_NUMERIC):
+            edges = ensemble.edges[ensemble.edge_offsets[f] : ensemble.edge_offsets[f + 1]]
+            edges[:] = edges * scaling[1][f] + scaling[0][f]
     ensemble.features = block
     return ensemble
 
 
-# ---- shared: one tree's nodes into the global arrays --------------------------------------------------------------
 class _Builder:
     """Collects trees laid out breadth first with siblings adjacent (right child = left + 1), leaves self-looping."""
 
