@@ -93,6 +93,26 @@ def _bin_counts(column: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.bincount(np.searchsorted(edges, column, side="left"), minlength=edges.size + 1)
 
 
+def _edge_counts(column: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """`_bin_counts` of a column without NaN/inf at a third of its time: the count of bin i is
+    #(x <= edge i) - #(x <= edge i-1), one vectorised comparison and count per edge."""
+    below = np.array([0, *(np.count_nonzero(column <= edge) for edge in edges.tolist()), column.size], np.int64)
+    return below[1:] - below[:-1]
+
+
+def _code_bins(column: np.ndarray, n_edges: int) -> np.ndarray | None:
+    """`_bin_counts` of category codes (whole numbers; edges halfway between -1, 0, ..., n_edges - 1) by one
+    `bincount` of code + 1, or None when a value is not a whole number (then the edges are compared)."""
+    if column.size == 0:
+        return np.zeros(n_edges + 1, dtype=np.int64)
+    bins = column.astype(np.intp)
+    if not np.array_equal(bins, column):
+        return None
+    bins += 1  # code -1 (unseen) -> bin 0, code i -> bin i + 1; codes outside the edges fall in the end bins
+    np.clip(bins, 0, n_edges, out=bins)
+    return np.bincount(bins, minlength=n_edges + 1).astype(np.int64, copy=False)
+
+
 def _proportions(column: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return _bin_counts(column, edges) / max(column.size, 1)
 
@@ -178,6 +198,12 @@ class DriftAccumulator:
         self.reference = reference
         self.features = reference["features"]
         self.edges = [np.asarray(f["edges"], dtype=np.float64) for f in self.features]
+        # categorical columns whose edges sit halfway between the codes -1, 0, ..., k - 1: binned by counting codes
+        self.code_bins = [
+            f.get("kind") == "categorical"
+            and np.array_equal(e, np.arange(e.size, dtype=np.float64) + UNKNOWN_CODE + 0.5)
+            for f, e in zip(self.features, self.edges, strict=True)
+        ]
         self.counts = [np.zeros(e.size + 1, dtype=np.int64) for e in self.edges]
         self.sums = np.zeros(len(self.features))
         self.finite = np.zeros(len(self.features), dtype=np.int64)
@@ -197,17 +223,21 @@ class DriftAccumulator:
             raise ValueError(f"expected a 2-D array with {len(self.features)} columns, got shape {X.shape}")
         # column by column, so each sum adds in the same order as the sum of that column alone
         sums = np.array([X[:, index].sum() for index in range(X.shape[1])], dtype=np.float64)
-        if np.isfinite(sums).all():  # no NaN/inf anywhere (or an overflow, which takes the column-wise path)
-            self._add_counts_finite(X)
-            self.sums += sums
-            self.finite += X.shape[0]
-        else:
-            for index, edges in enumerate(self.edges):
-                column = X[:, index]
+        finite = np.isfinite(sums)  # no NaN/inf in the column (or an overflow, which takes the filtered path)
+        n_rows = X.shape[0]
+        for index, edges in enumerate(self.edges):
+            column = X[:, index]
+            if finite[index]:
+                total, kept = sums[index], n_rows
+            else:
                 column = column[np.isfinite(column)]
-                self.counts[index] += _bin_counts(column, edges)
-                self.sums[index] += column.sum()
-                self.finite[index] += column.size
+                total, kept = column.sum(), column.size
+            if self.code_bins[index] and (codes := _code_bins(column, edges.size)) is not None:
+                self.counts[index] += codes
+            else:
+                self.counts[index] += _edge_counts(column, edges)
+            self.sums[index] += total
+            self.finite[index] += kept
         self._add_dates(X)
         # The kept rows are always rows 0, stride, 2 x stride, ... of the stream; double the stride until the rows
         # seen so far fit, thin what was kept to the new grid, then copy only this chunk's rows on it.
@@ -234,15 +264,6 @@ class DriftAccumulator:
             if column.size and not np.isnan(column).all():
                 first, last = self.date_range[index]
                 self.date_range[index] = (min(first, float(np.nanmin(column))), max(last, float(np.nanmax(column))))
-
-    def _add_counts_finite(self, X: np.ndarray) -> None:
-        """Bin counts without NaN/inf, the same as `_bin_counts` (right-closed bins) at a third of its time: the
-        count of bin i is #(x <= edge i) - #(x <= edge i-1), one vectorised comparison and count per edge."""
-        n_rows = X.shape[0]
-        for index, edges in enumerate(self.edges):
-            column = X[:, index]
-            below = np.array([0, *(np.count_nonzero(column <= edge) for edge in edges.tolist()), n_rows], np.int64)
-            self.counts[index] += below[1:] - below[:-1]
 
     def report(
         self, psi_threshold: float = 0.25, ks_alpha: float = 0.01, min_drifted_share: float = 0.1

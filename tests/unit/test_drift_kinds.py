@@ -188,3 +188,23 @@ def test_online_drift_of_served_rows_names_unseen_categories_and_dates_in_the_sa
     [event] = sink.events
     assert event["payload"]["source"] == SOURCE and set(event["payload"]["drifted_features"]) == {"colour", "when"}
     assert event["payload"]["unseen_categories"]["colour"] > 0.25
+
+
+def test_bin_counts_by_code_and_by_edge_match_the_sorted_search(reference: dict) -> None:
+    """Category codes are counted by one bincount and other columns edge by edge, NaN/inf left out: the same
+    counts as `searchsorted` over the finite values, including non-whole or out-of-range codes."""
+    from mlops_pipeline.drift import _bin_counts
+
+    rng = np.random.default_rng(11)
+    chunks = [table(rng, 300), table(rng, 300), table(rng, 300)]
+    chunks[1][:, 1] = rng.integers(-3, 7, 300)  # codes past both ends of the categories
+    chunks[2][5, 1], chunks[2][6, 0], chunks[2][7, 2] = 1.5, np.inf, -np.inf  # a non-whole code, infinities
+    accumulator = DriftAccumulator(reference, sample_rows=100)
+    for chunk in chunks:
+        accumulator.add(chunk)
+    whole = np.vstack(chunks)
+    assert accumulator.code_bins == [False, True, False, False]
+    for index, feature in enumerate(reference["features"]):
+        column = whole[:, index][np.isfinite(whole[:, index])]
+        np.testing.assert_array_equal(accumulator.counts[index], _bin_counts(column, np.asarray(feature["edges"])))
+        assert accumulator.finite[index] == column.size

@@ -174,13 +174,13 @@ def apply_missing_policy(
         if name in skip or finite[j]:
             continue
         column = X[:, j]
+        if model_fills:  # (a column with only finite values, its sum overflowing, has no NaN/inf rows here)
+            findings += _model_fills(column, name, origin, row_offset=row_offset, csv_lines=csv_lines)
+            continue
         bad = ~np.isfinite(column)
         if not bad.any():
             continue
         rows = np.flatnonzero(bad)
-        if model_fills:
-            findings += _model_fills(column, name, origin, row_offset=row_offset, csv_lines=csv_lines)
-            continue
         examples = example_rows(rows, row_offset=row_offset, csv_lines=csv_lines)
         if imputing:
             findings.append(
@@ -209,10 +209,9 @@ def apply_missing_policy(
 def _model_fills(column: np.ndarray, name: str, origin: str, *, row_offset: int, csv_lines: bool) -> list[Finding]:
     """A column's missing cells when the model fills them (a warning), and its infinite values (an error)."""
     findings = []
-    nan = np.isnan(column)
     for rows, severity, rule, detail in (
-        (np.flatnonzero(nan), "warning", "missing values", "the model fills them"),
-        (np.flatnonzero(~nan & ~np.isfinite(column)), "error", "missing or infinite values", "infinite values"),
+        (np.flatnonzero(np.isnan(column)), "warning", "missing values", "the model fills them"),
+        (np.flatnonzero(np.isinf(column)), "error", "missing or infinite values", "infinite values"),
     ):
         if rows.size:
             examples = example_rows(rows, row_offset=row_offset, csv_lines=csv_lines)

@@ -104,35 +104,46 @@ def without_trailing_blank_rows(frames: Iterator[Any]) -> Iterator[tuple[Any, in
 
 
 def _line_blocks(handle: Any, lines: int | None) -> Iterator[bytes]:
-    """The rest of a binary file in blocks of `lines` whole lines (the last block may hold fewer; None: one block)."""
+    """The rest of a binary file in blocks of `lines` whole lines (the last block may hold fewer; None: one block).
+
+    The reads are kept as they come (no growing buffer to copy into) and joined once per block: the first block is
+    read in small pieces, each later one in one read sized to end just before its cut (from the previous block's
+    bytes per line) and small top-up reads, so the cut is found near the end of the last piece."""
     if lines is None:
         rest = handle.read()
         if rest:
             yield rest
         return
-    pending = bytearray()
-    read_size = 1 << 20
+    top_up = 1 << 18
+    pieces: list[bytes] = []
+    newlines = before_last = 0  # newlines in `pieces`; in the pieces before the last one
+    read_size = top_up
     while True:
-        newlines = pending.count(b"\n")
         while newlines < lines:
             more = handle.read(read_size)
+            read_size = top_up
             if not more:
                 break
+            pieces.append(more)
+            before_last = newlines
             newlines += more.count(b"\n")
-            pending += more
         if newlines < lines:  # the end of the file
-            if pending:
-                yield bytes(pending)
+            if pieces:
+                yield b"".join(pieces)
             return
-        cut = _after_nth_newline(pending, lines, newlines)
-        with memoryview(pending) as view:  # one copy of the block (a bytearray slice and bytes() were two)
-            block = bytes(view[:cut])
-        del pending[:cut]  # cheap: a bytearray drops its head by moving its start
+        last = pieces[-1]
+        cut = _after_nth_newline(last, lines - before_last, newlines - before_last)
+        with memoryview(last) as view:
+            block = b"".join([*pieces[:-1], view[:cut]])  # the one copy of the block
+            rest = bytes(view[cut:])
         yield block
-        read_size = max(cut - len(pending), 1 << 16)  # about one more block
+        pieces = [rest] if rest else []
+        newlines, before_last = newlines - lines, 0
+        # about 97% of the next block's bytes in one read, then top-ups
+        read_size = max(int(len(block) * 0.97) - len(rest), top_up)
 
 
-def _after_nth_newline(buffer: bytearray, n: int, newlines: int) -> int:
+def _after_nth_newline(buffer: bytes | bytearray, n: int, newlines: int) -> int:
     """The offset just after the `n`-th newline of `buffer`, which holds `newlines` >= n of them.
 
     The reads are sized to end near the cut, so few newlines follow it: searching back from the end touches a

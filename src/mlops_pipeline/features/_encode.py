@@ -287,7 +287,8 @@ def category_codes(series: Any, categories: Sequence[str]) -> np.ndarray:
     """Each cell's index in `categories` (float64), UNKNOWN_CODE for another value, NaN for a missing cell.
 
     A text column is coded through its distinct values (few, in a category column): each is stripped and looked up
-    once, then one `replace_strict` pass maps the column; other columns go through `cell_text`.
+    once, then the column is cast to an Enum of them and its indices taken from the codes; other columns go through
+    `cell_text`.
     """
     import polars as pl
 
@@ -296,9 +297,10 @@ def category_codes(series: Any, categories: Sequence[str]) -> np.ndarray:
         distinct = series.drop_nulls().unique()
         if distinct.len() <= MAX_DISTINCT_LOOKUP:
             keys = distinct.to_list()
-            codes = [_code(key.strip(), lookup) for key in keys]
-            mapped = series.replace_strict(keys, codes, default=None, return_dtype=pl.Float64)
-            return np.asarray(mapped.to_numpy(), dtype=np.float64)
+            # each cell's index among `keys` (a cast to an Enum of them; missing: one past them), then a take
+            table = np.array([*(_code(key.strip(), lookup) for key in keys), None], dtype=np.float64)
+            index = series.cast(pl.Enum(keys)).to_physical().fill_null(len(keys)).to_numpy()
+            return table[index]
     text = cell_text(series)
     codes_series = text.replace_strict(
         list(lookup), list(lookup.values()), default=UNKNOWN_CODE, return_dtype=pl.Float64
