@@ -54,7 +54,7 @@ def _value_error(row: int, column: str, value: Any) -> dict[str, Any] | None:
     }
 
 
-def rows_to_matrix(instances: list[Any], names: Sequence[str], max_errors: int = 20) -> np.ndarray:  # noqa: C901
+def rows_to_matrix(instances: list[Any], names: Sequence[str], max_errors: int = 20) -> np.ndarray:
     """Rows of numbers (or None) as a float64 matrix in `names` order, or a RowsError listing every row/column at
     fault (up to about `max_errors`). One pass per cell kind: the common case, every row a list of n JSON numbers,
     is one numpy conversion."""
@@ -73,52 +73,8 @@ def rows_to_matrix(instances: list[Any], names: Sequence[str], max_errors: int =
     rows: list[list[Any]] = []
     errors: list[dict[str, Any]] = []
     for i, row in enumerate(instances):
-        if by_name and isinstance(row, dict):
-            missing = [name for name in names if name not in row]
-            unknown = [key for key in row if key not in position]
-            if missing:
-                errors.append(
-                    {
-                        "rule": "missing column",
-                        "row": i,
-                        "columns": missing[:max_errors],
-                        "detail": f"instances[{i}]: missing column(s) {_names(missing)}; the model needs all {n}",
-                    }
-                )
-            if unknown:
-                errors.append(
-                    {
-                        "rule": "unknown column",
-                        "row": i,
-                        "columns": unknown[:max_errors],
-                        "detail": f"instances[{i}]: unknown column(s) {_names(unknown)}; the contract's "
-                        f"columns are {_names(names)}",
-                    }
-                )
-            if missing or unknown:
-                continue
-            values = [row[name] for name in names]
-        elif not by_name and isinstance(row, list):
-            if len(row) != n:
-                errors.append(
-                    {
-                        "rule": "wrong number of columns",
-                        "row": i,
-                        "detail": f"instances[{i}]: {len(row)} values; the model takes {n} columns in "
-                        f"contract order ({_names(names)})",
-                    }
-                )
-                continue
-            values = row
-        else:
-            form = "an object of column: value" if by_name else f"a list of {n} numbers"
-            errors.append(
-                {
-                    "rule": "malformed row",
-                    "row": i,
-                    "detail": f"instances[{i}]: a JSON {json_type(row)}; every row must be {form}, like instances[0]",
-                }
-            )
+        values = _row_values(i, row, names, position, by_name, errors, max_errors, cells="numbers")
+        if values is None:
             continue
         if not all(type(v) in _NUMBER_TYPES for v in values):  # the slow path only for a row with a bad cell
             bad = [e for j, v in enumerate(values) if (e := _value_error(i, names[j], v)) is not None]
@@ -194,8 +150,10 @@ def _row_values(
     by_name: bool,
     errors: list[dict[str, Any]],
     max_errors: int,
+    cells: str = "values",
 ) -> list[Any] | None:
-    """One row's values in `names` order, or None after adding its structural errors (shape, columns) to `errors`."""
+    """One row's values in `names` order, or None after adding its structural errors (shape, columns) to `errors`;
+    `cells` names what a list row holds in the malformed-row message ("numbers" for an all-numeric contract)."""
     n = len(names)
     if by_name and isinstance(row, dict):
         missing = [name for name in names if name not in row]
@@ -232,7 +190,7 @@ def _row_values(
             }
         )
         return None
-    form = "an object of column: value" if by_name else f"a list of {n} values"
+    form = "an object of column: value" if by_name else f"a list of {n} {cells}"
     errors.append(
         {
             "rule": "malformed row",
